@@ -1,0 +1,119 @@
+"""Core commands: gemm, presets, quantize; and the shared config options."""
+from __future__ import annotations
+
+import functools
+
+import click
+
+from .config import FIELD_NAMES, preset, presets, resolve
+from .errors import UsageError
+
+
+def config_options(f):
+    """--preset / --config / --set, resolved into a MacConfig passed as ``config``."""
+    @click.option("--preset", "preset_name", metavar="NAME",
+                  help="Start from a named preset (see `fp8emu presets`).")
+    @click.option("--config", "config_path", metavar="FILE.toml",
+                  type=click.Path(dir_okay=False),
+                  help="Start from a flat TOML table of config fields.")
+    @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                  help="Override one field (repeatable), e.g. --set align_bits=13.")
+    @functools.wraps(f)
+    def wrapper(*args, preset_name=None, config_path=None, sets=(), **kw):
+        return f(*args, config=resolve(preset_name, config_path, sets), **kw)
+    return wrapper
+
+
+@click.command("gemm")
+@click.option("--a", "a_path", required=True, metavar="A.npy",
+              help="(M, K) uint8 codes or float8 array of a_format.")
+@click.option("--b", "b_path", required=True, metavar="B.npy",
+              help="(K, N) uint8 codes or float8 array of b_format.")
+@click.option("--sa", "sa_path", metavar="SA.npy", help="UE8M0 scales of A (M x K/block).")
+@click.option("--sb", "sb_path", metavar="SB.npy",
+              help="UE8M0 scales of B (K/block x N, or K/128 x N/128 tiles).")
+@click.option("--c", "c_path", metavar="C.npy", help="float32 (M, N) accumulator input.")
+@config_options
+@click.option("--out", "out_path", required=True, metavar="D.npy",
+              help="Where to write the float32 (M, N) result.")
+@click.option("--reference", is_flag=True,
+              help="Use the slow exact reference instead of the kernels (small shapes).")
+def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, reference):
+    """D = C + A.B on the emulated tensor core; writes D as float32 .npy.
+
+    \b
+    Example:
+      fp8emu gemm --a A.npy --b B.npy --sa SA.npy --sb SB.npy --preset default --out D.npy
+      fp8emu gemm --a A.npy --b B.npy --preset h100 --set align_bits=16 --out D.npy
+    """
+    from .io import check_writable, load_npy, save_npy
+    check_writable(out_path, "--out")
+    arrays = {k: load_npy(p, f"--{k}") if p else None
+              for k, p in dict(a=a_path, b=b_path, sa=sa_path, sb=sb_path,
+                               c=c_path).items()}
+    if reference:
+        from .reference import gemm as g
+    else:
+        from .gemm import gemm as g
+    d = g(arrays["a"], arrays["b"], c=arrays["c"], sa=arrays["sa"], sb=arrays["sb"],
+          config=config)
+    save_npy(out_path, d)
+
+
+@click.command("presets")
+@click.option("--toml", "toml_name", metavar="NAME", help="Print one preset as TOML.")
+def presets_cmd(toml_name):
+    """List the presets and their fields, or print one as TOML.
+
+    \b
+    Examples:
+      fp8emu presets
+      fp8emu presets --toml h100 > h100.toml
+    """
+    if toml_name:
+        click.echo(preset(toml_name).to_toml(), nl=False)
+        return
+    names = list(presets())
+    rows = [("field", *names)]
+    cfgs = [preset(n).to_dict() for n in names]
+    for fld in FIELD_NAMES:
+        rows.append((fld, *[str(c[fld]).lower() if isinstance(c[fld], bool) else str(c[fld])
+                            for c in cfgs]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    click.echo("")
+    for n, d in presets().items():
+        click.echo(f"{n}: {d}")
+
+
+@click.command("quantize")
+@click.option("--x", "x_path", required=True, metavar="X.npy", help="2-D float32 input.")
+@click.option("--format", "fmt", type=click.Choice(["e4m3", "e5m2"]), default="e4m3",
+              show_default=True, help="Element format.")
+@click.option("--block", default="1x128", show_default=True, metavar="RxC",
+              help="Block shape: 1x32, 1x128, 128x128, 128x1 (per-column K blocks).")
+@click.option("--scale-mode", type=click.Choice(["floor", "ceil", "rceil", "even"]),
+              default="floor", show_default=True, help="UE8M0 scale rule (spec 2.5).")
+@click.option("--out", "out_path", required=True, metavar="CODES.npy",
+              help="uint8 element codes.")
+@click.option("--scales", "scales_path", required=True, metavar="SCALES.npy",
+              help="uint8 UE8M0 scale codes.")
+def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
+    """Quantise float32 data to FP8 codes plus UE8M0 block scales.
+
+    \b
+    Example:
+      fp8emu quantize --x X.npy --block 1x128 --scale-mode ceil --out A.npy --scales SA.npy
+    """
+    from .io import check_writable, load_npy, save_npy
+    from .quant import quantize
+    try:
+        br, bc = (int(v) for v in block.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--block {block!r}: expected RxC, e.g. 1x128") from None
+    check_writable(out_path, "--out")
+    check_writable(scales_path, "--scales")
+    codes, scales = quantize(load_npy(x_path, "--x"), fmt, (br, bc), scale_mode)
+    save_npy(out_path, codes)
+    save_npy(scales_path, scales)

@@ -1,0 +1,377 @@
+"""Number formats as data, with exact scalar and vectorised encode/decode/round.
+
+Every format is one row of ``_TABLE``; everything else (limits, code tables,
+rounding) is derived from the row.  Two paths exist and are tested against each
+other and against ``ml_dtypes``:
+
+* scalar, exact: :func:`round_exact` works on Python integers (value = n * 2**e);
+* array: :func:`round_array` works on float64 numpy arrays.
+
+Rounding modes: ``rne`` (nearest, ties to even), ``rz`` (toward zero),
+``ru`` (toward +inf), ``rd`` (toward -inf).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ml_dtypes
+import numpy as np
+
+from .errors import UsageError
+
+ROUND_MODES = ("rz", "rne", "ru", "rd")
+
+
+@dataclass(frozen=True)
+class Format:
+    """One number format.
+
+    kind: ``ieee`` (Inf/NaN at the all-ones exponent), ``fn`` (OCP E4M3: no Inf,
+    NaN only at S.1111.111) or ``e8m0`` (unsigned exponent-only scale, NaN 0xFF).
+    """
+
+    name: str
+    ebits: int
+    mbits: int
+    kind: str = "ieee"
+
+    @property
+    def bias(self) -> int:
+        return (1 << (self.ebits - 1)) - 1
+
+    @property
+    def signed(self) -> bool:
+        return self.kind != "e8m0"
+
+    @property
+    def bits(self) -> int:
+        return int(self.signed) + self.ebits + self.mbits
+
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest normal (for e8m0: of the smallest value)."""
+        return -self.bias if self.kind == "e8m0" else 1 - self.bias
+
+    @property
+    def emax(self) -> int:
+        """Exponent of the largest finite value."""
+        top = (1 << self.ebits) - 1
+        return top - self.bias - (0 if self.kind == "fn" else 1)
+
+    @property
+    def max_sig(self) -> int:
+        """Largest finite integer significand (with the hidden bit)."""
+        full = (2 << self.mbits) - 1
+        return full - 1 if self.kind == "fn" else full
+
+    @property
+    def max_finite(self) -> float:
+        return float(self.max_sig) * 2.0 ** (self.emax - self.mbits)
+
+    @property
+    def min_subnormal(self) -> float:
+        return 2.0 ** (self.emin - self.mbits)
+
+    @property
+    def fits_fp32(self) -> bool:
+        """True when every value of the format is exactly an fp32 value."""
+        return self.kind == "ieee" and self.ebits <= 8 and self.mbits <= 23
+
+    @property
+    def ml_dtype(self):
+        return _ML_DTYPES.get(self.name)
+
+
+_TABLE = {
+    # name: (exponent bits, fraction bits, kind)
+    "e4m3": (4, 3, "fn"),
+    "e5m2": (5, 2, "ieee"),
+    "ue8m0": (8, 0, "e8m0"),
+    "fp32": (8, 23, "ieee"),
+    "fp16": (5, 10, "ieee"),
+    "bf16": (8, 7, "ieee"),
+}
+_ALIASES = {"e8m0": "ue8m0", "e8m23": "fp32", "e5m10": "fp16", "e8m7": "bf16"}
+_ML_DTYPES = {
+    "e4m3": np.dtype(ml_dtypes.float8_e4m3fn),
+    "e5m2": np.dtype(ml_dtypes.float8_e5m2),
+    "ue8m0": np.dtype(ml_dtypes.float8_e8m0fnu),
+    "fp32": np.dtype(np.float32),
+    "fp16": np.dtype(np.float16),
+    "bf16": np.dtype(ml_dtypes.bfloat16),
+}
+_GENERIC = re.compile(r"^e(\d+)m(\d+)$")
+ELEMENT_FORMATS = ("e4m3", "e5m2")
+
+
+@lru_cache(maxsize=None)
+def get_format(name: str) -> Format:
+    """Look a format up by name (``e4m3``, ``fp32``, ``e8m13``, ...)."""
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key in _TABLE:
+        eb, mb, kind = _TABLE[key]
+        return Format(key, eb, mb, kind)
+    m = _GENERIC.match(key)
+    if m:
+        eb, mb = int(m.group(1)), int(m.group(2))
+        if 2 <= eb <= 11 and 0 <= mb <= 52:
+            return Format(key, eb, mb, "ieee")
+    raise UsageError(
+        f"unknown format {name!r} (expected one of {', '.join(_TABLE)} or eXmY, e.g. e8m13)")
+
+
+def fmt(f) -> Format:
+    return f if isinstance(f, Format) else get_format(f)
+
+
+# ---------------------------------------------------------------- scalar, exact
+def round_exact(n: int, e: int, f, mode: str = "rne", *, subnormals: bool = True,
+                overflow: str = "ieee"):
+    """Round the exact value n * 2**e (n a Python int) into format f.
+
+    Returns ``(sign, m, x)`` with value (-1)**sign * m * 2**x (m a non-negative int),
+    or ``(sign, None, 'inf')`` / ``(0, None, 'nan')``.
+
+    Tie rule: ``rne`` ties to even; ``rz``/``ru``/``rd`` are directed.
+    Signed zero: a zero n gives +0; a non-zero n that rounds to zero keeps its sign.
+    Overflow (|result| > max finite): ``ieee`` gives Inf for rne and for ru/rd on the
+    side of their direction, max finite otherwise (rz always max finite); ``sat``
+    clamps to max finite; ``nonsat`` gives NaN for e4m3 and Inf otherwise.
+    ``subnormals=False`` flushes results whose rounded magnitude is below 2**emin to
+    a zero of the same sign (tininess after rounding).
+    Matches ml_dtypes ``astype`` (rne, nonsat) and IEEE 754 directed rounding.
+    """
+    f = fmt(f)
+    sign = 1 if n < 0 else 0
+    a = -n if sign else n
+    if a == 0:
+        return (0, 0, 0)
+    top = a.bit_length() - 1 + e               # floor(log2 |value|)
+    lsb = max(top, f.emin) - f.mbits            # exponent of one unit in the last place
+    drop = lsb - e
+    if drop <= 0:
+        m = a << -drop
+    else:
+        m, rem = a >> drop, a & ((1 << drop) - 1)
+        half = 1 << (drop - 1)
+        if mode == "rne":
+            m += rem > half or (rem == half and (m & 1))
+        elif mode == "ru":
+            m += rem != 0 and not sign
+        elif mode == "rd":
+            m += rem != 0 and sign
+        elif mode != "rz":
+            raise UsageError(f"unknown rounding mode {mode!r}")
+    lsb_max = f.emax - f.mbits
+    if lsb > lsb_max or (lsb == lsb_max and m > f.max_sig):
+        away = mode == "rne" or (mode == "ru" and not sign) or (mode == "rd" and sign)
+        if overflow == "sat" or (overflow == "ieee" and not away):
+            return (sign, f.max_sig, f.emax - f.mbits)
+        if overflow == "nonsat" and f.kind == "fn":
+            return (0, None, "nan")
+        if f.kind == "fn":
+            return (sign, f.max_sig, f.emax - f.mbits)
+        return (sign, None, "inf")
+    if m and not subnormals and m < (1 << f.mbits) and lsb == f.emin - f.mbits:
+        m = 0
+    return (sign, m, lsb)
+
+
+def exact_to_float(r) -> float:
+    """(sign, m, x) from :func:`round_exact` as a Python float."""
+    sign, m, x = r
+    if x == "nan":
+        return float("nan")
+    if x == "inf":
+        return -float("inf") if sign else float("inf")
+    v = float(m) * 2.0 ** x if m else 0.0
+    return -v if sign else v
+
+
+def decode_scalar(f, code: int) -> float:
+    """Decode one code exactly per spec section 1 (Python float; NaN, +-Inf)."""
+    f = fmt(f)
+    code = int(code)
+    if f.kind == "e8m0":
+        return float("nan") if code == 0xFF else 2.0 ** (code - f.bias)
+    s = (code >> (f.ebits + f.mbits)) & 1
+    E = (code >> f.mbits) & ((1 << f.ebits) - 1)
+    frac = code & ((1 << f.mbits) - 1)
+    top = (1 << f.ebits) - 1
+    if f.kind == "ieee" and E == top:
+        v = float("nan") if frac else float("inf")
+    elif f.kind == "fn" and E == top and frac == (1 << f.mbits) - 1:
+        v = float("nan")
+    else:
+        m = frac if E == 0 else (1 << f.mbits) | frac
+        v = m * 2.0 ** (max(E, 1) - f.bias - f.mbits)
+    return -v if s else v
+
+
+def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
+    """Encode a Python float into a code of f (exact; see :func:`round_exact`).
+
+    NaN gives the canonical NaN (e4m3 0x7F, e5m2 0x7E, ue8m0 0xFF); +-Inf gives
+    Inf (e5m2) or, for e4m3, NaN under nonsat and +-max finite under sat.
+    """
+    f = fmt(f)
+    if x != x:
+        return canonical_nan(f)
+    if f.kind == "e8m0":
+        raise UsageError("encode into ue8m0 through scale_code()")
+    sbit = 1 << (f.ebits + f.mbits)
+    if x in (float("inf"), float("-inf")):
+        neg = x < 0
+        if f.kind == "fn":
+            return canonical_nan(f) if overflow == "nonsat" else encode_scalar(
+                f, -f.max_finite if neg else f.max_finite)
+        if overflow == "sat":
+            return encode_scalar(f, -f.max_finite if neg else f.max_finite)
+        return (sbit if neg else 0) | (((1 << f.ebits) - 1) << f.mbits)
+    num, den = float(x).as_integer_ratio()
+    e = -(den.bit_length() - 1)
+    neg = np.signbit(x)
+    r = round_exact(num, e, f, mode, overflow=overflow)
+    sign, m, lsb = r
+    if lsb == "nan":
+        return canonical_nan(f)
+    s = sbit if (sign or neg) else 0
+    if lsb == "inf":
+        return s | (((1 << f.ebits) - 1) << f.mbits)
+    if m == 0:
+        return s
+    if m < (1 << f.mbits):                        # subnormal
+        return s | m
+    while m >= (2 << f.mbits):                    # rounding carried into the next binade
+        m >>= 1
+        lsb += 1
+    E = lsb + f.mbits + f.bias
+    return s | (E << f.mbits) | (m - (1 << f.mbits))
+
+
+def canonical_nan(f) -> int:
+    f = fmt(f)
+    if f.kind == "e8m0":
+        return 0xFF
+    if f.kind == "fn":
+        return (1 << (f.ebits + f.mbits)) - 1
+    return (((1 << f.ebits) - 1) << f.mbits) | (1 << (f.mbits - 1))
+
+
+# ---------------------------------------------------------------- arrays
+@lru_cache(maxsize=None)
+def decode_table(name: str) -> np.ndarray:
+    """float64 value of every code of an 8-bit format (index = code)."""
+    f = get_format(name)
+    return np.array([decode_scalar(f, c) for c in range(256)], dtype=np.float64)
+
+
+def decode(f, codes) -> np.ndarray:
+    """Decode an array of codes (uint8 for 8-bit formats) to float64."""
+    f = fmt(f)
+    codes = np.asarray(codes)
+    if f.bits == 8:
+        return decode_table(f.name)[codes.astype(np.uint8)]
+    raise UsageError(f"decode() takes 8-bit formats, not {f.name}")
+
+
+def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
+                overflow: str = "ieee") -> np.ndarray:
+    """Round float64 values into format f; returns float64 values of f.
+
+    Same rules as :func:`round_exact` (ties-to-even for rne; a value rounding to zero
+    keeps its sign; NaN stays NaN; +-Inf stays +-Inf except ``sat`` clamps it and
+    e4m3 ``nonsat`` turns it to NaN).  Exact because every step is a power-of-two
+    scaling or an integer rounding of a float64.
+    """
+    f = fmt(f)
+    x = np.asarray(x, dtype=np.float64)
+    a = np.abs(x)
+    neg = np.signbit(x)
+    finite = np.isfinite(x) & (a > 0)
+    _, ex = np.frexp(np.where(finite, a, 1.0))
+    lsb = np.maximum(ex - 1, f.emin) - f.mbits
+    r = np.ldexp(np.where(finite, a, 0.0), -lsb)
+    if mode == "rne":
+        m = np.rint(r)
+    elif mode == "rz":
+        m = np.trunc(r)
+    elif mode == "ru":
+        m = np.where(neg, np.floor(r), np.ceil(r))
+    elif mode == "rd":
+        m = np.where(neg, np.ceil(r), np.floor(r))
+    else:
+        raise UsageError(f"unknown rounding mode {mode!r}")
+    v = np.ldexp(m, lsb)
+    if not subnormals:
+        v = np.where(v < 2.0 ** f.emin, 0.0, v)
+    over = (v > f.max_finite) | np.isinf(a)
+    away = {"rne": np.ones_like(neg), "rz": np.zeros_like(neg),
+            "ru": ~neg, "rd": neg}[mode]
+    if overflow == "sat":
+        big = np.full_like(v, f.max_finite)
+    elif overflow == "nonsat":
+        big = np.full_like(v, np.nan if f.kind == "fn" else np.inf)
+    else:
+        big = np.where(away & (f.kind != "fn"), np.inf, f.max_finite)
+    v = np.where(over, big, v)
+    v = np.where(np.isinf(a) & (overflow == "ieee") & (f.kind != "fn"), np.inf, v)
+    v = np.where(np.isnan(x), np.nan, v)
+    return np.where(neg, -v, v)
+
+
+def encode(f, x, overflow: str = "sat", mode: str = "rne") -> np.ndarray:
+    """Encode float values into codes of an element format (uint8), or into the
+    fp32/fp16/bf16 container (as that numpy/ml_dtypes dtype).
+
+    ``sat`` clamps to +-max finite (NaN stays NaN, PTX ``.satfinite``); ``nonsat``
+    gives NaN (e4m3) or +-Inf on overflow and equals ml_dtypes ``astype``.
+    NaN inputs give the canonical NaN code.
+    """
+    f = fmt(f)
+    v = round_array(x, f, mode, overflow=overflow)
+    if f.ml_dtype is not None and f.bits > 8:
+        return v.astype(f.ml_dtype)
+    if f.bits != 8 or f.kind == "e8m0":
+        raise UsageError(f"encode() cannot produce codes of {f.name}")
+    return values_to_codes(f, v)
+
+
+def values_to_codes(f, v) -> np.ndarray:
+    """Codes of values that are already exactly representable in 8-bit format f."""
+    f = fmt(f)
+    v = np.asarray(v, dtype=np.float64)
+    a = np.abs(v)
+    s = np.where(np.signbit(v), 1 << (f.ebits + f.mbits), 0)
+    ok = np.isfinite(v) & (a > 0)
+    _, ex = np.frexp(np.where(ok, a, 1.0))
+    top = ex - 1
+    sub = top < f.emin
+    lsb = np.maximum(top, f.emin) - f.mbits
+    m = np.ldexp(np.where(ok, a, 0.0), -lsb).astype(np.int64)
+    E = np.where(sub, 0, top + f.bias)
+    code = (E << f.mbits) | (m & ((1 << f.mbits) - 1))
+    code = np.where(ok, code, 0)
+    code = np.where(np.isinf(v), ((1 << f.ebits) - 1) << f.mbits, code)
+    code = np.where(np.isnan(v), canonical_nan(f), code | s)
+    return code.astype(np.uint8)
+
+
+def as_codes(x, f, what: str = "array") -> np.ndarray:
+    """Accept uint8 codes or an ml_dtypes array of format f; return uint8 codes."""
+    f = fmt(f)
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return np.ascontiguousarray(x)
+    if f.ml_dtype is not None and x.dtype == f.ml_dtype:
+        return np.ascontiguousarray(x).view(np.uint8)
+    raise UsageError(
+        f"{what}: expected uint8 codes or {f.ml_dtype} for {f.name}, got dtype {x.dtype}")
+
+
+def to_ml(codes, f) -> np.ndarray:
+    """View uint8 codes as the ml_dtypes array of format f."""
+    return np.ascontiguousarray(codes, dtype=np.uint8).view(fmt(f).ml_dtype)

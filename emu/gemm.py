@@ -1,0 +1,19 @@
+"""The public GEMM entry point: checks operands, dispatches to a numba kernel."""
+from __future__ import annotations
+
+import numpy as np
+
+from .operands import check
+
+
+def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
+    """D = C + A.B on the emulated tensor core, bit-identical to emu.reference.gemm.
+
+    a: (M, K) uint8 codes or ml_dtypes float8 of config.a_format; b: (K, N) likewise;
+    c: float32 (M, N) or None (+0); sa: (M, ceil(K/scale_block)) UE8M0 codes;
+    sb: (ceil(K/scale_block), N), or (ceil(K/128), ceil(N/128)) with scale_b_tile=128.
+    Returns float32 (M, N) with the values of the result format, NaN as 0x7FFFFFFF.
+    """
+    ops = check(a, b, c, sa, sb, config)
+    from .kernels import run
+    return run(ops)

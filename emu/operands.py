@@ -1,0 +1,96 @@
+"""Checking and normalising gemm operands (shared by the reference and the kernels)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+
+from .config import MacConfig, preset
+from .errors import UsageError
+from .formats import as_codes
+
+
+@dataclass
+class Operands:
+    a: np.ndarray        # (M, K) uint8 codes of config.a_format
+    b: np.ndarray        # (K, N) uint8 codes of config.b_format
+    c: np.ndarray        # (M, N) float32
+    sa: np.ndarray       # (M, nkb) uint8 UE8M0 codes (all 127 when no scales)
+    sb: np.ndarray       # (nkb, N) uint8 UE8M0 codes, expanded from 128x128 tiles
+    config: MacConfig
+
+    @property
+    def shape(self):
+        return self.a.shape[0], self.b.shape[1], self.a.shape[1]
+
+
+def n_blocks(K: int, block: int) -> int:
+    return -(-K // block) if block else 0
+
+
+def _scale_codes(s, what):
+    s = np.asarray(s)
+    if s.dtype == np.dtype(ml_dtypes.float8_e8m0fnu):
+        s = s.view(np.uint8)
+    if s.dtype != np.uint8:
+        raise UsageError(f"{what}: expected uint8 UE8M0 codes or float8_e8m0fnu, "
+                         f"got dtype {s.dtype}")
+    if s.ndim != 2:
+        raise UsageError(f"{what}: expected a 2-D array, got shape {s.shape}")
+    return np.ascontiguousarray(s)
+
+
+def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
+    """Validate shapes and dtypes (UsageError naming the argument) and normalise.
+
+    Missing scales (with scale_block > 0) mean 2**0 everywhere (code 127)."""
+    if config is None:
+        config = preset("default")
+    if not isinstance(config, MacConfig):
+        raise UsageError(f"config: expected an emu.MacConfig, got {type(config).__name__}")
+    a = as_codes(a, config.a_format, "a")
+    b = as_codes(b, config.b_format, "b")
+    if a.ndim != 2:
+        raise UsageError(f"a: expected a 2-D (M, K) array, got shape {a.shape}")
+    if b.ndim != 2:
+        raise UsageError(f"b: expected a 2-D (K, N) array, got shape {b.shape}")
+    M, K = a.shape
+    if b.shape[0] != K:
+        raise UsageError(f"b: shape {b.shape} does not fit a {a.shape}: "
+                         f"expected ({K}, N)")
+    N = b.shape[1]
+    if c is None:
+        c = np.zeros((M, N), dtype=np.float32)
+    else:
+        c = np.asarray(c)
+        if c.dtype != np.float32:
+            raise UsageError(f"c: expected float32, got dtype {c.dtype}")
+        if c.shape != (M, N):
+            raise UsageError(f"c: expected shape {(M, N)}, got {c.shape}")
+        c = np.ascontiguousarray(c)
+    bs = config.scale_block
+    nkb = n_blocks(K, bs)
+    if not bs:
+        if sa is not None or sb is not None:
+            raise UsageError("sa/sb: scales given but the config has scale_block = 0")
+        sa = np.full((M, 0), 127, np.uint8)
+        sb = np.full((0, N), 127, np.uint8)
+    else:
+        sa = np.full((M, nkb), 127, np.uint8) if sa is None else _scale_codes(sa, "sa")
+        if sa.shape != (M, nkb):
+            raise UsageError(f"sa: expected shape {(M, nkb)} (M x ceil(K/{bs})), "
+                             f"got {sa.shape}")
+        if config.scale_b_tile:
+            nt = n_blocks(N, 128)
+            sb = np.full((nkb, nt), 127, np.uint8) if sb is None else _scale_codes(sb, "sb")
+            if sb.shape != (nkb, nt):
+                raise UsageError(f"sb: expected shape {(nkb, nt)} (ceil(K/128) x "
+                                 f"ceil(N/128) tiles), got {sb.shape}")
+            sb = np.ascontiguousarray(np.repeat(sb, 128, axis=1)[:, :N])
+        else:
+            sb = np.full((nkb, N), 127, np.uint8) if sb is None else _scale_codes(sb, "sb")
+            if sb.shape != (nkb, N):
+                raise UsageError(f"sb: expected shape {(nkb, N)} (ceil(K/{bs}) x N), "
+                                 f"got {sb.shape}")
+    return Operands(a, b, c, sa, sb, config)

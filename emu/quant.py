@@ -1,0 +1,129 @@
+"""Block quantisation FP32 -> FP8 elements + UE8M0 scales (spec section 2.5).
+
+Blocks are ``(rows, cols)`` tiles of the input: ``(1, 32)``, ``(1, 128)`` (per-row
+K blocks of A), ``(128, 128)`` (DeepSeek weight tiles) and ``(128, 1)`` (per-column
+K blocks of B) are the usual ones; the last block of a row/column may be partial.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import UsageError
+from .formats import ELEMENT_FORMATS, canonical_nan, decode, encode, get_format
+
+SCALE_MODES = ("floor", "ceil", "rceil", "even")
+
+
+def _frexp_exponent(v):
+    """floor(log2 v) for positive finite float64 v."""
+    _, e = np.frexp(v)
+    return e - 1
+
+
+def scale_exponent(amax, fmt: str, scale_mode: str) -> np.ndarray:
+    """Unbiased UE8M0 exponent S for each block's amax (float32 array), per spec 2.5.
+
+    ``floor``: floor(log2 amax) - emax_elem (OCP MX).  ``ceil``: sf = fp32(max(amax,
+    1e-4) / max_elem) rne, S = ceil(log2 sf) (DeepGEMM ``ceil_to_ue8m0``).  ``rceil``:
+    v = fp32(amax * fp32(1/max_elem)), S = ceil(log2 v) (PTX cvt.rp.ue8m0).  ``even``:
+    amax's fp32 bits + (1 << (22 - M)), fraction cleared, S = exponent - emax_elem.
+    amax = 0 gives -127 (ceil: its 1e-4 floor decides); S is clamped to [-127, 127].
+    NaN/Inf amax gives S = 128 (the caller writes code 0xFF).
+    """
+    f = get_format(fmt)
+    amax = np.asarray(amax, dtype=np.float32)
+    bad = ~np.isfinite(amax)
+    a = np.where(bad, np.float32(1), amax).astype(np.float32)
+    maxe = np.float32(f.max_finite)
+    if scale_mode == "floor":
+        pos = a > 0
+        S = np.where(pos, _frexp_exponent(np.where(pos, a, 1).astype(np.float64)) - f.emax,
+                     -127)
+    elif scale_mode == "ceil":
+        sf = (np.maximum(a, np.float32(1e-4)) / maxe).astype(np.float32)
+        S = _ceil_log2(sf)
+    elif scale_mode == "rceil":
+        v = (a * (np.float32(1) / maxe)).astype(np.float32)
+        S = np.where(v > 0, _ceil_log2(np.where(v > 0, v, np.float32(1))), -127)
+    elif scale_mode == "even":
+        bits = a.view(np.uint32).astype(np.uint64) + (1 << (22 - f.mbits))
+        E = ((bits >> 23) & 0xFF).astype(np.int64)
+        S = np.where(E > 0, E - 127 - f.emax, -127)
+    else:
+        raise UsageError(f"unknown scale mode {scale_mode!r} "
+                         f"(expected one of {', '.join(SCALE_MODES)})")
+    S = np.clip(np.asarray(S, dtype=np.int64), -127, 127)
+    return np.where(bad, 128, S)
+
+
+def _ceil_log2(v):
+    """ceil(log2 v) exactly, for positive float32 values (subnormals included)."""
+    m, e = np.frexp(np.asarray(v, dtype=np.float64))   # v = m * 2**e, m in [0.5, 1)
+    return np.where(m == 0.5, e - 1, e)
+
+
+def _check_block(block):
+    try:
+        br, bc = (int(b) for b in block)
+    except (TypeError, ValueError):
+        raise UsageError(f"block must be (rows, cols), got {block!r}") from None
+    if br < 1 or bc < 1:
+        raise UsageError(f"block sizes must be >= 1, got {block!r}")
+    return br, bc
+
+
+def block_amax(x, block):
+    """max |x| of every (rows, cols) block of a 2-D array; NaN if the block has one."""
+    br, bc = block
+    R, C = x.shape
+    nr, nc = -(-R // br), -(-C // bc)
+    pad = np.zeros((nr * br, nc * bc), dtype=np.float32)
+    pad[:R, :C] = np.abs(x)
+    t = pad.reshape(nr, br, nc, bc)
+    amax = t.max(axis=(1, 3))          # NaN propagates through max
+    return amax.astype(np.float32)
+
+
+def expand(s, block, shape):
+    """Repeat per-block values to the full (rows, cols) shape."""
+    br, bc = block
+    return np.repeat(np.repeat(s, br, axis=0), bc, axis=1)[: shape[0], : shape[1]]
+
+
+def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
+    """Quantise a 2-D float32 array to (element codes uint8, UE8M0 scale codes uint8).
+
+    Per block: amax, scale exponent S (:func:`scale_exponent`), elements x * 2**-S
+    (exact) encoded rne + sat.  A block whose amax is NaN or Inf gets scale 0xFF and
+    all its elements NaN.  Scales have shape (ceil(R/rows), ceil(C/cols)).
+    """
+    if fmt not in ELEMENT_FORMATS:
+        raise UsageError(f"quantize: element format must be e4m3 or e5m2, got {fmt!r}")
+    if scale_mode not in SCALE_MODES:
+        raise UsageError(f"unknown scale mode {scale_mode!r} "
+                         f"(expected one of {', '.join(SCALE_MODES)})")
+    block = _check_block(block)
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise UsageError(f"quantize: expected a 2-D array, got shape {x.shape}")
+    if x.dtype != np.float32:
+        if not np.issubdtype(x.dtype, np.floating):
+            raise UsageError(f"quantize: expected float32 data, got dtype {x.dtype}")
+        x = x.astype(np.float32)
+    S = scale_exponent(block_amax(x, block), fmt, scale_mode)
+    full = expand(S, block, x.shape)
+    bad = full == 128
+    y = np.ldexp(x.astype(np.float64), -np.where(bad, 0, full))
+    codes = encode(fmt, y, overflow="sat")
+    codes = np.where(bad, canonical_nan(fmt), codes).astype(np.uint8)
+    scales = np.where(S == 128, 0xFF, S + 127).astype(np.uint8)
+    return codes, scales
+
+
+def dequantize(codes, scales, fmt: str = "e4m3", block=(1, 128)) -> np.ndarray:
+    """float64 values codes * 2**(scale - 127) (NaN where the code or scale is NaN)."""
+    block = _check_block(block)
+    codes = np.asarray(codes, dtype=np.uint8)
+    v = decode(fmt, codes)
+    s = expand(decode("ue8m0", np.asarray(scales, dtype=np.uint8)), block, codes.shape)
+    return v * s
