@@ -9,16 +9,11 @@ Public API::
 """
 from .config import MacConfig, preset, presets
 from .errors import MachineFault, UsageError
+from .gemm import gemm  # noqa: E402  (binds the function over the submodule name)
 
 __version__ = "0.1.0"
 __all__ = ["MacConfig", "preset", "presets", "gemm", "quantize", "dequantize",
            "UsageError", "MachineFault", "__version__"]
-
-
-def gemm(a, b, *, c=None, sa=None, sb=None, config=None):
-    """D = C + A.B on the emulated tensor core (see :func:`emu.gemm.gemm`)."""
-    from .gemm import gemm as _gemm
-    return _gemm(a, b, c=c, sa=sa, sb=sb, config=config)
 
 
 def quantize(x, fmt="e4m3", block=(1, 128), scale_mode="floor"):

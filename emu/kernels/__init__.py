@@ -1,7 +1,106 @@
-"""numba fast paths (work in progress: currently delegates to the reference)."""
-from ..reference import dot, to_output
+"""numba kernels behind emu.gemm.
+
+``run(ops)`` decodes the operands once into flat integer arrays (magnitude, sign,
+exponent with product-time scales folded in, class), builds the integer parameter
+vector from the MacConfig, and dispatches: a fast vectorised kernel where the
+configuration and the data allow it, the general element kernel everywhere else.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from ..formats import get_format
+from .core import MODE_CODES
+from .general import (CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE,
+                      P_AMB, P_AMODE, P_ASUB, P_BS, P_CIN, P_FRAC, P_FUSED, P_LEN, P_PEB,
+                      P_PMB, P_PMODE, P_PROMOTE, P_SCALE_PROMO, gemm_general)
+
+FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
 
 
-def run(ops):
+@lru_cache(maxsize=None)
+def decode_tables(name: str):
+    """Per-code (magnitude m, sign, hardware exponent e, class) of an 8-bit format."""
+    f = get_format(name)
+    codes = np.arange(256)
+    s = (codes >> 7) & 1
+    E = (codes >> f.mbits) & ((1 << f.ebits) - 1)
+    frac = codes & ((1 << f.mbits) - 1)
+    m = np.where(E == 0, frac, frac | (1 << f.mbits))
+    e = np.maximum(E, 1) - f.bias
+    top = (1 << f.ebits) - 1
+    cls = np.full(256, CLS_NUM)
+    if f.kind == "fn":
+        cls[(E == top) & (frac == (1 << f.mbits) - 1)] = CLS_NAN
+    else:
+        cls[(E == top) & (frac != 0)] = CLS_NAN
+        cls[(E == top) & (frac == 0)] = CLS_INF
+    m = np.where(cls == CLS_NUM, m, 0)
+    return (m.astype(np.int32), s.astype(np.uint8), e.astype(np.int32), cls.astype(np.uint8))
+
+
+def scale_exponents(codes) -> np.ndarray:
+    """UE8M0 codes -> unbiased exponents (int32), NAN_SCALE for 0xFF."""
+    codes = np.asarray(codes, dtype=np.int32)
+    return np.where(codes == 0xFF, NAN_SCALE, codes - 127).astype(np.int32)
+
+
+def params(cfg, K: int) -> np.ndarray:
+    """The integer parameter vector the kernels take (see general.P_*)."""
+    acc, pro = get_format(cfg.acc_format), get_format(cfg.promote_format)
+    p = np.zeros(P_LEN, dtype=np.int64)
+    p[P_FUSED] = max(K, 1) if cfg.fused == "k" else cfg.fused
+    p[P_ALIGN] = -1 if cfg.align_bits == "exact" else cfg.align_bits
+    p[P_ALIGN_RNE] = cfg.align_round == "rne"
+    p[P_AEB], p[P_AMB] = acc.ebits, acc.mbits
+    p[P_AMODE] = MODE_CODES[cfg.acc_round]
+    p[P_ASUB] = cfg.acc_subnormals
+    p[P_CIN] = cfg.c_in_alignment
+    p[P_PROMOTE] = cfg.promote_every
+    p[P_PEB], p[P_PMB] = pro.ebits, pro.mbits
+    p[P_PMODE] = MODE_CODES[cfg.promote_round]
+    p[P_FRAC] = get_format(cfg.a_format).mbits + get_format(cfg.b_format).mbits
+    p[P_SCALE_PROMO] = bool(cfg.scale_block) and cfg.scale_apply == "promotion"
+    p[P_BS] = cfg.scale_block
+    return p
+
+
+def decode_operands(ops):
+    """Flat arrays for the kernels; product-time scales folded into the exponents
+    (a NaN scale makes every operand of its block NaN)."""
+    cfg = ops.config
+    (am, asg, ae, ac), (bm, bsg, be, bc) = (decode_tables(cfg.a_format),
+                                            decode_tables(cfg.b_format))
+    a_m, a_s, a_e, a_c = am[ops.a], asg[ops.a], ae[ops.a], ac[ops.a]
+    b_m, b_s, b_e, b_c = bm[ops.b], bsg[ops.b], be[ops.b], bc[ops.b]
+    sa_p = scale_exponents(ops.sa)
+    sb_p = scale_exponents(ops.sb)
+    if cfg.scale_block and cfg.scale_apply == "product":
+        K = ops.a.shape[1]
+        sa_k = np.repeat(sa_p, cfg.scale_block, axis=1)[:, :K]
+        sb_k = np.repeat(sb_p, cfg.scale_block, axis=0)[:K, :]
+        a_e = a_e + np.where(sa_k == NAN_SCALE, 0, sa_k)
+        b_e = b_e + np.where(sb_k == NAN_SCALE, 0, sb_k)
+        a_c = np.where(sa_k == NAN_SCALE, CLS_NAN, a_c).astype(np.uint8)
+        b_c = np.where(sb_k == NAN_SCALE, CLS_NAN, b_c).astype(np.uint8)
+    return (a_m, a_s, a_e.astype(np.int32), a_c, b_m, b_s, b_e.astype(np.int32), b_c,
+            sa_p, sb_p)
+
+
+def finish(out: np.ndarray) -> np.ndarray:
+    """float64 results -> float32, NaN as the fp32 canonical NaN 0x7FFFFFFF."""
+    d = out.astype(np.float32)
+    d.view(np.uint32)[np.isnan(d)] = FP32_NAN_BITS
+    return d
+
+
+def run(ops) -> np.ndarray:
     M, N, K = ops.shape
-    return to_output([[dot(i, j, ops) for j in range(N)] for i in range(M)]).reshape(M, N)
+    a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p = decode_operands(ops)
+    prm = params(ops.config, K)
+    out = np.zeros((M, N), dtype=np.float64)
+    mask = np.ones((M, N), dtype=np.bool_)
+    gemm_general(a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, ops.c, sa_p, sb_p, prm, mask, out)
+    return finish(out)

@@ -1,0 +1,172 @@
+"""Scalar numba building blocks shared by every kernel: JIT settings, exact rounding
+of integers and float64 pairs, TwoSum, and a Kulisch (long fixed-point) accumulator.
+
+Rounding modes are coded RZ=0, RNE=1, RU=2, RD=3.  Formats are passed as
+(ebits, mbits) integers: IEEE-style, Inf/NaN at the all-ones exponent, and must fit
+in fp32 (MacConfig validates that), so every result is a float64 exactly.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# All JIT settings live here: cached, no fastmath (bit accuracy), no Python objects.
+jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
+pjit = numba.njit(cache=True, fastmath=False, nogil=True, parallel=True,
+                  error_model="numpy")
+
+RZ, RNE, RU, RD = 0, 1, 2, 3
+MODE_CODES = {"rz": RZ, "rne": RNE, "ru": RU, "rd": RD}
+
+# Kulisch accumulator: value = sum(limb[t] * 2**(32*t + KBASE)).  Covers every term a
+# step can produce: lsb >= -286 (e5m2 subnormal products with two 2**-127 scales),
+# magnitude < 2**287 per term, times up to 2**30 terms.
+KBASE = -320
+KLIMBS = 22
+MASK32 = 0xFFFFFFFF
+
+
+@jit
+def bitlen(n):
+    """Number of bits of a non-negative int64 (0 for 0)."""
+    if n <= 0:
+        return 0
+    e = math.frexp(float(n))[1]
+    if (n >> (e - 1)) == 0:          # float(n) rounded up to a power of two
+        e -= 1
+    return e
+
+
+@jit
+def round_int(n, e, neg, ebits, mbits, mode, subnormals):
+    """(-1)**neg * n * 2**e (0 < n < 2**62) rounded once into (ebits, mbits); float64.
+
+    Tie rule: RNE ties to even; RZ/RU/RD directed.  Overflow (|r| > max finite):
+    Inf for RNE and for RU (+) / RD (-), max finite otherwise (IEEE 754).  A value
+    that rounds to zero keeps its sign.  subnormals=False flushes results whose
+    rounded magnitude is below 2**emin to a zero of the same sign.  Matches
+    emu.formats.round_exact (tested) and IEEE 754 for binary32 (fp32 = (8, 23)).
+    """
+    emin = 2 - (1 << (ebits - 1))
+    top = bitlen(n) - 1 + e
+    lsb = max(top, emin) - mbits
+    drop = lsb - e
+    if drop <= 0:
+        m = n << (-drop)
+    elif drop > 62:
+        m = 0
+        if mode == RU and not neg or mode == RD and neg:
+            m = 1
+    else:
+        m = n >> drop
+        rem = n & ((np.int64(1) << drop) - 1)
+        half = np.int64(1) << (drop - 1)
+        if mode == RNE:
+            if rem > half or (rem == half and (m & 1) == 1):
+                m += 1
+        elif mode == RU:
+            if rem != 0 and not neg:
+                m += 1
+        elif mode == RD:
+            if rem != 0 and neg:
+                m += 1
+    emax = (1 << (ebits - 1)) - 1
+    lsb_max = emax - mbits
+    max_sig = (np.int64(2) << mbits) - 1
+    if lsb > lsb_max or (lsb == lsb_max and m > max_sig):
+        if mode == RNE or (mode == RU and not neg) or (mode == RD and neg):
+            v = np.inf
+        else:
+            v = math.ldexp(float(max_sig), lsb_max)
+    else:
+        if not subnormals and m < (np.int64(1) << mbits) and lsb == emin - mbits:
+            m = 0
+        v = math.ldexp(float(m), lsb)
+    return -v if neg else v
+
+
+@jit
+def round_f64(x, tail, ebits, mbits, mode, subnormals):
+    """Round the exact value x + tail into (ebits, mbits), where x is a non-zero finite
+    float64 and |tail| < ulp(x)/2 carries only its sign (as from TwoSum)."""
+    neg = x < 0
+    fr, ex = math.frexp(abs(x))                  # |x| = fr * 2**ex, fr in [0.5, 1)
+    n = np.int64(math.ldexp(fr, 53)) * 4          # 55-bit integer, two guard bits
+    if tail != 0:
+        n += 1 if (tail < 0) == neg else -1
+    return round_int(n, ex - 55, neg, ebits, mbits, mode, subnormals)
+
+
+@jit
+def two_sum(a, b):
+    """s = fl(a + b) and the exact error e (a + b == s + e), Knuth's TwoSum."""
+    s = a + b
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)
+    return s, e
+
+
+@jit
+def add_exact_round(x, y, ebits, mbits, mode, subnormals):
+    """round(x + y) for finite float64 x, y whose exact sum is not zero."""
+    s, err = two_sum(x, y)
+    return round_f64(s, err, ebits, mbits, mode, subnormals)
+
+
+@jit
+def kulisch_add(limbs, v, e, neg):
+    """limbs += (-1)**neg * v * 2**e, for 0 <= v < 2**62 and e >= KBASE."""
+    off = e - KBASE
+    t = off >> 5
+    sh = off & 31
+    lo = (v & MASK32) << sh
+    hi = (v >> 32) << sh
+    if neg:
+        limbs[t] -= lo & MASK32
+        limbs[t + 1] -= (lo >> 32) + (hi & MASK32)
+        limbs[t + 2] -= hi >> 32
+    else:
+        limbs[t] += lo & MASK32
+        limbs[t + 1] += (lo >> 32) + (hi & MASK32)
+        limbs[t + 2] += hi >> 32
+
+
+@jit
+def kulisch_round(limbs, ebits, mbits, mode, subnormals):
+    """Round the accumulator's exact value into (ebits, mbits).  Returns (zero, value):
+    zero is True when the exact value is 0 (value is then meaningless).  Clears limbs."""
+    n = limbs.shape[0]
+    for t in range(n - 1):                       # carry-propagate: limbs in [0, 2**32)
+        carry = limbs[t] >> 32
+        limbs[t] -= carry << 32
+        limbs[t + 1] += carry
+    neg = limbs[n - 1] < 0
+    if neg:                                      # magnitude of a negative value
+        for t in range(n):
+            limbs[t] = -limbs[t]
+        for t in range(n - 1):
+            carry = limbs[t] >> 32
+            limbs[t] -= carry << 32
+            limbs[t + 1] += carry
+    h = n - 1
+    while h >= 0 and limbs[h] == 0:
+        h -= 1
+    if h < 0:
+        return True, 0.0
+    if h == 0:
+        v = round_int(limbs[0], KBASE, neg, ebits, mbits, mode, subnormals)
+    else:
+        top = (limbs[h] << 29) | (limbs[h - 1] >> 3)     # < 2**61
+        sticky = (limbs[h - 1] & 7) != 0
+        for t in range(h - 1):
+            if limbs[t] != 0:
+                sticky = True
+        e = 32 * (h - 1) + KBASE + 3
+        if sticky:                               # a set bit below all kept bits
+            top = top * 2 + 1
+            e -= 1
+        v = round_int(top, e, neg, ebits, mbits, mode, subnormals)
+    limbs[:] = 0
+    return False, v
