@@ -1,0 +1,132 @@
+"""The numba kernels equal the exact reference bit for bit: random configurations
+(every field varied), random data with specials, and exhaustive single steps."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import emu
+from emu import reference
+from emu.config import MacConfig
+from emu.formats import encode
+
+from conftest import assert_bits_equal, random_scales
+
+ACC_FORMATS = ["fp32", "e8m13", "bf16", "fp16", "e5m7", "e6m4", "e8m10"]
+
+
+@st.composite
+def configs(draw):
+    fused = draw(st.sampled_from([1, 2, 3, 4, 8, 16, 32, "k"]))
+    f = 1 if fused == "k" else fused
+    kw = dict(
+        a_format=draw(st.sampled_from(["e4m3", "e5m2"])),
+        b_format=draw(st.sampled_from(["e4m3", "e5m2"])),
+        fused=fused,
+        align_bits=draw(st.one_of(st.integers(0, 40), st.just("exact"))),
+        align_round=draw(st.sampled_from(["rz", "rne"])),
+        acc_format=draw(st.sampled_from(ACC_FORMATS)),
+        acc_round=draw(st.sampled_from(["rz", "rne", "ru", "rd"])),
+        acc_subnormals=draw(st.booleans()),
+        c_in_alignment=draw(st.booleans()),
+        promote_format=draw(st.sampled_from(ACC_FORMATS)),
+        promote_round=draw(st.sampled_from(["rz", "rne", "ru", "rd"])),
+    )
+    scaled = draw(st.booleans())
+    promo = fused != "k" and draw(st.booleans())
+    if scaled:
+        kw["scale_apply"] = draw(st.sampled_from(["product", "promotion"] if promo
+                                                 else ["product"]))
+        if draw(st.booleans()) and 128 % f == 0:
+            kw["scale_block"] = 128
+            kw["scale_b_tile"] = draw(st.sampled_from([0, 128]))
+        else:
+            kw["scale_block"] = f * draw(st.sampled_from([1, 2, 4]))
+    else:
+        kw["scale_block"] = 0
+    if promo:
+        if kw.get("scale_apply") == "promotion":
+            kw["promote_every"] = kw["scale_block"]
+        else:
+            kw["promote_every"] = f * draw(st.sampled_from([1, 2, 3, 8]))
+    return MacConfig(**kw)
+
+
+def random_codes(rng, shape, kind):
+    """uint8 codes: 'any' (all codes), 'finite' (no NaN/Inf), 'narrow' (exponents
+    close together, many cancellations), 'sub' (subnormal-heavy)."""
+    c = rng.integers(0, 256, shape).astype(np.uint8)
+    if kind == "narrow":
+        c = (c & 0x87) | (rng.integers(6, 9, shape).astype(np.uint8) << 3)
+    elif kind == "sub":
+        c = c & 0x8F
+    if kind != "any":
+        c[(c & 0x7F) >= 0x78] &= 0xF7         # keep E < all-ones (no NaN/Inf)
+    return c
+
+
+def random_c(rng, shape, kind):
+    c = (rng.standard_normal(shape) * 2.0 ** rng.integers(-20, 20, shape)).astype(np.float32)
+    if kind == "any":
+        pick = rng.random(shape)
+        c[pick < 0.05] = np.float32(1e-40)          # subnormal
+        c[(pick > 0.05) & (pick < 0.1)] = -0.0
+        c[(pick > 0.1) & (pick < 0.12)] = np.inf
+        c[(pick > 0.12) & (pick < 0.14)] = np.nan
+        c[(pick > 0.14) & (pick < 0.16)] = np.float32(3.0e38)
+    return c
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cfg=configs(), seed=st.integers(0, 2**32 - 1),
+       kind=st.sampled_from(["any", "finite", "narrow", "sub"]),
+       dims=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(0, 200)))
+def test_kernel_equals_reference_random(cfg, seed, kind, dims):
+    rng = np.random.default_rng(seed)
+    M, N, K = dims
+    a = random_codes(rng, (M, K), kind)
+    b = random_codes(rng, (K, N), kind)
+    c = random_c(rng, (M, N), kind)
+    lo, hi = (0, 255) if kind == "any" else (100, 150)
+    sa, sb = random_scales(rng, cfg, M, N, K, nan_rate=0.02 if kind == "any" else 0,
+                           lo=lo, hi=hi)
+    want = reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
+    got = emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
+    assert_bits_equal(got, want, repr(cfg))
+
+
+@pytest.mark.parametrize("name", list(emu.presets()))
+@pytest.mark.parametrize("kind", ["finite", "narrow"])
+def test_presets_equal_reference(name, kind):
+    cfg = emu.preset(name)
+    rng = np.random.default_rng(hash((name, kind)) % 2**32)
+    M, N, K = 5, 7, 300
+    a, b = random_codes(rng, (M, K), kind), random_codes(rng, (K, N), kind)
+    c = random_c(rng, (M, N), "finite")
+    sa, sb = random_scales(rng, cfg, M, N, K)
+    assert_bits_equal(emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
+                      reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg), name)
+
+
+def all_pairs(fmt_a, fmt_b):
+    """A (1, 65536) x B (65536, 1) laid out so that each fused step of length 1 sees
+    one product: a[k] = k >> 8, b[k] = k & 255."""
+    k = np.arange(65536)
+    return (k >> 8).astype(np.uint8), (k & 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("fmts", [("e4m3", "e4m3"), ("e5m2", "e5m2")])
+@pytest.mark.parametrize("cfgname", ["h100", "default", "fp32-seq", "b200"])
+def test_exhaustive_single_products(fmts, cfgname):
+    """Every pair of codes as one product in one fused step, with several accumulator
+    values: each output element is one fused step (M = 256 rows of A, one code each;
+    N = 256 columns of B; K = 1)."""
+    cfg = emu.preset(cfgname).replace(a_format=fmts[0], b_format=fmts[1], fused=1,
+                                      scale_block=0)
+    a = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    b = np.arange(256, dtype=np.uint8).reshape(1, 256)
+    for cval in [0.0, -0.0, 1.0, -3.0e-3, 1.5 * 2.0**-20, 448.0 * 448.0, 1e-40]:
+        c = np.full((256, 256), cval, dtype=np.float32)
+        assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
+                          reference.gemm(a, b, c=c, config=cfg), f"{cfgname} c={cval}")
