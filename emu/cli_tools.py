@@ -1,0 +1,322 @@
+"""Toolkit commands: compare, validate, vectors, sweep (see docs/designer.md).
+
+Heavy modules (the kernels, matplotlib) are imported inside the commands so that
+``fp8emu --help`` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from .cli_core import config_options
+from .config import resolve
+from .errors import UsageError
+
+_DISTS = ("normal", "uniform", "lognormal", "outliers")
+_SCALE_MODES = ("floor", "ceil", "rceil", "even")
+_REFS = ("exact", "exact-fp32", "numpy-fp32")
+
+
+def _input_options(f):
+    """--dist/--m/--n/--k/--seed/--mean/--scale-mode for generated inputs."""
+    opts = [
+        click.option("--dist", type=click.Choice(_DISTS), default="normal", show_default=True,
+                     help="Distribution of generated FP32 inputs."),
+        click.option("--m", type=int, default=128, show_default=True, help="Rows of A."),
+        click.option("--n", type=int, default=128, show_default=True, help="Columns of B."),
+        click.option("--k", type=int, default=1024, show_default=True,
+                     help="Inner dimension."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--mean", type=float, default=0.0, show_default=True,
+                     help="Added to every generated value."),
+        click.option("--scale-mode", type=click.Choice(_SCALE_MODES), default="floor",
+                     show_default=True, help="UE8M0 scale rule used to quantise (spec 2.5)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _config_label(name, sets):
+    return name + (f"[{','.join(sets)}]" if sets else "")
+
+
+# ------------------------------------------------------------------ compare
+@click.command("compare")
+@click.option("--a", "a_path", metavar="A.npy",
+              help="(M, K) float32 data (quantised per config) or uint8 FP8 codes.")
+@click.option("--b", "b_path", metavar="B.npy", help="(K, N), like --a.")
+@click.option("--c", "c_path", metavar="C.npy", help="float32 (M, N) accumulator input.")
+@click.option("--sa", "sa_path", metavar="SA.npy", help="UE8M0 codes of A (with code inputs).")
+@click.option("--sb", "sb_path", metavar="SB.npy", help="UE8M0 codes of B (with code inputs).")
+@_input_options
+@click.option("--preset", "presets_", multiple=True, metavar="NAME",
+              help="A preset to compare (repeatable).")
+@click.option("--config", "configs", multiple=True, metavar="FILE.toml",
+              type=click.Path(dir_okay=False), help="A config file to compare (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Override a field in every config (repeatable).")
+@click.option("--reference", "refs", multiple=True, type=click.Choice(_REFS),
+              help="References to report (repeatable; default all three).")
+@click.option("--json", "json_path", metavar="FILE.json", help="Also write the results as JSON.")
+def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, mean,
+                scale_mode, presets_, configs, sets, refs, json_path):
+    """Run one GEMM under one or more configs and measure each result against the
+    exact result of the quantised inputs, the exact result rounded once to fp32,
+    and numpy's float32 matmul (BLAS) of the dequantised inputs.
+
+    Reports max abs error, max and median relative error, normwise error
+    ||D - R||_2 / ||R||_2, the bit-exact count and a histogram of ULP distances in
+    the result format (acc_format, or promote_format with promotion).
+
+    \b
+    Examples:
+      fp8emu compare --preset h100 --preset deepseek-v3 --k 4096 --mean 1
+      fp8emu compare --preset default --dist outliers --scale-mode ceil --json out.json
+      fp8emu compare --a X.npy --b W.npy --preset mxfp8 --config my_chip.toml
+      fp8emu compare --a A_codes.npy --b B_codes.npy --preset h100 --reference exact
+    """
+    from .io import check_writable, load_npy
+    from .toolkit.compare import compare, format_table, generate, json_safe
+
+    if json_path:
+        check_writable(json_path, "--json")
+    cfgs = [(_config_label(p, sets), resolve(p, None, sets)) for p in presets_]
+    cfgs += [(_config_label(os.path.splitext(os.path.basename(p))[0], sets),
+              resolve(None, p, sets)) for p in configs]
+    if not cfgs:
+        cfgs = [(_config_label("default", sets), resolve(None, None, sets))]
+    c = load_npy(c_path, "--c") if c_path else None
+    codes = x = y = None
+    if a_path or b_path:
+        if not (a_path and b_path):
+            raise UsageError("give both --a and --b (or neither, to generate inputs)")
+        a, b = load_npy(a_path, "--a"), load_npy(b_path, "--b")
+        if a.dtype == b.dtype == "uint8":
+            codes = (a, b, load_npy(sa_path, "--sa") if sa_path else None,
+                     load_npy(sb_path, "--sb") if sb_path else None)
+        elif a.dtype.kind == "f" and b.dtype.kind == "f":
+            if sa_path or sb_path:
+                raise UsageError("--sa/--sb go with uint8 code inputs, not float data")
+            x, y = a.astype("float32"), b.astype("float32")
+        else:
+            raise UsageError(f"--a/--b: expected both float data or both uint8 codes, "
+                             f"got {a.dtype} and {b.dtype}")
+        source = {"a": a_path, "b": b_path, "c": c_path, "sa": sa_path, "sb": sb_path,
+                  "kind": "codes" if codes else "fp32 data", "scale_mode": scale_mode}
+    else:
+        if sa_path or sb_path:
+            raise UsageError("--sa/--sb need --a/--b code inputs")
+        x, y = generate(dist, m, n, k, seed, mean)
+        source = {"generated": dist, "m": m, "n": n, "k": k, "seed": seed, "mean": mean,
+                  "scale_mode": scale_mode}
+    if c is not None and c.dtype != "float32":
+        raise UsageError(f"--c: expected float32, got dtype {c.dtype}")
+    rows = compare(cfgs, x=x, y=y, c=c, scale_mode=scale_mode, codes=codes,
+                   references=refs or _REFS)
+    click.echo(format_table(rows))
+    if json_path:
+        from .io import save_text
+        doc = {"inputs": source,
+               "configs": {name: cfg.to_dict() for name, cfg in cfgs},
+               "results": rows}
+        save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n")
+
+
+# ------------------------------------------------------------------ validate
+@click.command("validate")
+@config_options
+@click.option("--a", "a_path", metavar="a.txt", help="Rows of A: K fp32 hex words per line.")
+@click.option("--b", "b_path", metavar="b.txt", help="Columns of B: K fp32 hex words per line.")
+@click.option("--c", "c_path", metavar="c.txt",
+              help="C: one 32-binary-digit fp32 word per line (absent = +0).")
+@click.option("--d", "d_path", metavar="d.txt",
+              help="The results to check: one 32-binary-digit fp32 word per line.")
+@click.option("--sa", "sa_path", metavar="sa.txt",
+              help="UE8M0 codes of each row, 2 hex digits per K block (absent = 7F).")
+@click.option("--sb", "sb_path", metavar="sb.txt", help="UE8M0 codes of each column, likewise.")
+@click.option("--npz", "npz_path", metavar="CASES.npz",
+              help="Instead of text files: arrays a, b, d and optional c, sa, sb.")
+@click.option("--dir", "dir_path", metavar="DIR",
+              help="Take a/b/c/d/sa/sb.txt from DIR (as written by `fp8emu vectors`) "
+                   "unless given.")
+@click.option("--format", "elem_format", type=click.Choice(["e4m3", "e5m2"]),
+              help="Operand format of A and B (overrides a_format and b_format).")
+@click.option("--any-nan", is_flag=True,
+              help="Accept any NaN payload (default: NaN must be 0x7FFFFFFF, bit exact).")
+@click.option("--show", type=int, default=10, show_default=True,
+              help="How many mismatches to list.")
+@click.option("--json", "json_path", metavar="FILE.json", help="Also write the report as JSON.")
+@click.pass_context
+def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, npz_path,
+                 dir_path, elem_format, any_nan, show, json_path):
+    """Compare the emulator with result dumps of another implementation (an RTL
+    simulation, silicon), bit for bit, one dot product per test case.
+
+    Text format: a.txt and b.txt hold one case per line, K words of 8 hex digits
+    (the FP8 value widened to fp32; b is the case's column of B); c.txt and d.txt
+    one fp32 word per line as 32 binary digits; sa.txt / sb.txt the UE8M0 codes
+    (2 hex digits, one per scale block).  Exit status 0 when every case matches,
+    1 when any differs, 2 for bad input.
+
+    \b
+    Examples:
+      fp8emu validate --preset h100 --a a.txt --b b.txt --c c.txt --d rtl_d.txt
+      fp8emu validate --config vec/config.toml --dir vec --d rtl_d.txt
+      fp8emu validate --preset default --npz dump.npz --show 20
+    """
+    from .toolkit import validate as V
+
+    if elem_format:
+        config = config.replace(a_format=elem_format, b_format=elem_format)
+    if json_path:
+        from .io import check_writable
+        check_writable(json_path, "--json")
+    if dir_path:
+        if not os.path.isdir(dir_path):
+            raise UsageError(f"--dir: {dir_path}: no such directory")
+
+        def pick(given, name, required=False):
+            if given:
+                return given
+            p = os.path.join(dir_path, name)
+            return p if (required or os.path.exists(p)) else None
+
+        a_path, b_path = pick(a_path, "a.txt", True), pick(b_path, "b.txt", True)
+        c_path, d_path = pick(c_path, "c.txt"), pick(d_path, "d.txt", True)
+        if config.scale_block:
+            sa_path, sb_path = pick(sa_path, "sa.txt"), pick(sb_path, "sb.txt")
+    kw = dict(a_format=config.a_format, b_format=config.b_format,
+              scale_block=config.scale_block)
+    if npz_path:
+        if a_path or b_path or d_path:
+            raise UsageError("give --npz or the text files (--a/--b/--d), not both")
+        cases = V.read_npz(npz_path, **kw)
+    else:
+        missing = [o for o, p in (("--a", a_path), ("--b", b_path), ("--d", d_path)) if not p]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)} (or give --npz / --dir)")
+        cases = V.read_text(a_path, b_path, d_path, c_path, sa_path, sb_path, **kw)
+    rep = V.check(cases, config, any_nan=any_nan)
+    click.echo(V.format_report(rep, show))
+    if json_path:
+        from .io import save_text
+        from .toolkit.compare import json_safe
+        doc = {"cases": rep.n, "passed": rep.passed, "result_format": rep.result_format,
+               "config": config.to_dict(),
+               "mismatches": [dict(case=m.case, where=m.where,
+                                   expected=f"0x{_bits(m.expected):08X}",
+                                   got=f"0x{_bits(m.got):08X}", ulp=m.ulp)
+                              for m in rep.mismatches]}
+        save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n")
+    ctx.exit(0 if rep.ok else 1)
+
+
+def _bits(x: float) -> int:
+    import numpy as np
+    return int(np.float32(x).view(np.uint32))
+
+
+# ------------------------------------------------------------------ vectors
+@click.command("vectors")
+@config_options
+@click.option("--out", "out_dir", required=True, metavar="DIR",
+              help="Output directory (created if missing).")
+@click.option("--k", type=int, help="Values per dot product "
+              "(default: two promotion intervals, two scale blocks or 2 x fused, >= 64).")
+@click.option("--random", "n_random", type=int, default=256, show_default=True,
+              help="Number of random cases after the directed ones.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--no-directed", is_flag=True, help="Random cases only.")
+def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
+    """Export test vectors for an RTL test bench under a config: directed corner
+    cases (ties at every rounding point, subnormals, saturation, NaN/Inf, UE8M0
+    0x00/0xFE/0xFF, cancellation, alignment-window edges, carry-out) and random
+    cases, with the emulator's expected results.
+
+    Writes $readmemh files (a.hex, b.hex, sa.hex, sb.hex: one case per line, element
+    k in bits [8k+7:8k]; c.hex, d.hex: 8 hex digits), the text format of
+    `fp8emu validate` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), config.toml and
+    manifest.json (the layout and the case names).
+
+    \b
+    Examples:
+      fp8emu vectors --preset h100 --out vec_h100
+      fp8emu validate --config vec_h100/config.toml --dir vec_h100
+      fp8emu vectors --config my_chip.toml --k 256 --random 1000 --out vec
+    """
+    from .io import check_writable, save_text
+    from .toolkit.vectors import generate, render
+
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out {out_dir}: exists and is not a directory")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--out {out_dir}: directory {parent} does not exist")
+    cases, skipped = generate(config, k, n_random, seed, directed_cases=not no_directed)
+    files = render(cases, config, skipped, seed)
+    os.makedirs(out_dir, exist_ok=True)
+    for name in files:
+        check_writable(os.path.join(out_dir, name), "--out")
+    for name, text in files.items():
+        save_text(os.path.join(out_dir, name), text)
+    nd = len(cases) - n_random
+    click.echo(f"wrote {len(cases)} cases ({nd} directed, {n_random} random; "
+               f"{len(skipped)} directed cases skipped, see manifest.json) with "
+               f"K = {len(cases.a[0])} to {out_dir}")
+    click.echo(f"check: fp8emu validate --config {os.path.join(out_dir, 'config.toml')} "
+               f"--dir {out_dir}")
+
+
+# ------------------------------------------------------------------ sweep
+@click.command("sweep")
+@config_options
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KNOB=VALUES",
+              help="A knob and its values: a config field or k, m, n, dist, scale_mode, "
+                   "mean, seed; values v1,v2,... or lo:hi[:step].  Once or twice.")
+@_input_options
+@click.option("--reference", "refs", multiple=True, type=click.Choice(_REFS),
+              help="References to record (repeatable; default exact).")
+@click.option("--csv", "csv_path", metavar="FILE.csv", help="Write every point as CSV.")
+@click.option("--plot", "plot_path", metavar="FILE.png",
+              help="Plot --metric against the first knob (one line per second-knob value).")
+@click.option("--metric", default="max_rel", show_default=True,
+              type=click.Choice(["max_abs", "max_rel", "median_rel", "normwise", "bit_exact",
+                                 "max_ulp"]), help="Metric to plot.")
+def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_path,
+              plot_path, metric):
+    """Vary one or two knobs and record the metrics of `compare` at every point;
+    prints a table, writes CSV and a PNG plot.
+
+    \b
+    Examples:
+      fp8emu sweep --preset h100 --vary promote_every=0,32,128,512 --k 4096 --mean 1 \\
+          --csv promote.csv --plot promote.png
+      fp8emu sweep --preset h100 --vary align_bits=10:16:2 --vary k=256,1024,4096
+      fp8emu sweep --preset default --vary scale_mode=floor,ceil,rceil,even --dist outliers
+      fp8emu sweep --preset h100 --vary acc_format=e8m13,fp32 --vary dist=normal,uniform
+    """
+    from .io import check_writable, save_bytes, save_text
+    from .toolkit.sweep import format_table, parse_vary, plot_png, sweep, to_csv
+
+    for p, what in ((csv_path, "--csv"), (plot_path, "--plot")):
+        if p:
+            check_writable(p, what)
+    vs = [parse_vary(v) for v in varies]
+    inputs = dict(m=m, n=n, k=k, dist=dist, seed=seed, mean=mean, scale_mode=scale_mode)
+    npoints = 1
+    for _, vals in vs:
+        npoints *= len(vals)
+    refs = refs or ("exact",)
+    with click.progressbar(length=npoints, label="sweep", file=click.get_text_stream("stderr"),
+                           show_pos=True) as bar:
+        rows = sweep(config, vs, inputs, refs, progress=bar.update)
+    click.echo(format_table(rows, vs))
+    if csv_path:
+        save_text(csv_path, to_csv(rows))
+    if plot_path:
+        title = " ".join(f"{kk}={v}" for kk, v in inputs.items()
+                         if kk not in {x for x, _ in vs})
+        save_bytes(plot_path, plot_png(rows, vs, metric, refs[0], title))

@@ -1,0 +1,195 @@
+"""``sweep``: vary one or two knobs and record the metrics of ``compare`` per point.
+
+A knob is any MacConfig field (``align_bits``, ``fused``, ``acc_format``,
+``promote_every``, ...) or an input knob: ``k``, ``m``, ``n``, ``dist``,
+``scale_mode``, ``mean``, ``seed``.  Values are a comma list (``8,10,12``) or, for
+integers, an inclusive range ``lo:hi[:step]`` (``8:16:2``).  Every point uses the
+same random seed, so only the varied knob changes between points.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+
+from ..config import FIELD_NAMES
+from ..errors import UsageError
+from .compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
+from .metrics import ULP_BINS, error_metrics, result_format
+
+INPUT_KNOBS = {"k": int, "m": int, "n": int, "dist": str, "scale_mode": str,
+               "mean": float, "seed": int}
+METRIC_NAMES = ("max_abs", "max_rel", "median_rel", "normwise", "bit_exact", "max_ulp",
+                "special_mismatch")
+
+
+def parse_vary(spec: str):
+    """``knob=v1,v2`` or ``knob=lo:hi[:step]`` -> (knob, [value strings])."""
+    if "=" not in spec:
+        raise UsageError(f"--vary {spec!r}: expected knob=v1,v2,... or knob=lo:hi[:step]")
+    knob, vals = (s.strip() for s in spec.split("=", 1))
+    knob = knob.lower()
+    if knob not in FIELD_NAMES and knob not in INPUT_KNOBS:
+        raise UsageError(f"--vary {spec!r}: unknown knob {knob!r} (config fields, or "
+                         f"{', '.join(INPUT_KNOBS)})")
+    if ":" in vals and "," not in vals:
+        try:
+            parts = [int(p) for p in vals.split(":")]
+        except ValueError:
+            raise UsageError(f"--vary {spec!r}: a range takes integers lo:hi[:step]") from None
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] <= 0):
+            raise UsageError(f"--vary {spec!r}: expected lo:hi or lo:hi:step (step > 0)")
+        lo, hi, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
+        values = [str(v) for v in range(lo, hi + 1, step)]
+    else:
+        values = [v.strip() for v in vals.split(",") if v.strip()]
+    if not values:
+        raise UsageError(f"--vary {spec!r}: no values")
+    return knob, values
+
+
+def _point(base, inputs: dict, assignment):
+    """(config, inputs) of one sweep point, or UsageError naming the point."""
+    inp = dict(inputs)
+    sets = []
+    for knob, val in assignment:
+        if knob in INPUT_KNOBS:
+            try:
+                inp[knob] = INPUT_KNOBS[knob](val)
+            except ValueError:
+                raise UsageError(f"sweep point {knob}={val}: expected "
+                                 f"{INPUT_KNOBS[knob].__name__}") from None
+        else:
+            sets.append(f"{knob}={val}")
+    try:
+        cfg = base.with_sets(sets)
+    except UsageError as e:
+        where = ", ".join(f"{k}={v}" for k, v in assignment)
+        raise UsageError(f"sweep point {where}: {e}") from None
+    if inp["dist"] not in DISTS:
+        raise UsageError(f"sweep point dist={inp['dist']}: expected one of {', '.join(DISTS)}")
+    return cfg, inp
+
+
+def sweep(base, varies, inputs: dict, references=("exact",), progress=None) -> list:
+    """Run every point of the grid of ``varies`` ([(knob, [values])], one or two).
+
+    inputs: defaults for m, n, k, dist, seed, mean, scale_mode.  Returns one dict
+    per (point, reference): the knob values, config, result_format, reference and
+    the metrics of :func:`emu.toolkit.metrics.error_metrics` (ulp_hist flattened to
+    ``ulp_<bin>`` columns).  ``progress(n)`` is called after each point.
+    """
+    if not 1 <= len(varies) <= 2:
+        raise UsageError("give one or two --vary knobs")
+    if len(varies) == 2 and varies[0][0] == varies[1][0]:
+        raise UsageError(f"--vary: knob {varies[0][0]!r} given twice")
+    for r in references:
+        if r not in REFERENCES:
+            raise UsageError(f"unknown reference {r!r} (expected one of {', '.join(REFERENCES)})")
+    grid = list(itertools.product(*[[(k, v) for v in vals] for k, vals in varies]))
+    points = [(a, *_point(base, inputs, a)) for a in grid]     # validate all up front
+    data, refs, rows = {}, {}, []
+    for assignment, cfg, inp in points:
+        dkey = tuple(inp[k] for k in ("dist", "m", "n", "k", "seed", "mean"))
+        if dkey not in data:
+            data[dkey] = generate(inp["dist"], inp["m"], inp["n"], inp["k"], inp["seed"],
+                                  inp["mean"])
+        rkey = dkey + (inp["scale_mode"], cfg.a_format, cfg.b_format, cfg.scale_block,
+                       cfg.scale_b_tile)
+        if rkey not in refs:
+            x, y = data[dkey]
+            refs.clear()                      # keep memory bounded: one input set at a time
+            refs[rkey] = References(quantize_for(cfg, x, y, inp["scale_mode"]))
+        R = refs[rkey]
+        d = run_emulator(cfg, R.q)
+        f = result_format(cfg)
+        for r in references:
+            m = error_metrics(d, R.value(r), f, R.on_grid(r, f.name))
+            hist = m.pop("ulp_hist")
+            row = {k: v for k, v in assignment}
+            row.update(reference=r, result_format=f.name, **m)
+            row.update({f"ulp_{k}": v for k, v in hist.items()})
+            rows.append(row)
+        if progress:
+            progress(1)
+    return rows
+
+
+def to_csv(rows) -> str:
+    """Rows as CSV text (header from the first row)."""
+    if not rows:
+        return ""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def _num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def plot_png(rows, varies, metric: str = "max_rel", reference: str = "exact",
+             title: str = "") -> bytes:
+    """A PNG (bytes) of ``metric`` against the first knob, one line per value of the
+    second; log scale when every value is positive.  matplotlib, Agg backend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if metric not in METRIC_NAMES:
+        raise UsageError(f"--metric {metric!r}: expected one of {', '.join(METRIC_NAMES)}")
+    k1, vals1 = varies[0]
+    numeric = all(_num(v) is not None for v in vals1)
+    xs = [float(v) for v in vals1] if numeric else list(range(len(vals1)))
+    series = [(None, None)] if len(varies) == 1 else [(varies[1][0], v) for v in varies[1][1]]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    allpos = True
+    for k2, v2 in series:
+        ys = []
+        for v1 in vals1:
+            sel = [r for r in rows if r["reference"] == reference and r[k1] == v1
+                   and (k2 is None or r[k2] == v2)]
+            ys.append(sel[0][metric] if sel else float("nan"))
+        allpos &= all(y > 0 for y in ys if y == y)
+        ax.plot(xs, ys, marker="o", label=None if k2 is None else f"{k2}={v2}")
+    if allpos:
+        ax.set_yscale("log")
+    if not numeric:
+        ax.set_xticks(xs, vals1)
+    ax.set_xlabel(k1)
+    ax.set_ylabel(f"{metric} vs {reference}")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    if len(varies) == 2:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def format_table(rows, varies) -> str:
+    """Terminal table of the sweep rows (knobs, reference, main metrics)."""
+    knobs = [k for k, _ in varies]
+    head = (*knobs, "reference", "fmt", "max_abs", "max_rel", "median_rel", "normwise",
+            "bit_exact")
+
+    def f(v):
+        return f"{v:.3e}" if isinstance(v, float) and v not in (0.0,) else str(v)
+
+    body = [(*[str(r[k]) for k in knobs], r["reference"], r["result_format"],
+             f(r["max_abs"]), f(r["max_rel"]), f(r["median_rel"]), f(r["normwise"]),
+             f"{r['bit_exact']}/{r['n']}") for r in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+                     for r in [head, *body])
+
+
+ULP_COLUMNS = tuple(f"ulp_{name}" for _, name in ULP_BINS) + ("ulp_nan",)

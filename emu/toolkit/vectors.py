@@ -1,0 +1,431 @@
+"""``vectors``: test vectors for an RTL test bench under one config.
+
+Every case is one dot product of K values: a row of A, a column of B, a scalar C,
+the UE8M0 scale codes of the row and the column (one per K block), and the expected
+fp32 result D computed by the emulator.  Directed cases target the rounding points
+of the config (ties in the accumulator, the alignment cut and the promotion fold),
+subnormal operands and results, saturation and overflow, NaN and Inf, UE8M0 0x00 /
+0xFE / 0xFF, exact cancellation, alignment-window edges and carry-out; random cases
+follow.  A directed case that the config cannot express (Inf cases without e5m2, scale
+cases without scales, alignment cases with exact alignment) is left out and listed as
+skipped in the manifest.
+
+Files (see :func:`render`): ``$readmemh`` hex files with one case per line (A, B and
+scales packed, element k in bits [8k+7:8k]), C and D as 8 hex digits, the text format
+of ``fp8emu validate`` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), ``config.toml``
+and ``manifest.json``.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..errors import UsageError
+from ..formats import canonical_nan, fmt, round_array, values_to_codes
+from ..operands import n_blocks
+from .metrics import result_format
+from .validate import Cases, emulate, write_text
+
+
+def default_k(config) -> int:
+    """Two promotion intervals, else two scale blocks, else two fused steps (>= 64)."""
+    if config.promote_every:
+        return 2 * config.promote_every
+    if config.scale_block:
+        return 2 * config.scale_block
+    if config.fused == "k":
+        return 64
+    return max(2 * config.fused, 64)
+
+
+class Builder:
+    """Collects cases of one config; products are given as exact values."""
+
+    def __init__(self, config, K: int):
+        self.cfg = config
+        self.K = K
+        self.fa, self.fb = fmt(config.a_format), fmt(config.b_format)
+        self.bs = config.scale_block
+        self.nkb = n_blocks(K, self.bs)
+        self.w = K if config.fused == "k" else config.fused
+        self.names, self.a, self.b, self.c, self.sa, self.sb = [], [], [], [], [], []
+        self.skipped = []
+        # exponent ranges of the powers of two of each format, and of their products
+        self.ea = (self.fa.emin - self.fa.mbits, self.fa.emax)
+        self.eb = (self.fb.emin - self.fb.mbits, self.fb.emax)
+        self.pmin, self.pmax = self.ea[0] + self.eb[0], self.ea[1] + self.eb[1]
+
+    # -------------------------------------------------------------- helpers
+    def pow2(self, e):
+        """(a, b) values with a * b = 2**e, or None when no pair of powers exists."""
+        if not self.pmin <= e <= self.pmax:
+            return None
+        ea = min(max(e // 2, self.ea[0], e - self.eb[1]), self.ea[1])
+        return (2.0 ** ea, 2.0 ** (e - ea))
+
+    @staticmethod
+    def _code(f, v):
+        if isinstance(v, str):                          # "nan", "inf", "-inf"
+            if v == "nan":
+                return canonical_nan(f)
+            if f.kind != "ieee":
+                return None
+            return values_to_codes(f, np.array([float(v)]))[0]
+        if v != v:
+            return canonical_nan(f)
+        r = float(round_array(np.array([v]), f, "rne")[0])
+        if r != v or abs(v) > f.max_finite:
+            return None
+        return values_to_codes(f, np.array([v]))[0]
+
+    def add(self, name, prods=(), c=0.0, shift=None, sa=None, sb=None, fill=None):
+        """One case.  prods: (k, a_value, b_value) triples (values exact in the
+        formats, or "nan" / "inf" / "-inf"); c: a float exact in fp32; shift: {block:
+        e} scales the products of a block by 2**e (split over sa and sb); sa / sb:
+        {block: code} explicit scale codes; fill: (a_value, b_value) for every k not
+        in prods (default +0 x +0).  Returns False (and records why) when the config
+        cannot express the case."""
+        K = self.K
+        a = np.zeros(K, np.uint8)
+        b = np.zeros(K, np.uint8)
+        if fill is not None:
+            ca, cb = self._code(self.fa, fill[0]), self._code(self.fb, fill[1])
+            if ca is None or cb is None:
+                return self._skip(name, "fill value not representable")
+            a[:], b[:] = ca, cb
+        for k, av, bv in prods:
+            if k >= K:
+                return self._skip(name, f"needs K > {k}")
+            ca, cb = self._code(self.fa, av), self._code(self.fb, bv)
+            if ca is None or cb is None:
+                return self._skip(name, f"operand {av!r} x {bv!r} not representable")
+            a[k], b[k] = ca, cb
+        if not (isinstance(c, str) or np.float32(c) == c or c != c):
+            return self._skip(name, "c not representable in fp32")
+        cval = np.float32(float(c)) if isinstance(c, str) else np.float32(c)
+        sa_row = np.full(self.nkb, 127, np.uint8)
+        sb_row = np.full(self.nkb, 127, np.uint8)
+        if shift or sa or sb:
+            if not self.bs:
+                return self._skip(name, "needs block scales (scale_block > 0)")
+            for blk, e in (shift or {}).items():
+                ha, hb = -(-e // 2), e - (-(-e // 2))
+                if blk >= self.nkb or not (-127 <= ha <= 127 and -127 <= hb <= 127):
+                    return self._skip(name, "scale out of range")
+                sa_row[blk], sb_row[blk] = 127 + ha, 127 + hb
+            for blk, code in (sa or {}).items():
+                if blk >= self.nkb:
+                    return self._skip(name, f"needs {blk + 1} scale blocks")
+                sa_row[blk] = code
+            for blk, code in (sb or {}).items():
+                if blk >= self.nkb:
+                    return self._skip(name, f"needs {blk + 1} scale blocks")
+                sb_row[blk] = code
+        self.names.append(name)
+        self.a.append(a)
+        self.b.append(b)
+        self.c.append(cval)
+        self.sa.append(sa_row)
+        self.sb.append(sb_row)
+        return True
+
+    def _skip(self, name, why):
+        self.skipped.append({"name": name, "reason": why})
+        return False
+
+    def prod_pow2(self, k, e, sign=1.0, mant=1.0):
+        """A product triple of value sign * mant * 2**e (mant on a's side), or None."""
+        p = self.pow2(e)
+        if p is None:
+            return None
+        return (k, sign * mant * p[0], p[1])
+
+    def cases(self) -> Cases:
+        return Cases(self.a, self.b, np.array(self.c, np.float32), None,
+                     self.sa if self.bs else None, self.sb if self.bs else None,
+                     list(self.names))
+
+
+def _add(bld, name, prods, **kw):
+    """Add a case whose product list may hold None (= not expressible)."""
+    if any(p is None for p in prods):
+        return bld._skip(name, "product not expressible without scales")
+    return bld.add(name, prods, **kw)
+
+
+def directed(bld: Builder) -> None:
+    """Append the directed corner cases of bld's config."""
+    cfg = bld.cfg
+    facc, fpro = fmt(cfg.acc_format), fmt(cfg.promote_format)
+    M, Mp = facc.mbits, fpro.mbits
+    A = None if cfg.align_bits == "exact" else cfg.align_bits
+    w, K, P = bld.w, bld.K, cfg.promote_every
+    pp = bld.prod_pow2
+    t = -10                                  # exponent of the "tiny" product
+    pa = bld.pmax                            # exponent of the largest power-of-two product
+
+    # spec section 4 self-checks
+    bld.add("selfcheck_c1_small_product", [(0, 1.5 * 2 ** -7, 2 ** -7)], c=1.0)
+    bld.add("selfcheck_truncation_toward_zero", [(0, 1.0, 1.0), (1, -1.5 * 2 ** -7, 2 ** -7)])
+    bld.add("selfcheck_c_truncated", [(0, 1.0, 1.0)], c=3 * 2.0 ** -14)
+
+    # ties at the accumulator rounding point (c anchor, then a product anchor)
+    E = t + M + 1
+    for sg, sname in ((1.0, "pos"), (-1.0, "neg")):
+        bld.add(f"tie_acc_even_{sname}", [pp(0, t, sg)], c=sg * 2.0 ** E)
+        bld.add(f"tie_acc_odd_{sname}", [pp(0, t, sg)], c=sg * 2.0 ** E * (1 + 2.0 ** -M))
+        bld.add(f"tie_acc_odd_down_{sname}", [pp(0, t, -sg)], c=sg * 2.0 ** E * (1 + 2.0 ** -M))
+    _add(bld, "near_tie_acc_above", [pp(0, t), pp(1, t - 2)], c=2.0 ** E)
+    _add(bld, "near_tie_acc_below", [pp(0, t), pp(1, t - 2, -1.0)], c=2.0 ** E)
+    _add(bld, "tie_acc_in_step_even", [pp(0, pa), pp(1, pa - M - 1)])
+    _add(bld, "tie_acc_in_step_odd", [pp(0, pa), pp(1, pa - M), pp(2, pa - M - 1)])
+    _add(bld, "tie_acc_next_step", [pp(0, pa), pp(w, pa - M - 1)])
+
+    # the alignment window: edges and ties at the cut (product anchor, then c anchor)
+    if A is not None:
+        for anchor, c0, e0, first in (("prod", 0.0, pa, [pp(0, pa)]),
+                                      ("c", 2.0 ** (t + A + 1), t + A + 1, [])):
+            k0 = len(first)
+            q = e0 - A                             # exponent of the quantum
+            for label, e, mant, sg in (("keep_lsb", q, 1.0, 1.0), ("below_lsb", q - 2, 1.0, 1.0),
+                                       ("tie_half_q", q - 1, 1.0, 1.0),
+                                       ("tie_1.5q", q, 1.5, 1.0), ("tie_2.5q", q + 1, 1.25, 1.0),
+                                       ("cut_0.75q", q - 1, 1.5, 1.0),
+                                       ("cut_0.75q_neg", q - 1, 1.5, -1.0)):
+                _add(bld, f"align_{label}_{anchor}", first + [pp(k0, e, sg, mant)], c=c0)
+        _add(bld, "align_cut_next_step", [pp(0, pa), pp(w, pa - A - 1, 1.0, 1.5)])
+
+    # subnormal operands
+    fa, fb = bld.fa, bld.fb
+    suba = [m * 2.0 ** (fa.emin - fa.mbits) for m in range(1, 1 << fa.mbits)]
+    subb = [m * 2.0 ** (fb.emin - fb.mbits) for m in range(1, 1 << fb.mbits)]
+    bld.add("subnormal_a", [(k, v, 1.0) for k, v in enumerate(suba)])
+    bld.add("subnormal_b", [(k, 1.0, v) for k, v in enumerate(subb)])
+    bld.add("subnormal_a_alternating", [(k, v * (-1) ** k, 1.0) for k, v in enumerate(suba)])
+    bld.add("subnormal_x_subnormal_min", [(0, suba[0], subb[0])])
+    bld.add("subnormal_x_subnormal_max", [(0, suba[-1], subb[-1]), (1, suba[-1], subb[-1])])
+    bld.add("subnormal_with_big", [(0, 2.0 ** bld.ea[1], 1.0), (1, suba[0], subb[0])])
+
+    # subnormal results (C alone passes through the accumulator; scaled products)
+    for label, c in (("min", 2.0 ** -149), ("3x2^-140", 3 * 2.0 ** -140),
+                     ("max", (1 - 2.0 ** -23) * 2.0 ** -126), ("neg", -5 * 2.0 ** -145)):
+        bld.add(f"subnormal_c_{label}", [], c=c)
+    bld.add("min_normal_c", [], c=2.0 ** -126)
+    emin_r = facc.emin
+    bld.add("subnormal_product", [(0, 1.0, 1.0)], shift={0: emin_r - 4})
+    bld.add("underflow_half_min_sub", [(0, 1.0, 1.0)], shift={0: emin_r - M - 1})
+    bld.add("underflow_3_quarters_min_sub", [(0, 1.5, 1.0)], shift={0: emin_r - M - 2})
+    bld.add("underflow_neg", [(0, -1.0, 1.0)], shift={0: emin_r - M - 3})
+
+    # saturation and overflow
+    amax, bmax = fa.max_finite, fb.max_finite
+    bld.add("max_operands_all_k", [], fill=(amax, bmax))
+    bld.add("max_operands_alternating", [(k, amax * (-1) ** k, bmax) for k in range(K)])
+    fr = result_format(cfg)
+    bld.add("max_result_c_plus_one", [(0, 1.0, 1.0)], c=fr.max_finite)
+    bld.add("max_result_c_plus_max_products", [(0, amax, bmax)], c=fr.max_finite)
+    bld.add("max_fp32_c", [], c=float(np.finfo(np.float32).max))
+    bld.add("max_fp32_c_neg", [(0, -1.0, 1.0)], c=-float(np.finfo(np.float32).max))
+    half_ulp_max = fr.emax - fr.mbits - 1
+    bld.add("overflow_tie", [(0, 1.0, 1.0)], c=fr.max_finite, shift={0: half_ulp_max})
+    bld.add("overflow_scaled", [(0, amax, bmax), (1, amax, bmax)], sa={0: 0xFE}, sb={0: 0xFE})
+    bld.add("overflow_scaled_neg", [(0, -amax, bmax)], sa={0: 0xFE}, sb={0: 0xFE})
+
+    # NaN and Inf
+    bld.add("nan_a_first", [(0, "nan", 1.0), (1, 1.0, 1.0)])
+    bld.add("nan_a_last", [(0, 1.0, 1.0), (K - 1, "nan", 1.0)])
+    bld.add("nan_b_next_step", [(0, 1.0, 1.0), (w, 1.0, "nan")])
+    bld.add("nan_times_zero", [(0, "nan", 0.0)])
+    bld.add("nan_c", [(0, 1.0, 1.0)], c="nan")
+    bld.add("inf_c_pos", [(0, -1.0, 1.0)], c="inf")
+    bld.add("inf_c_neg", [(0, 1.0, 1.0)], c="-inf")
+    bld.add("inf_a", [(0, "inf", 1.0)])
+    bld.add("inf_b_neg", [(0, 1.0, "-inf")])
+    bld.add("inf_times_zero", [(0, "inf", 0.0)])
+    bld.add("inf_plus_minus_inf", [(0, "inf", 1.0), (1, "-inf", 1.0)])
+    bld.add("inf_c_minus_inf_product", [(0, "-inf", 1.0)], c="inf")
+    bld.add("inf_then_nan_later", [(0, "inf", 1.0), (K - 1, "nan", 1.0)])
+
+    # UE8M0 scale codes 0x00 / 0xFE / 0xFF
+    bld.add("ue8m0_00_FE", [(0, 1.0, 1.0), (1, 1.5, 1.0)], sa={0: 0x00}, sb={0: 0xFE})
+    bld.add("ue8m0_FE_FE_max", [(0, amax, bmax)], sa={0: 0xFE}, sb={0: 0xFE})
+    bld.add("ue8m0_00_00", [(0, amax, bmax)], sa={0: 0x00}, sb={0: 0x00})
+    bld.add("ue8m0_00_00_with_c", [(0, 1.0, 1.0)], c=2.0 ** -126, sa={0: 0x00}, sb={0: 0x00})
+    bld.add("ue8m0_FF_a", [(0, 1.0, 1.0)], sa={0: 0xFF})
+    bld.add("ue8m0_FF_b_last_block", [(0, 1.0, 1.0)], sb={bld.nkb - 1: 0xFF})
+    bld.add("ue8m0_FF_zero_block", [], sa={0: 0xFF})
+    bld.add("ue8m0_mixed_blocks", [(k, 1.0, 1.0) for k in range(0, K, max(bld.bs, 1))],
+            sa={i: 127 + (-1) ** i * 3 * i for i in range(bld.nkb)},
+            sb={i: 127 - i for i in range(bld.nkb)})
+
+    # exact cancellation and signed zeros
+    bld.add("cancel_products", [(0, 1.5, 1.0), (1, -1.5, 1.0)])
+    bld.add("cancel_c", [(0, -1.5, 1.0)], c=1.5)
+    bld.add("cancel_across_steps", [(0, 1.0, 1.0), (w, -1.0, 1.0)])
+    bld.add("zero_all_negative", [], c=-0.0, fill=(-0.0, 0.0))
+    bld.add("zero_negative_c_positive_products", [], c=-0.0)
+    bld.add("zero_positive_c_negative_products", [], c=0.0, fill=(-0.0, 0.0))
+    _add(bld, "cancel_then_tiny", [pp(0, pa), pp(1, pa, -1.0), pp(2, pa - 30)])
+    if A is not None:
+        _add(bld, "cancel_c_then_cut", [pp(0, pa, -1.0), pp(1, pa - A - 2)], c=2.0 ** pa)
+
+    # carry-out (rounding into the next binade, carries above the largest product)
+    Ec = t + M
+    allones = (2 - 2.0 ** -M) * 2.0 ** Ec
+    _add(bld, "carry_round_up_ulp", [pp(0, t)], c=allones)
+    _add(bld, "carry_round_up_half_ulp", [pp(0, t - 1)], c=allones)
+    _add(bld, "borrow_below_binade", [pp(0, Ec - M - 2, -1.0)], c=2.0 ** Ec)
+    top_a = (2 - 2.0 ** -fa.mbits) * 2.0 ** 0
+    top_b = (2 - 2.0 ** -fb.mbits) * 2.0 ** 0
+    bld.add("carry_products_one_step", [(k, top_a, top_b) for k in range(min(w, K))])
+    bld.add("carry_products_all_k", [], fill=(top_a, top_b))
+    bld.add("carry_products_neg", [], fill=(-top_a, top_b), c=-1.0)
+
+    # promotion to the outer accumulator
+    if P:
+        Eo = t + Mp + 1
+        _add(bld, "promote_tie_even", [pp(0, t)], c=2.0 ** Eo)
+        _add(bld, "promote_tie_odd", [pp(0, t)], c=2.0 ** Eo * (1 + 2.0 ** -Mp))
+        bld.add("promote_every_interval", [(k, 1.0, 1.0) for k in range(0, K, P)])
+        _add(bld, "promote_inner_truncation",
+             [p for k0 in range(0, K, P) for p in (pp(k0, pa), pp(k0 + 1, pa - M - 2))])
+        bld.add("promote_nan_last_interval", [(0, 1.0, 1.0), (K - 1, "nan", 1.0)])
+
+
+def random_cases(bld: Builder, n: int, seed: int) -> None:
+    """Append n random cases: half quantised N(0, 1) data with a random magnitude,
+    40% uniformly random finite codes with random scales near 2**0 and a random C,
+    10% with NaN / Inf codes and NaN scales mixed in."""
+    from ..quant import quantize
+    rng = np.random.default_rng(seed)
+    K, bs, nkb = bld.K, bld.bs, bld.nkb
+    fa, fb = bld.fa, bld.fb
+
+    def finite_codes(f, size):
+        from ..formats import decode_table
+        ok = np.flatnonzero(np.isfinite(decode_table(f.name)))
+        return rng.choice(ok, size).astype(np.uint8)
+
+    for i in range(n):
+        kind = "quantized" if i % 10 < 5 else "codes" if i % 10 < 9 else "specials"
+        sa = np.full(nkb, 127, np.uint8)
+        sb = np.full(nkb, 127, np.uint8)
+        c = np.float32(0)
+        if kind == "quantized":
+            x = (rng.standard_normal((1, K)) * 2.0 ** rng.integers(-6, 7)).astype(np.float32)
+            y = (rng.standard_normal((K, 1)) * 2.0 ** rng.integers(-6, 7)).astype(np.float32)
+            a, s1 = quantize(x, fa.name, (1, bs or K), "floor")
+            b, s2 = quantize(y, fb.name, (bs or K, 1), "floor")
+            a, b = a[0], b[:, 0]
+            if bs:
+                sa, sb = s1[0], s2[:, 0]
+            if rng.random() < 0.5:
+                c = np.float32(rng.standard_normal() * 2.0 ** rng.integers(-4, 8))
+        else:
+            a, b = finite_codes(fa, K), finite_codes(fb, K)
+            if bs:
+                sa = rng.integers(119, 136, nkb).astype(np.uint8)
+                sb = rng.integers(119, 136, nkb).astype(np.uint8)
+            if rng.random() < 0.7:
+                c = np.float32(rng.standard_normal() * 2.0 ** rng.integers(-10, 20))
+            if kind == "specials":
+                pos = rng.integers(0, K, 2)
+                a[pos[0]] = rng.integers(0, 256)
+                b[pos[1]] = rng.integers(0, 256)
+                if bs and rng.random() < 0.3:
+                    sa[rng.integers(0, nkb)] = 0xFF
+        bld.names.append(f"random_{kind}_{i}")
+        bld.a.append(np.asarray(a, np.uint8))
+        bld.b.append(np.asarray(b, np.uint8))
+        bld.c.append(np.float32(c))
+        bld.sa.append(np.asarray(sa, np.uint8))
+        bld.sb.append(np.asarray(sb, np.uint8))
+
+
+def generate(config, k: int | None = None, n_random: int = 256, seed: int = 0,
+             directed_cases: bool = True):
+    """(Cases with the emulator's results in ``d``, skipped directed cases)."""
+    K = default_k(config) if k is None else int(k)
+    if K < 1:
+        raise UsageError(f"--k must be >= 1, got {K}")
+    if n_random < 0:
+        raise UsageError(f"--random must be >= 0, got {n_random}")
+    bld = Builder(config, K)
+    if directed_cases:
+        directed(bld)
+    random_cases(bld, n_random, seed)
+    if not bld.names:
+        raise UsageError("no test cases to write (no directed cases and --random 0)")
+    cases = bld.cases()
+    cases.d = emulate(cases, config)
+    return cases, bld.skipped
+
+
+def _packed(rows) -> str:
+    """One line per row of uint8 codes, element 0 in the least significant byte."""
+    return "".join("".join(f"{int(x):02X}" for x in row[::-1]) + "\n" for row in rows)
+
+
+def _words(vals) -> str:
+    return "".join(f"{int(w):08X}\n" for w in np.asarray(vals, np.float32).view(np.uint32))
+
+
+def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
+    """{file name: text} of every output file (hex, text format, config, manifest)."""
+    from .. import __version__
+    n = len(cases)
+    K = len(cases.a[0])
+    bs = config.scale_block
+    nkb = n_blocks(K, bs)
+    files = {"a.hex": _packed(cases.a), "b.hex": _packed(cases.b),
+             "c.hex": _words(cases.c), "d.hex": _words(cases.d)}
+    if bs:
+        files["sa.hex"] = _packed(cases.sa)
+        files["sb.hex"] = _packed(cases.sb)
+    files.update(write_text(cases, config.a_format, config.b_format))
+    files["config.toml"] = config.to_toml()
+    packed = "element k in bits [8k+7:8k] (element 0 is the last two hex digits)"
+    layout = {
+        "a.hex": dict(role="row of A per case", format=config.a_format, width_bits=8 * K,
+                      elements=K, element_bits=8, order=packed),
+        "b.hex": dict(role="column of B per case", format=config.b_format,
+                      width_bits=8 * K, elements=K, element_bits=8, order=packed),
+        "c.hex": dict(role="C per case", format="fp32", width_bits=32),
+        "d.hex": dict(role="expected D per case (the emulator)", format="fp32",
+                      width_bits=32),
+        "a.txt": dict(role="validate text format: A rows, fp32-widened words"),
+        "b.txt": dict(role="validate text format: B columns, fp32-widened words"),
+        "c.txt": dict(role="validate text format: C, 32 binary digits"),
+        "d.txt": dict(role="validate text format: expected D, 32 binary digits"),
+        "config.toml": dict(role="the config (fp8emu --config)"),
+    }
+    if bs:
+        for s, who in (("sa", "row of A"), ("sb", "column of B")):
+            layout[f"{s}.hex"] = dict(role=f"UE8M0 scale codes of the {who}, one per "
+                                      f"{bs} values of K", format="ue8m0",
+                                      width_bits=8 * nkb, elements=nkb, element_bits=8,
+                                      order="block j in bits [8j+7:8j]")
+            layout[f"{s}.txt"] = dict(role=f"validate text format: {s} codes, 2 hex digits")
+    cats = {}
+    for name in cases.where:
+        key = name.rsplit("_", 1)[0] if name.startswith("random_") else name.split("_")[0]
+        cats[key] = cats.get(key, 0) + 1
+    manifest = {
+        "generator": f"fp8emu {__version__} vectors",
+        "config": config.to_dict(),
+        "result_format": result_format(config).name,
+        "k": K, "cases": n, "scale_blocks": nkb, "seed": seed,
+        "depth": n,
+        "files": layout,
+        "readmemh": {"a": f"reg [{8 * K - 1}:0] a_mem [0:{n - 1}]",
+                     "c": f"reg [31:0] c_mem [0:{n - 1}]"},
+        "validate": ("fp8emu validate --config config.toml --a a.txt --b b.txt --c c.txt "
+                     "--d d.txt" + (" --sa sa.txt --sb sb.txt" if bs else "")),
+        "categories": cats,
+        "case_names": list(cases.where),
+        "skipped": list(skipped),
+    }
+    files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
+    return files
+
