@@ -1,0 +1,163 @@
+"""Program commands: ``asm``, ``disasm``, ``run``."""
+from __future__ import annotations
+
+import re
+
+import click
+
+from .cli_core import config_options
+from .errors import UsageError
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.I)
+
+
+def _read(path, what="program") -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path}: is a directory") from None
+    except OSError as e:
+        raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
+
+
+def _size(text: str, what: str) -> int:
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise UsageError(f"{what} {text!r}: expected a size such as 1048576, 64M or 1G")
+    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[(m.group(2) or "")[:1].lower()]
+    return int(m.group(1)) * mult
+
+
+def _pairs(items, opt):
+    out = {}
+    for item in items:
+        name, eq, path = item.partition("=")
+        if not eq or not name.strip() or not path.strip():
+            raise UsageError(f"{opt} {item!r}: expected NAME=FILE.npy")
+        if name.strip() in out:
+            raise UsageError(f"{opt} {name.strip()}: given twice")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def _defines_option(f):
+    return click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+                        help="Override a .param of the program (repeatable).")(f)
+
+
+@click.command("asm")
+@click.argument("source", metavar="PROG.s")
+@click.option("-o", "--output", "out_path", required=True, metavar="PROG.bin",
+              help="Where to write the object file.")
+@_defines_option
+def asm_cmd(source, out_path, defines):
+    """Assemble a program into an object file.
+
+    \b
+    Example:
+      fp8emu asm examples/tiled_gemm.s -o tiled_gemm.bin
+      fp8emu asm examples/tiled_gemm.s -D M=64 -D N=128 -o small.bin
+    """
+    from isa.asm import assemble, parse_defines
+    from .io import check_writable, save_bytes
+    check_writable(out_path, "-o")
+    text = _decode(_read(source), source)
+    obj = assemble(text, source, parse_defines(defines))
+    save_bytes(out_path, obj.to_bytes())
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); is it an object "
+                         "file? (fp8emu disasm reads those)") from None
+
+
+@click.command("disasm")
+@click.argument("binary", metavar="PROG.bin")
+@click.option("-o", "--output", "out_path", metavar="PROG.s",
+              help="Write the assembly here instead of standard output.")
+def disasm_cmd(binary, out_path):
+    """Disassemble an object file; assembling the output gives the same bytes.
+
+    \b
+    Example:
+      fp8emu disasm tiled_gemm.bin
+      fp8emu disasm tiled_gemm.bin -o back.s && fp8emu asm back.s -o again.bin
+    """
+    from isa.disasm import disassemble
+    from isa.objfile import ObjectError, ObjectFile, is_object
+    from .io import check_writable, save_text
+    if out_path:
+        check_writable(out_path, "-o")
+    data = _read(binary, "object file")
+    if not is_object(data):
+        raise UsageError(f"{binary}: byte 0: not an fp8emu object file (no FP8X magic; "
+                         "fp8emu asm makes one)")
+    try:
+        obj = ObjectFile.from_bytes(data)
+    except ObjectError as e:
+        raise UsageError(f"{binary}: {e}") from None
+    text = disassemble(obj, binary)
+    if out_path:
+        save_text(out_path, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command("run")
+@click.argument("program", metavar="PROG.s|PROG.bin")
+@click.option("--in", "inputs", multiple=True, metavar="NAME=FILE.npy",
+              help="Place an array into the program's buffer NAME (repeatable).")
+@click.option("--out", "outputs", multiple=True, metavar="NAME=FILE.npy",
+              help="After halt, write buffer NAME to a .npy file (repeatable).")
+@config_options
+@click.option("--trace", is_flag=True,
+              help="Print each executed instruction and the registers it changed.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=10_000_000,
+              show_default=True, help="Fault after this many instructions.")
+@_defines_option
+@click.option("--mem-size", default="64M", show_default=True, metavar="SIZE",
+              help="Memory size in bytes (suffix K, M, G allowed).")
+@click.option("--tile-rows", type=click.IntRange(1, 4095), default=256, show_default=True,
+              help="Rows of a tile register.")
+@click.option("--tile-bytes", type=click.IntRange(4, 1 << 20), default=1024,
+              show_default=True, help="Bytes per row of a tile register (acc: /4 values).")
+def run_cmd(program, inputs, outputs, config, trace, max_steps, defines, mem_size,
+            tile_rows, tile_bytes):
+    """Run a program (assembly or object file) on the emulated machine.
+
+    The config options set the numerics registers before the program starts; the
+    program may change them (cfg, cfgp).  Exit status: 0 after `halt` (0), 1 after
+    `halt N` with N != 0 (outputs are still written), 2 on a fault or bad input.
+
+    \b
+    Example:
+      fp8emu run examples/tiled_gemm.s --in A=a.npy --in B=b.npy --in SA=sa.npy \\
+          --in SB=sb.npy --out D=d.npy
+      fp8emu run examples/rounding_probe.s --trace
+    """
+    from isa.asm import parse_defines
+    from .io import check_writable, load_npy, save_npy
+    from .machine import Machine, load_program
+    ins, outs = _pairs(inputs, "--in"), _pairs(outputs, "--out")
+    for name, path in outs.items():
+        check_writable(path, f"--out {name}")
+    obj = load_program(_read(program), program, parse_defines(defines))
+    m = Machine(obj, config=config, mem_size=_size(mem_size, "--mem-size"),
+                tile_rows=tile_rows, tile_bytes=tile_bytes)
+    for name in outs:
+        m._buffer(name, f"--out {name}")
+    for name, path in ins.items():
+        m.write_buffer(name, load_npy(path, f"--in {name}"), f"--in {name}={path}")
+    status = m.run(max_steps, (lambda line: click.echo(line)) if trace else None)
+    for name, path in outs.items():
+        save_npy(path, m.read_buffer(name))
+    if status:
+        click.echo(f"fp8emu: program halted with status {status} "
+                   f"(pc={m.pc * 8:#06x}, {m.steps} instructions)", err=True)
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,149 @@
+"""Instruction words <-> :class:`Instr`, derived from :mod:`isa.table`.
+
+``encode`` and ``decode`` are exact inverses on every legal word: decode checks the
+opcode, that every bit outside the fields is zero, and that enum and config-value
+fields hold a defined value; anything else is an :class:`IllegalInstruction`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .table import BY_OPCODE, CONFIG_FIELDS, CONFIG_VALUE_RULES, OPCODE_BITS, Op
+
+_WORD_MASK = (1 << 64) - 1
+
+
+class IllegalInstruction(ValueError):
+    """A word that is not the encoding of any instruction (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Instr:
+    """A decoded instruction: its table row and one integer per field (table order).
+
+    Target fields hold the signed word offset from this instruction."""
+    op: Op
+    args: tuple
+
+    def arg(self, name: str) -> int:
+        for f, v in zip(self.op.fields, self.args):
+            if f.name == name:
+                return v
+        raise KeyError(name)
+
+
+def encode(ins: Instr) -> int:
+    """The 64-bit word of an instruction (ValueError if a value does not fit)."""
+    w = ins.op.opcode
+    for f, v in zip(ins.op.fields, ins.args):
+        if not f.kind.lo <= v <= f.kind.hi:
+            raise ValueError(f"{ins.op.mnemonic}: {f.name} = {v} does not fit "
+                             f"{f.kind.lo}..{f.kind.hi}")
+        w |= (v & ((1 << f.width) - 1)) << f.lo
+    return w
+
+
+def decode(word: int) -> Instr:
+    """The instruction of a 64-bit word, or IllegalInstruction naming the reason."""
+    word &= _WORD_MASK
+    opcode = word & ((1 << OPCODE_BITS) - 1)
+    op = BY_OPCODE.get(opcode)
+    if op is None:
+        raise IllegalInstruction(f"unknown opcode {opcode:#04x}")
+    stray = word & op.mask & ~((1 << OPCODE_BITS) - 1)
+    if stray:
+        raise IllegalInstruction(f"{op.mnemonic}: reserved bits set ({stray:#x})")
+    args = []
+    field_name = None
+    for f in op.fields:
+        v = (word >> f.lo) & ((1 << f.width) - 1)
+        if f.kind.signed and v >> (f.width - 1):
+            v -= 1 << f.width
+        if f.kind.enum and v >= len(f.kind.enum):
+            raise IllegalInstruction(f"{op.mnemonic}: {f.name} = {v} is not a defined "
+                                     f"{f.kind.name} value")
+        if f.kind.name == "field":
+            field_name = CONFIG_FIELDS[v]
+        if f.kind.name == "cfgval":
+            why = cfg_value_problem(field_name, v)
+            if why:
+                raise IllegalInstruction(f"{op.mnemonic} {field_name}: {why}")
+        args.append(v)
+    return Instr(op, tuple(args))
+
+
+# ------------------------------------------------------------------ config values
+_CANON_FORMATS = {(4, 3): "e4m3", (5, 2): "e5m2", (8, 23): "fp32", (5, 10): "fp16",
+                  (8, 7): "bf16"}
+_FMT_RE = re.compile(r"^e(\d+)m(\d+)$")
+_FMT_NAMES = {v: k for k, v in _CANON_FORMATS.items()}
+_FMT_NAMES.update({"e8m23": (8, 23), "e5m10": (5, 10), "e8m7": (8, 7)})
+
+
+def cfg_value_problem(field: str, v: int) -> str | None:
+    """Why v is not an encodable value of field (None when it is)."""
+    rule = CONFIG_VALUE_RULES[field]
+    if rule[0] == "format":
+        e, m = v >> 8, v & 0xFF
+        if v < 0 or not (2 <= e <= 11 and m <= 52):
+            return f"value {v:#x} is not a format code ((ebits << 8) | mbits)"
+    elif rule[0] == "enum":
+        if not 0 <= v < len(rule[1]):
+            return f"value {v} is not one of 0..{len(rule[1]) - 1}"
+    elif rule[0] == "bool":
+        if v not in (0, 1):
+            return f"value {v} is not 0 or 1"
+    return None
+
+
+def cfg_value_to_python(field: str, v: int):
+    """The MacConfig value a legal encoded config value stands for."""
+    rule = CONFIG_VALUE_RULES[field]
+    if rule[0] == "format":
+        key = (v >> 8, v & 0xFF)
+        return _CANON_FORMATS.get(key, f"e{key[0]}m{key[1]}")
+    if rule[0] == "enum":
+        return rule[1][v]
+    if rule[0] == "bool":
+        return bool(v)
+    if rule[1] is not None and v == -1:
+        return rule[1]
+    return v
+
+
+def cfg_python_to_value(field: str, value) -> int:
+    """Encode a MacConfig field value (ValueError when it has no encoding)."""
+    rule = CONFIG_VALUE_RULES[field]
+    if rule[0] == "format":
+        name = str(value).strip().lower()
+        if name in _FMT_NAMES:
+            return _FMT_NAMES[name][0] << 8 | _FMT_NAMES[name][1]
+        m = _FMT_RE.match(name)
+        if m and 2 <= int(m.group(1)) <= 11 and int(m.group(2)) <= 52:
+            return int(m.group(1)) << 8 | int(m.group(2))
+        raise ValueError(f"expected a format name (e4m3, e5m2, fp32, fp16, bf16 or eXmY), "
+                         f"got {value!r}")
+    if rule[0] == "enum":
+        name = str(value).strip().lower()
+        if name not in rule[1]:
+            raise ValueError(f"expected one of {', '.join(rule[1])}, got {value!r}")
+        return rule[1].index(name)
+    if rule[0] == "bool":
+        if isinstance(value, bool):
+            return int(value)
+        raise ValueError(f"expected true or false, got {value!r}")
+    if rule[1] is not None and value == rule[1]:
+        return -1
+    if isinstance(value, bool) or not isinstance(value, int):
+        special = f" or {rule[1]}" if rule[1] else ""
+        raise ValueError(f"expected an integer{special}, got {value!r}")
+    return value
+
+
+def cfg_value_text(field: str, v: int) -> str:
+    """The assembly spelling of an encoded config value."""
+    p = cfg_value_to_python(field, v)
+    if isinstance(p, bool):
+        return "true" if p else "false"
+    return str(p)

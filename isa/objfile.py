@@ -1,0 +1,189 @@
+"""The object format: fixed-width instruction words, initial data, symbols.
+
+Layout (all integers little-endian; every record is padded to a multiple of 8 bytes)::
+
+    header, 32 bytes
+      0  magic      b"FP8X"
+      4  u16        version (1)
+      6  u16        header size (32)
+      8  u32        number of instruction words
+     12  u32        number of data segments
+     16  u32        number of symbols
+     20  u32        CRC-32 of every byte after the header
+     24  u64        reserved, 0
+    text: one u64 per instruction (pc = 8 * index)
+    segment: u64 address, u64 length, the bytes, zero padding
+    symbol: u8 kind (0 code label, 1 data label, 2 buffer), u8 dtype (buffers),
+            u8 ndim, u8 name length, u32 reserved 0, u64 address,
+            ndim x u64 dims, the ASCII name, zero padding
+
+Segments are the initialised data (memory starts zeroed): disjoint, in address
+order, adjacent ones merged.  Buffers are the program's named input/output arrays.
+Loader errors name the byte offset where the problem is.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .encoding import IllegalInstruction, decode
+
+MAGIC = b"FP8X"
+VERSION = 1
+HEADER = struct.Struct("<4sHHIIIIQ")
+SYMBOL_KINDS = ("code", "data", "buffer")
+# Buffer element types: name -> (numpy storage dtype, accepted input dtypes (names)).
+DTYPES = {
+    "u8": ("u1", ("uint8",)),
+    "i32": ("<i4", ("int32",)),
+    "u32": ("<u4", ("uint32",)),
+    "f32": ("<f4", ("float32",)),
+    "e4m3": ("u1", ("uint8", "float8_e4m3fn")),
+    "e5m2": ("u1", ("uint8", "float8_e5m2")),
+    "ue8m0": ("u1", ("uint8", "float8_e8m0fnu")),
+}
+DTYPE_NAMES = tuple(DTYPES)
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ObjectError(ValueError):
+    """A malformed object file (the message starts with the byte offset)."""
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A named address: a code label, a data label, or a buffer (dtype + shape)."""
+    name: str
+    kind: str
+    addr: int
+    dtype: str = ""
+    shape: tuple = ()
+
+    @property
+    def nbytes(self) -> int:
+        if self.kind != "buffer":
+            return 0
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(DTYPES[self.dtype][0]).itemsize
+
+
+@dataclass
+class ObjectFile:
+    words: list                                   # u64 instruction words
+    segments: list = field(default_factory=list)  # (address, bytes)
+    symbols: list = field(default_factory=list)   # Symbol
+
+    def buffers(self) -> dict:
+        return {s.name: s for s in self.symbols if s.kind == "buffer"}
+
+    def to_bytes(self) -> bytes:
+        body = bytearray()
+        for w in self.words:
+            body += struct.pack("<Q", w)
+        for addr, data in self.segments:
+            body += struct.pack("<QQ", addr, len(data)) + data + _pad(len(data))
+        for s in self.symbols:
+            name = s.name.encode("ascii")
+            rec = struct.pack("<BBBBIQ", SYMBOL_KINDS.index(s.kind),
+                              DTYPE_NAMES.index(s.dtype) if s.dtype else 0,
+                              len(s.shape), len(name), 0, s.addr)
+            rec += b"".join(struct.pack("<Q", d) for d in s.shape) + name + _pad(len(name))
+            body += rec
+        head = HEADER.pack(MAGIC, VERSION, HEADER.size, len(self.words), len(self.segments),
+                           len(self.symbols), zlib.crc32(body), 0)
+        return head + bytes(body)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ObjectFile":
+        """Parse an object file; ObjectError("byte N: ...") on any defect."""
+        r = _Reader(data)
+        if len(data) < HEADER.size:
+            r.fail(0, f"truncated header ({len(data)} of {HEADER.size} bytes)")
+        magic, ver, hsize, nw, nseg, nsym, crc, res = HEADER.unpack_from(data)
+        if magic != MAGIC:
+            r.fail(0, f"bad magic {magic!r} (not an fp8emu object file; expected {MAGIC!r})")
+        if ver != VERSION:
+            r.fail(4, f"unsupported version {ver} (this fp8emu reads version {VERSION})")
+        if hsize != HEADER.size:
+            r.fail(6, f"header size {hsize}, expected {HEADER.size}")
+        if res:
+            r.fail(24, "reserved header bytes are not zero")
+        r.pos = HEADER.size
+        words = []
+        for _ in range(nw):
+            at = r.pos
+            w = r.u64("instruction word")
+            try:
+                decode(w)
+            except IllegalInstruction as e:
+                r.fail(at, f"illegal instruction word {w:#018x} at pc={at - HEADER.size:#x}: {e}")
+            words.append(w)
+        segments, end = [], -1
+        for _ in range(nseg):
+            at = r.pos
+            addr, n = r.u64("segment address"), r.u64("segment length")
+            if addr <= end:
+                r.fail(at, f"segment at {addr:#x} overlaps or precedes the previous one")
+            payload = r.take(n + len(_pad(n)), "segment data")[:n]
+            segments.append((addr, bytes(payload)))
+            end = addr + n - 1
+        symbols = []
+        for _ in range(nsym):
+            at = r.pos
+            kind, dt, ndim, nlen, res = struct.unpack("<BBBBI", r.take(8, "symbol record"))
+            addr = r.u64("symbol address")
+            if kind >= len(SYMBOL_KINDS):
+                r.fail(at, f"unknown symbol kind {kind}")
+            if dt >= len(DTYPE_NAMES) or res or (SYMBOL_KINDS[kind] != "buffer"
+                                                 and (dt or ndim)):
+                r.fail(at, "malformed symbol record")
+            shape = tuple(r.u64("symbol dims") for _ in range(ndim))
+            name_at = r.pos
+            raw = r.take(nlen + len(_pad(nlen)), "symbol name")[:nlen]
+            try:
+                name = raw.decode("ascii")
+            except UnicodeDecodeError:
+                name = ""
+            if not NAME_RE.match(name):
+                r.fail(name_at, f"bad symbol name {raw!r}")
+            k = SYMBOL_KINDS[kind]
+            if k == "buffer" and not 1 <= ndim <= 2:
+                r.fail(at, f"buffer {name}: {ndim} dimensions (expected 1 or 2)")
+            symbols.append(Symbol(name, k, addr, DTYPE_NAMES[dt] if k == "buffer" else "",
+                                  shape))
+        if r.pos != len(data):
+            r.fail(r.pos, f"{len(data) - r.pos} unexpected bytes after the last record")
+        if zlib.crc32(data[HEADER.size:]) != crc:
+            r.fail(20, "CRC-32 mismatch: the file is corrupt")
+        return cls(words, segments, symbols)
+
+
+def is_object(data: bytes) -> bool:
+    return data[:4] == MAGIC
+
+
+def _pad(n: int) -> bytes:
+    return b"\0" * (-n % 8)
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    @staticmethod
+    def fail(at, msg):
+        raise ObjectError(f"byte {at}: {msg}")
+
+    def take(self, n, what):
+        if self.pos + n > len(self.data):
+            self.fail(self.pos, f"truncated {what} (needs {n} bytes, "
+                                f"{len(self.data) - self.pos} left)")
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def u64(self, what):
+        return struct.unpack("<Q", self.take(8, what))[0]
