@@ -127,9 +127,9 @@ class ExactResult:
         f = fmt(f)
         v = self.value
         r = round_array(v, f, "rne")
-        a = np.abs(v)
-        fin = np.isfinite(a) & (a > 0)
-        _, ex = np.frexp(np.where(fin, a, 1.0))
+        fin = np.isfinite(v) & (v != 0)
+        a = np.where(fin, np.abs(v), 1.0)
+        _, ex = np.frexp(a)
         q = np.ldexp(1.0, np.maximum(ex - 1, f.emin) - f.mbits)
         t = a / q
         mid = fin & (t - np.floor(t) == 0.5)
