@@ -226,7 +226,7 @@ def _split_operands(text: str, base: Loc):
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif ch == "," and depth <= 0:
+        elif ch == "," and (depth <= 0 or i == len(text)):
             part = text[start:i]
             lead = len(part) - len(part.lstrip())
             if not part.strip():

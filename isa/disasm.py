@@ -34,7 +34,7 @@ def format_instr(ins: Instr, pc: int = 0, labels: dict | None = None) -> str:
             s = cfg_value_text(field, v)
         elif k.name == "target":
             addr = pc + v * WORD_BYTES
-            s = (labels or {}).get(addr) or imm_text(addr)
+            s = (labels or {}).get(addr) or (f"-{-addr:#x}" if addr < 0 else f"{addr:#x}")
         else:
             s = imm_text(v)
         if k.name == "field":

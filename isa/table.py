@@ -140,8 +140,8 @@ _ROWS = (
     ("ald", 0x24, "ad:acc rs1:x rs2:x rows:u12 cols:u12", "memory",
      "Accumulator ad <- rows x cols fp32 (little-endian) from rs1, row stride rs2 bytes "
      "(address and stride 4-byte aligned). The tile starts a new accumulation (C)."),
-    ("ast", 0x25, "as:acc rs1:x rs2:x", "memory",
-     "Store accumulator as as fp32 at rs1, row stride rs2 (4-byte aligned)."),
+    ("ast", 0x25, "src:acc rs1:x rs2:x", "memory",
+     "Store accumulator src as fp32 at rs1, row stride rs2 (4-byte aligned)."),
     # ---- config
     ("cfg", 0x30, "field:field value:cfgval", "config",
      "Set one numerics field, e.g. `cfg acc_format, e8m13`, `cfg fused, k`, "
@@ -159,12 +159,12 @@ _ROWS = (
      "ad <- ad + (ta * 2^sa) . (tb * 2^sb) with UE8M0 block scales (spec 2.3), applied "
      "per product or on promotion as the config says. sa is M x ceil(kt/scale_block); "
      "sb is ceil(kt/scale_block) x N, or x ceil(N/128) with scale_b_tile = 128."),
-    ("quant", 0x43, "fmt:elem mode:smode | td:t sd:s as:acc brows:u12 bcols:u12", "compute",
-     "Quantise the fp32 tile as per block of brows x bcols values (spec 2.5): td <- "
+    ("quant", 0x43, "fmt:elem mode:smode | td:t sd:s src:acc brows:u12 bcols:u12", "compute",
+     "Quantise the fp32 tile src per block of brows x bcols values (spec 2.5): td <- "
      "element codes (rne, sat), sd <- one UE8M0 code per block, shape "
      "ceil(rows/brows) x ceil(cols/bcols). E.g. `quant.e4m3.ceil t0, s0, acc1, 1, 128`."),
-    ("cvt", 0x44, "fmt:elem ovf:ovf | td:t as:acc", "compute",
-     "td <- the fp32 tile as converted to FP8 codes, rne, sat or nonsat (spec 1), "
+    ("cvt", 0x44, "fmt:elem ovf:ovf | td:t src:acc", "compute",
+     "td <- the fp32 tile src converted to FP8 codes, rne, sat or nonsat (spec 1), "
      "e.g. `cvt.e5m2.sat t2, acc0`."),
 )
 
@@ -219,7 +219,7 @@ class Op:
 
     @property
     def syntax(self) -> str:
-        """The assembly form, e.g. ``quant.{fmt}.{mode} td, sd, as, brows, bcols``."""
+        """The assembly form, e.g. ``quant.{fmt}.{mode} td, sd, src, brows, bcols``."""
         head = self.mnemonic + "".join("." + "{" + f.name + "}" for f in self.qualifiers)
         ops = []
         for f in self.operands:
