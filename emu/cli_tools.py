@@ -188,6 +188,7 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
         c_path, d_path = pick(c_path, "c.txt"), pick(d_path, "d.txt", True)
         if config.scale_block:
             sa_path, sb_path = pick(sa_path, "sa.txt"), pick(sb_path, "sb.txt")
+        _note_manifest_config(dir_path, config)
     kw = dict(a_format=config.a_format, b_format=config.b_format,
               scale_block=config.scale_block)
     if npz_path:
@@ -212,6 +213,20 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
                               for m in rep.mismatches]}
         save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n")
     ctx.exit(0 if rep.ok else 1)
+
+
+def _note_manifest_config(dir_path, config) -> None:
+    """Warn on stderr when DIR/manifest.json was written under another config."""
+    try:
+        with open(os.path.join(dir_path, "manifest.json"), encoding="utf-8") as fh:
+            made = json.load(fh).get("config", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    diff = sorted(k for k, v in config.to_dict().items() if k in made and made[k] != v)
+    if diff:
+        click.echo(f"note: {dir_path}/manifest.json was generated under another config "
+                   f"(differs in {', '.join(diff)}); expected results are recomputed under "
+                   f"the config given here", err=True)
 
 
 def _bits(x: float) -> int:
