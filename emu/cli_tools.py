@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import click
 
@@ -325,7 +326,7 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
     for _, vals in vs:
         npoints *= len(vals)
     refs = refs or ("exact",)
-    with click.progressbar(length=npoints, label="sweep", file=click.get_text_stream("stderr"),
+    with click.progressbar(length=npoints, label="sweep", file=sys.stderr,
                            show_pos=True) as bar:
         rows = sweep(config, vs, inputs, refs, progress=bar.update)
     click.echo(format_table(rows, vs))

@@ -12,7 +12,7 @@ import csv
 import io
 import itertools
 
-from ..config import FIELD_NAMES
+from ..config import FIELD_NAMES, coerce
 from ..errors import UsageError
 from .compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
 from .metrics import ULP_BINS, error_metrics, result_format
@@ -51,7 +51,7 @@ def parse_vary(spec: str):
 def _point(base, inputs: dict, assignment):
     """(config, inputs) of one sweep point, or UsageError naming the point."""
     inp = dict(inputs)
-    sets = []
+    changes = {}
     for knob, val in assignment:
         if knob in INPUT_KNOBS:
             try:
@@ -60,9 +60,9 @@ def _point(base, inputs: dict, assignment):
                 raise UsageError(f"sweep point {knob}={val}: expected "
                                  f"{INPUT_KNOBS[knob].__name__}") from None
         else:
-            sets.append(f"{knob}={val}")
+            changes[knob] = val
     try:
-        cfg = base.with_sets(sets)
+        cfg = base.replace(**{k: coerce(k, v) for k, v in changes.items()})
     except UsageError as e:
         where = ", ".join(f"{k}={v}" for k, v in assignment)
         raise UsageError(f"sweep point {where}: {e}") from None
