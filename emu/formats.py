@@ -12,6 +12,7 @@ Rounding modes: ``rne`` (nearest, ties to even), ``rz`` (toward zero),
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -106,10 +107,18 @@ _GENERIC = re.compile(r"^e(\d+)m(\d+)$")
 ELEMENT_FORMATS = ("e4m3", "e5m2")
 
 
-@lru_cache(maxsize=None)
 def get_format(name: str) -> Format:
-    """Look a format up by name (``e4m3``, ``fp32``, ``e8m13``, ...)."""
-    key = str(name).strip().lower()
+    """Look a format up by name (``e4m3``, ``fp32``, ``e8m13``, ...; case-insensitive)."""
+    if isinstance(name, Format):
+        return name
+    if not isinstance(name, str):
+        raise UsageError(f"format name must be a string, got {name!r}")
+    return _get_format(name.strip().lower())
+
+
+@lru_cache(maxsize=None)
+def _get_format(key: str) -> Format:
+    name = key
     key = _ALIASES.get(key, key)
     if key in _TABLE:
         eb, mb, kind = _TABLE[key]
@@ -125,6 +134,21 @@ def get_format(name: str) -> Format:
 
 def fmt(f) -> Format:
     return f if isinstance(f, Format) else get_format(f)
+
+
+OVERFLOW_POLICIES = ("ieee", "sat", "nonsat")
+
+
+def _check_mode(mode):
+    if mode not in ROUND_MODES:
+        raise UsageError(f"unknown rounding mode {mode!r} (expected one of "
+                         f"{', '.join(ROUND_MODES)})")
+
+
+def _check_overflow(overflow):
+    if overflow not in OVERFLOW_POLICIES:
+        raise UsageError(f"unknown overflow policy {overflow!r} (expected one of "
+                         f"{', '.join(OVERFLOW_POLICIES)})")
 
 
 # ---------------------------------------------------------------- scalar, exact
@@ -145,6 +169,8 @@ def round_exact(n: int, e: int, f, mode: str = "rne", *, subnormals: bool = True
     Matches ml_dtypes ``astype`` (rne, nonsat) and IEEE 754 directed rounding.
     """
     f = fmt(f)
+    _check_mode(mode)
+    _check_overflow(overflow)
     sign = 1 if n < 0 else 0
     a = -n if sign else n
     if a == 0:
@@ -163,8 +189,6 @@ def round_exact(n: int, e: int, f, mode: str = "rne", *, subnormals: bool = True
             m += rem != 0 and not sign
         elif mode == "rd":
             m += rem != 0 and sign
-        elif mode != "rz":
-            raise UsageError(f"unknown rounding mode {mode!r}")
     lsb_max = f.emax - f.mbits
     if lsb > lsb_max or (lsb == lsb_max and m > f.max_sig):
         away = mode == "rne" or (mode == "ru" and not sign) or (mode == "rd" and sign)
@@ -214,31 +238,40 @@ def decode_scalar(f, code: int) -> float:
 def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
     """Encode a Python float into a code of f (exact; see :func:`round_exact`).
 
-    NaN gives the canonical NaN (e4m3 0x7F, e5m2 0x7E, ue8m0 0xFF); +-Inf gives
-    Inf (e5m2) or, for e4m3, NaN under nonsat and +-max finite under sat.
+    The scalar twin of :func:`encode` (tested equal on every mode and policy).
+    Tie rule: ``rne`` ties to even; ``rz``/``ru``/``rd`` directed.  Signed zero: a
+    value that rounds to zero keeps its sign (-0.0 -> the -0 code).  NaN gives the
+    canonical NaN with the input's sign (e4m3 S.1111.111, e5m2 S.11111.10, fp32
+    S.11111111.10...0), as ml_dtypes does.  Overflow: ``sat`` clamps to +-max
+    finite (+-Inf too); ``nonsat`` gives +-Inf (e5m2) or the NaN of the value's
+    sign (e4m3, which has no Inf); ``ieee`` as :func:`round_exact`.
+    Matches ml_dtypes ``astype`` under rne + nonsat, bit for bit.
     """
     f = fmt(f)
-    if x != x:
-        return canonical_nan(f)
+    _check_mode(mode)
+    _check_overflow(overflow)
     if f.kind == "e8m0":
         raise UsageError("encode into ue8m0 through scale_code()")
+    x = float(x)
     sbit = 1 << (f.ebits + f.mbits)
-    if x in (float("inf"), float("-inf")):
-        neg = x < 0
+    neg = math.copysign(1.0, x) < 0
+    if x != x:
+        return canonical_nan(f) | (sbit if neg else 0)
+    if math.isinf(x):
         if f.kind == "fn":
-            return canonical_nan(f) if overflow == "nonsat" else encode_scalar(
-                f, -f.max_finite if neg else f.max_finite)
+            if overflow == "nonsat":
+                return canonical_nan(f) | (sbit if neg else 0)
+            return encode_scalar(f, -f.max_finite if neg else f.max_finite)
         if overflow == "sat":
             return encode_scalar(f, -f.max_finite if neg else f.max_finite)
         return (sbit if neg else 0) | (((1 << f.ebits) - 1) << f.mbits)
-    num, den = float(x).as_integer_ratio()
+    num, den = x.as_integer_ratio()
     e = -(den.bit_length() - 1)
-    neg = np.signbit(x)
     r = round_exact(num, e, f, mode, overflow=overflow)
     sign, m, lsb = r
-    if lsb == "nan":
-        return canonical_nan(f)
     s = sbit if (sign or neg) else 0
+    if lsb == "nan":
+        return canonical_nan(f) | s
     if lsb == "inf":
         return s | (((1 << f.ebits) - 1) << f.mbits)
     if m == 0:
@@ -253,6 +286,8 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
 
 
 def canonical_nan(f) -> int:
+    """The positive canonical NaN code of f: e4m3 0x7F, e5m2 0x7E, ue8m0 0xFF, IEEE
+    formats quiet NaN (exponent all ones, top fraction bit set)."""
     f = fmt(f)
     if f.kind == "e8m0":
         return 0xFF
@@ -273,9 +308,14 @@ def decode(f, codes) -> np.ndarray:
     """Decode an array of codes (uint8 for 8-bit formats) to float64."""
     f = fmt(f)
     codes = np.asarray(codes)
-    if f.bits == 8:
-        return decode_table(f.name)[codes.astype(np.uint8)]
-    raise UsageError(f"decode() takes 8-bit formats, not {f.name}")
+    if f.bits != 8:
+        raise UsageError(f"decode() takes 8-bit formats, not {f.name}")
+    if codes.dtype != np.uint8:
+        if codes.dtype.kind not in "iu":
+            raise UsageError(f"decode(): expected integer codes, got dtype {codes.dtype}")
+        if codes.size and (codes.min() < 0 or codes.max() > 255):
+            raise UsageError("decode(): codes of an 8-bit format must be in 0..255")
+    return decode_table(f.name)[codes.astype(np.uint8)]
 
 
 def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
@@ -288,7 +328,10 @@ def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
     scaling or an integer rounding of a float64.
     """
     f = fmt(f)
-    x = np.asarray(x, dtype=np.float64)
+    _check_mode(mode)
+    _check_overflow(overflow)
+    with np.errstate(invalid="ignore"):          # signalling NaN payloads warn in casts
+        x = np.asarray(x, dtype=np.float64)
     a = np.abs(x)
     neg = np.signbit(x)
     finite = np.isfinite(x) & (a > 0)
@@ -301,10 +344,8 @@ def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
         m = np.trunc(r)
     elif mode == "ru":
         m = np.where(neg, np.floor(r), np.ceil(r))
-    elif mode == "rd":
+    else:                                         # rd
         m = np.where(neg, np.ceil(r), np.floor(r))
-    else:
-        raise UsageError(f"unknown rounding mode {mode!r}")
     v = np.ldexp(m, lsb)
     if not subnormals:
         v = np.where(v < 2.0 ** f.emin, 0.0, v)
@@ -327,9 +368,13 @@ def encode(f, x, overflow: str = "sat", mode: str = "rne") -> np.ndarray:
     """Encode float values into codes of an element format (uint8), or into the
     fp32/fp16/bf16 container (as that numpy/ml_dtypes dtype).
 
-    ``sat`` clamps to +-max finite (NaN stays NaN, PTX ``.satfinite``); ``nonsat``
-    gives NaN (e4m3) or +-Inf on overflow and equals ml_dtypes ``astype``.
-    NaN inputs give the canonical NaN code.
+    Rounding by ``mode`` (default ``rne``, ties to even), one rounding of the exact
+    float64 input.  ``sat`` clamps to +-max finite, +-Inf included (NaN stays NaN,
+    PTX ``.satfinite``); ``nonsat`` gives +-Inf (e5m2) or the NaN of the value's sign
+    (e4m3) on overflow, |x| >= max finite + half an ulp under rne (e4m3: 464 -> 448,
+    anything above 464 -> NaN).  Signed zero kept.  NaN inputs give the canonical NaN
+    with the input's sign (e4m3 S.1111.111, e5m2 S.11111.10).  Under rne + nonsat this
+    equals ml_dtypes ``astype`` from float32 bit for bit (NaNs included).
     """
     f = fmt(f)
     v = round_array(x, f, mode, overflow=overflow)
@@ -341,7 +386,8 @@ def encode(f, x, overflow: str = "sat", mode: str = "rne") -> np.ndarray:
 
 
 def values_to_codes(f, v) -> np.ndarray:
-    """Codes of values that are already exactly representable in 8-bit format f."""
+    """Codes of values that are already exactly representable in 8-bit format f
+    (zeros keep their sign; NaN -> the canonical NaN with the NaN's sign bit)."""
     f = fmt(f)
     v = np.asarray(v, dtype=np.float64)
     a = np.abs(v)
@@ -356,7 +402,7 @@ def values_to_codes(f, v) -> np.ndarray:
     code = (E << f.mbits) | (m & ((1 << f.mbits) - 1))
     code = np.where(ok, code, 0)
     code = np.where(np.isinf(v), ((1 << f.ebits) - 1) << f.mbits, code)
-    code = np.where(np.isnan(v), canonical_nan(f), code | s)
+    code = np.where(np.isnan(v), canonical_nan(f), code) | s
     return code.astype(np.uint8)
 
 
