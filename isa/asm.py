@@ -34,7 +34,7 @@ from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, KINDS, OPS, SPELLINGS, WOR
 
 BUFFER_ALIGN = 64
 RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
-_REG_RE = re.compile(r"^(x|t|acc|s)(\d+)$", re.I)
+_REG_RE = re.compile(r"^(x|t|acc|s)(\d+)$")
 
 
 class AsmError(UsageError):
@@ -495,7 +495,7 @@ class Assembler:
         k = f.kind
         if k.reg:
             m = _REG_RE.match(text)
-            if not m or m.group(1).lower() != k.reg or int(m.group(2)) > k.hi:
+            if not m or m.group(1) != k.reg or int(m.group(2)) > k.hi:
                 raise loc.error(f"expected {k.doc.split(' (')[0]} as {f.name}, got {text!r}")
             return int(m.group(2))
         if k.enum:
