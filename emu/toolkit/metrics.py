@@ -113,14 +113,15 @@ class ExactResult:
     How: K is cut into chunks that never straddle a scale block (<= 2**16 long), each
     operand into magnitude bands; every (chunk, band pair) float64 matmul is then
     exact (products are multiples of 2**q below 2**t with t - q + log2(chunk) <= 53),
-    and ``math.fsum`` adds those exact partial sums with one correct rounding.  Where
-    that float64 is exactly halfway between two values of a narrower format, the
-    sign of the exact residual decides (fsum again), so the single rounding is exact.
+    and ``math.fsum`` adds those exact partial sums with one correct rounding.  A value
+    exactly halfway between two neighbours of a format fitting fp32 has at most 25
+    significant bits; for those float64 sums the exact residual (fsum again) is kept,
+    and its sign breaks the tie, so the single rounding is exact.
     """
 
-    def __init__(self, value, residual_fn):
+    def __init__(self, value, residual):
         self.value = value
-        self._residual = residual_fn
+        self.residual = residual
 
     def rounded(self, f) -> np.ndarray:
         """The exact result rounded once, nearest-even, into format f (float64)."""
@@ -134,9 +135,7 @@ class ExactResult:
         t = a / q
         mid = fin & (t - np.floor(t) == 0.5)
         if np.any(mid):
-            idx = np.argwhere(mid)
-            res = self._residual(idx)
-            nudged = v[mid] + np.sign(res) * q[mid] / 4
+            nudged = v[mid] + np.sign(self.residual[mid]) * q[mid] / 4
             r[mid] = round_array(nudged, f, "rne")
         return r
 
@@ -187,31 +186,30 @@ def exact_of(a: Operand, b: Operand, c=None, boundaries=(), row_tile=64) -> Exac
             _check_exact(a.f, ba, b.f, bb, max(h - l for l, h in chunks) if chunks else 1)
 
     value = np.empty((M, N))
-
-    def terms(i0, i1):
+    residual = np.zeros((M, N))
+    for i0 in range(0, M, row_tile):
+        i1 = min(M, i0 + row_tile)
         ts = [c64[i0:i1]]
         for lo, hi in chunks:
             for A in bands[0]:
                 for B in bands[1]:
                     ts.append(A[i0:i1, lo:hi] @ B[lo:hi])
-        return np.stack(ts, axis=-1)                 # (rows, N, nterms)
-
-    for i0 in range(0, M, row_tile):
-        i1 = min(M, i0 + row_tile)
-        t = terms(i0, i1)
-        flat = t.reshape(-1, t.shape[-1])
-        value[i0:i1] = np.array([math.fsum(r) for r in flat.tolist()]).reshape(i1 - i0, N)
+        flat = np.stack(ts, axis=-1).reshape(-1, len(ts)).tolist()
+        v = np.array([math.fsum(r) for r in flat])
+        value[i0:i1] = v.reshape(i1 - i0, N)
+        for n in np.flatnonzero(_at_most_25_bits(v)):      # possible midpoints
+            residual[i0 + n // N, n % N] = math.fsum(flat[n] + [-v[n]])
 
     _apply_specials(value, a, b, c64)
-
-    def residual(idx):
-        out = np.empty(len(idx))
-        for n, (i, j) in enumerate(idx):
-            t = terms(i, i + 1)[0, j].tolist()
-            out[n] = math.fsum(t + [-value[i, j]])
-        return out
-
     return ExactResult(value, residual)
+
+
+def _at_most_25_bits(v) -> np.ndarray:
+    """Finite non-zero float64 values with at most 25 significant bits."""
+    fin = np.isfinite(v) & (v != 0)
+    m, _ = np.frexp(np.where(fin, v, 1.0))
+    sig = np.abs(np.ldexp(m, 53)).astype(np.int64)
+    return fin & ((sig & ((1 << 28) - 1)) == 0)
 
 
 def _apply_specials(value, a: Operand, b: Operand, c64) -> None:
