@@ -118,11 +118,15 @@ def run(ops) -> np.ndarray:
         rows = (a_c == CLS_NUM).all(axis=1)
         cols = (b_c == CLS_NUM).all(axis=0)
         mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
-        a_sm = np.where(a_s == 1, -a_m, a_m).astype(np.int32)
-        b_sm = np.where(b_s == 1, -b_m, b_m).astype(np.int16)
-        b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int32)
+        fa, fb = get_format(cfg.a_format), get_format(cfg.b_format)
+        a_val = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)
+        b_val = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
+        b_val32 = b_val.astype(np.float32)
+        if np.array_equal(b_val32, b_val):       # half the memory traffic when exact
+            b_val = b_val32
+        b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int16)
         redo = np.zeros((M, N), dtype=np.bool_)
-        gemm_fast(a_sm, a_e, b_sm, b_ef, ops.c, sa_p, sb_p, prm, rows, out, redo)
+        gemm_fast(a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p, prm, rows, out, redo)
         mask |= redo
     if mask.any():
         gemm_general(a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, ops.c, sa_p, sb_p, prm, mask,

@@ -1,148 +1,197 @@
 """The fast kernel for a finite alignment window (align_bits an integer).
 
-For one row i and one fused step it works on whole rows of B (contiguous in j, so
-LLVM vectorises the inner loops):
+Why it is exact: every FP8 product a*b is exactly a float64 (at most 8 significant
+bits, exponent within +-300 even with two UE8M0 scales).  Let q = 2**(e_max -
+align_bits).  Then p / q is a power-of-two scaling (exact, no float64 underflow),
+trunc(p / q) is the rz cut and rint(p / q) the rne cut (2.1 step 4), and the sum
+of the cut terms is an integer below 2**53 (the caller checks align_bits + 2 +
+log2(fused + 1) <= 52), so float64 adds it exactly.
 
-1. e_max[j] over the step's non-zero products (zero operands carry a very negative
-   exponent instead of a branch) and, with c_in_alignment, the accumulator;
-2. every term cut to the quantum 2**(e_max - align_bits) with integer shifts and
-   summed exactly in int64 (the caller guarantees the sum fits);
-3. one rounding into acc_format per element.
+Per fused step, for a block of rows and a tile of columns (contiguous in j, so the
+inner loops vectorise and the tile of B stays in cache):
 
-Elements this kernel does not decide are flagged in ``redo`` and recomputed by the
-general kernel: every term zero (signed-zero rules), an infinite accumulator after
-overflow.  Rows/columns with NaN or Inf operands never reach it (the caller masks
-them).  Promotion (2.4) and its scales are applied per element as in the general
-kernel.
+1. e_max[j] in int32 over the step's non-zero products (zero operands carry a very
+   negative exponent instead of a branch) and, with c_in_alignment, the accumulator;
+2. X[j] = sum of cut(term * 2**(align_bits - e_max[j])), exact in float64;
+3. X[j] * q rounded once into acc_format with integer operations on the float64 bits
+   (rz, rne, ru, rd); subnormal, overflowing and zero results take the scalar path.
+
+Elements this kernel does not decide are flagged in ``redo`` for the general kernel:
+every term zero (signed-zero rules) and an infinite accumulator after overflow.
+Rows/columns with NaN or Inf operands and non-finite C never reach it (the caller
+masks them).  Promotion (2.4) folds each interval into the outer accumulator.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import prange
 
-from .core import RD, add_exact_round, jit, pjit, round_int
+from .core import RD, RNE, RZ, add_exact_round, jit, pjit, round_f64
 from .general import (NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE, P_AMB, P_AMODE, P_ASUB,
-                      P_BS, P_CIN, P_FRAC, P_FUSED, P_PROMOTE, P_SCALE_PROMO, promote)
+                      P_BS, P_CIN, P_FUSED, P_PROMOTE, P_SCALE_PROMO, promote)
 
 ZERO_EXP = -(1 << 14)        # exponent carried by zero operands (never the maximum)
-NO_TERM = -(1 << 20)         # e_max when a step has no non-zero term
-F64_FRAC = (np.int64(1) << 52) - 1
+NO_TERM = -(1 << 20)         # e_max when a step has no term at all
+REAL = -(1 << 13)            # e_max above this: the step has a non-zero term
+ROWS = 16                    # rows of A per block (each tile of B is reused by all)
+COLS = 256                   # columns of B per tile
+SIGN = np.int64(-0x8000000000000000)
+MAG = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 @jit
-def _step(i, k0, k1, a_sm, a_e, b_sm, b_e, acc, prm, emax, X, redo):
-    """acc[j] <- one fused step over k0 <= k < k1 for every column j."""
-    N = acc.shape[0]
-    align = prm[P_ALIGN]
-    frac = prm[P_FRAC]
-    cin = prm[P_CIN] != 0
-    rne = prm[P_ALIGN_RNE] != 0
-    emin_acc = 2 - (1 << (prm[P_AEB] - 1))
-    L = max(align - frac, 0)
+def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
+             acc, emax, sc, X, j0, j1):
+    """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays)."""
+    n = j1 - j0
     accb = acc.view(np.int64)
-    # 1. e_max (the accumulator joins when c_in_alignment)
-    for j in range(N):
+    for t in range(n):
         e = NO_TERM
-        if cin and acc[j] != 0:
-            e = max(((accb[j] >> 52) & 0x7FF) - 1023, emin_acc)
-        emax[j] = e
+        if cin and acc[t] != 0:
+            e = max(np.int32(((accb[t] >> 52) & 0x7FF) - 1023), emin_acc)
+        emax[t] = e
     for k in range(k0, k1):
-        if a_sm[i, k] != 0:
-            ae = a_e[i, k]
-            for j in range(N):
-                emax[j] = max(emax[j], ae + b_e[k, j])
-    # 2. cut and sum; c first (its 53-bit significand, lsb = exponent - 52)
-    for j in range(N):
-        x = np.int64(0)
-        if cin and acc[j] != 0:
-            sig = (accb[j] & F64_FRAC) | (np.int64(1) << 52)
-            sh = min(emax[j] - align - (((accb[j] >> 52) & 0x7FF) - 1023 - 52), 62)
-            r = sig >> sh
-            if rne:
-                rem = sig & ((np.int64(1) << sh) - 1)
-                half = np.int64(1) << (sh - 1)
-                if rem > half or (rem == half and (r & 1) == 1):
-                    r += 1
-            x = -r if acc[j] < 0 else r
-        X[j] = x
-    shift0 = L + frac - align
+        if a_val[i, k] != 0:
+            ae = np.int32(a_e[i, k])
+            for t in range(n):
+                emax[t] = max(emax[t], np.int32(ae + b_e[k, j0 + t]))
+    scb = sc.view(np.int64)
+    for t in range(n):                       # sc = 2**(align - e_max), from its bits
+        d = align - emax[t] if emax[t] > REAL else 0
+        scb[t] = np.int64(d + 1023) << 52
+    if cin:
+        for t in range(n):
+            X[t] = np.rint(acc[t] * sc[t]) if rne else np.trunc(acc[t] * sc[t])
+    else:
+        X[:n] = 0.0
     for k in range(k0, k1):
-        am = np.int64(a_sm[i, k])
-        if am != 0:
-            ae = a_e[i, k]
+        av = a_val[i, k]
+        if av != 0:
             if rne:
-                for j in range(N):
-                    m = am * b_sm[k, j]
-                    mag = abs(m) << L
-                    s = min(emax[j] - ae - b_e[k, j] + shift0, 60)
-                    hb = (np.int64(1) << s) >> 1
-                    r = (mag + hb - 1 + ((mag >> s) & 1)) >> s if s > 0 else mag
-                    X[j] += -r if m < 0 else r
+                for t in range(n):
+                    X[t] += np.rint(av * np.float64(b_val[k, j0 + t]) * sc[t])
             else:
-                for j in range(N):
-                    m = am * b_sm[k, j]
-                    s = min(emax[j] - ae - b_e[k, j] + shift0, 60)
-                    r = (abs(m) << L) >> s
-                    X[j] += -r if m < 0 else r
-    # 3. one rounding per element
-    aeb, amb, amode, asub = prm[P_AEB], prm[P_AMB], prm[P_AMODE], prm[P_ASUB] != 0
-    for j in range(N):
-        if emax[j] == NO_TERM and acc[j] == 0:
-            redo[j] = True                     # every term zero: signed-zero rules
-            continue
-        x = X[j]
-        qe = emax[j] - align
-        if not cin and acc[j] != 0:
-            if emax[j] == NO_TERM:
-                x = 0
-            xf = float(x) * 2.0 ** qe if x != 0 else 0.0
-            if xf == -acc[j]:
-                v = -0.0 if amode == RD else 0.0
-            else:
-                v = add_exact_round(xf, acc[j], aeb, amb, amode, asub)
-        elif x == 0:
-            v = -0.0 if amode == RD else 0.0
+                for t in range(n):
+                    X[t] += np.trunc(av * np.float64(b_val[k, j0 + t]) * sc[t])
+
+
+@jit
+def _round_vec(x, out, flag, n, mbits, mode, lo_bits, hi_bits):
+    """out[t] = x[t] rounded to mbits fraction bits (float64 bit arithmetic), for
+    normal results; flag[t] marks zero, subnormal-range and overflowing ones."""
+    xb = x.view(np.int64)
+    ob = out.view(np.int64)
+    d = 52 - mbits
+    low = (np.int64(1) << d) - 1
+    keep = ~low
+    half = low >> 1
+    for t in range(n):
+        b = xb[t]
+        mag = b & MAG
+        if mode == RZ:
+            r = mag & keep
+        elif mode == RNE:
+            r = (mag + half + ((mag >> d) & 1)) & keep
         else:
-            v = round_int(abs(x), qe, x < 0, aeb, amb, amode, asub)
+            up = (b < 0) == (mode == RD)          # rounding away from zero
+            r = ((mag + low) & keep) if up else (mag & keep)
+        ob[t] = r | (b & SIGN)
+        flag[t] = mag < lo_bits or r > hi_bits
+
+
+@jit
+def _finish(X, sc, acc, emax, flag, redo, j0, n, cin, aeb, amb, amode, asub, lo_bits,
+            hi_bits):
+    """Step 3: acc <- round(X / sc) (+ c when c_in_alignment is false)."""
+    for t in range(n):
+        X[t] = X[t] / sc[t]                      # exact: X < 2**53, sc a power of 2
+    if cin:
+        _round_vec(X, acc, flag, n, amb, amode, lo_bits, hi_bits)
+    else:
+        flag[:n] = True
+    for t in range(n):
+        if not flag[t]:
+            continue
+        if emax[t] <= REAL and acc[t] == 0:
+            redo[j0 + t] = True                  # every term zero: signed-zero rules
+            continue
+        x = X[t]
+        c = 0.0 if cin else acc[t]
+        if x == -c:
+            v = -0.0 if amode == RD else 0.0
+        elif c == 0:
+            v = round_f64(x, 0.0, aeb, amb, amode, asub)
+        elif x == 0:
+            v = round_f64(c, 0.0, aeb, amb, amode, asub)
+        else:
+            v = add_exact_round(x, c, aeb, amb, amode, asub)
         if np.isinf(v):
-            redo[j] = True
-        acc[j] = v
+            redo[j0 + t] = True
+        acc[t] = v
 
 
 @pjit
-def gemm_fast(a_sm, a_e, b_sm, b_e, c, sa_p, sb_p, prm, rows, out, redo):
-    """out[i, :] for every i with rows[i]; redo[i, j] flags elements left undecided."""
-    M = a_sm.shape[0]
-    K = a_sm.shape[1]
-    N = b_sm.shape[1]
+def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
+    """out[i, :] for every i with rows[i]; redo[i, j] flags elements left undecided.
+    Row blocks run in parallel; each element's arithmetic is independent of the
+    blocking and the thread count."""
+    M, K = a_val.shape
+    N = b_val.shape[1]
     step = prm[P_FUSED]
-    P = prm[P_PROMOTE]
-    for i in prange(M):
-        if not rows[i]:
-            continue
-        emax = np.empty(N, dtype=np.int64)
-        X = np.empty(N, dtype=np.int64)
-        acc = np.empty(N, dtype=np.float64)
-        r = redo[i]
-        if P == 0:
-            for j in range(N):
-                acc[j] = c[i, j]
-            for k0 in range(0, K, step):
-                _step(i, k0, min(k0 + step, K), a_sm, a_e, b_sm, b_e, acc, prm, emax, X, r)
-            for j in range(N):
-                out[i, j] = acc[j]
-            continue
-        for j in range(N):
-            out[i, j] = c[i, j]
-        for p0 in range(0, K, P):
-            acc[:] = 0.0
-            for k0 in range(p0, min(p0 + P, K), step):
-                _step(i, k0, min(k0 + step, K), a_sm, a_e, b_sm, b_e, acc, prm, emax, X, r)
-            for j in range(N):
-                s = 0
-                if prm[P_SCALE_PROMO] != 0:
-                    kb = p0 // prm[P_BS]
-                    s = sa_p[i, kb] + sb_p[kb, j]
-                    if sa_p[i, kb] == NAN_SCALE or sb_p[kb, j] == NAN_SCALE:
-                        s = NAN_SCALE
-                out[i, j] = promote(out[i, j], acc[j], s, prm)
+    P = prm[P_PROMOTE] if prm[P_PROMOTE] > 0 else max(K, 1)
+    promoted = prm[P_PROMOTE] > 0
+    align = prm[P_ALIGN]
+    cin = prm[P_CIN] != 0
+    rne = prm[P_ALIGN_RNE] != 0
+    aeb, amb, amode, asub = prm[P_AEB], prm[P_AMB], prm[P_AMODE], prm[P_ASUB] != 0
+    emin_acc = np.int32(2 - (1 << (aeb - 1)))
+    lo_bits = np.int64(1023 + emin_acc) << 52                    # 2**emin
+    emax_acc = (1 << (aeb - 1)) - 1
+    hi_bits = (np.int64(1023 + emax_acc) << 52) | (((np.int64(1) << amb) - 1)
+                                                  << (52 - amb))  # max finite
+    nblocks = (M + ROWS - 1) // ROWS
+    for blk in prange(nblocks):
+        emax = np.empty(COLS, dtype=np.int32)
+        sc = np.empty(COLS, dtype=np.float64)
+        X = np.empty(COLS, dtype=np.float64)
+        flag = np.empty(COLS, dtype=np.bool_)
+        accs = np.empty((ROWS, COLS), dtype=np.float64)
+        for j0 in range(0, N, COLS):
+            j1 = min(j0 + COLS, N)
+            n = j1 - j0
+            for r in range(ROWS):
+                i = blk * ROWS + r
+                if i < M and rows[i]:
+                    for t in range(n):
+                        accs[r, t] = 0.0 if promoted else c[i, j0 + t]
+                        out[i, j0 + t] = c[i, j0 + t]
+            for p0 in range(0, K, P):
+                for k0 in range(p0, min(p0 + P, K), step):
+                    k1 = min(k0 + step, K)
+                    for r in range(ROWS):
+                        i = blk * ROWS + r
+                        if i >= M or not rows[i]:
+                            continue
+                        acc = accs[r]
+                        _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align,
+                                 emin_acc, acc, emax, sc, X, j0, j1)
+                        _finish(X, sc, acc, emax, flag, redo[i], j0, n, cin, aeb, amb,
+                                amode, asub, lo_bits, hi_bits)
+                for r in range(ROWS):
+                    i = blk * ROWS + r
+                    if i >= M or not rows[i]:
+                        continue
+                    if not promoted:
+                        for t in range(n):
+                            out[i, j0 + t] = accs[r, t]
+                        continue
+                    kb = p0 // prm[P_BS] if prm[P_SCALE_PROMO] != 0 else 0
+                    for t in range(n):
+                        s = 0
+                        if prm[P_SCALE_PROMO] != 0:
+                            s = sa_p[i, kb] + sb_p[kb, j0 + t]
+                            if sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE:
+                                s = NAN_SCALE
+                        out[i, j0 + t] = promote(out[i, j0 + t], accs[r, t], s, prm)
+                        accs[r, t] = 0.0
+
