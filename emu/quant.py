@@ -94,8 +94,11 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     """Quantise a 2-D float32 array to (element codes uint8, UE8M0 scale codes uint8).
 
     Per block: amax, scale exponent S (:func:`scale_exponent`), elements x * 2**-S
-    (exact) encoded rne + sat.  A block whose amax is NaN or Inf gets scale 0xFF and
-    all its elements NaN.  Scales have shape (ceil(R/rows), ceil(C/cols)).
+    (exact) encoded rne + sat (ties to even; signed zeros kept).  A block whose amax
+    is NaN or Inf gets scale 0xFF and all its elements the canonical NaN (e4m3 0x7F,
+    e5m2 0x7E).  Scales have shape (ceil(R/rows), ceil(C/cols)); the last block of a
+    row/column may be partial.  Non-float32 input is first rounded to float32 (rne;
+    beyond the fp32 range it becomes +-Inf, so its block is NaN).
     """
     if fmt not in ELEMENT_FORMATS:
         raise UsageError(f"quantize: element format must be e4m3 or e5m2, got {fmt!r}")
@@ -109,7 +112,8 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     if x.dtype != np.float32:
         if not np.issubdtype(x.dtype, np.floating):
             raise UsageError(f"quantize: expected float32 data, got dtype {x.dtype}")
-        x = x.astype(np.float32)
+        with np.errstate(over="ignore"):        # beyond fp32 range -> +-Inf (NaN block)
+            x = x.astype(np.float32)
     S = scale_exponent(block_amax(x, block), fmt, scale_mode)
     full = expand(S, block, x.shape)
     bad = full == 128
@@ -122,8 +126,17 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
 
 def dequantize(codes, scales, fmt: str = "e4m3", block=(1, 128)) -> np.ndarray:
     """float64 values codes * 2**(scale - 127) (NaN where the code or scale is NaN)."""
+    if fmt not in ELEMENT_FORMATS:
+        raise UsageError(f"dequantize: element format must be e4m3 or e5m2, got {fmt!r}")
     block = _check_block(block)
-    codes = np.asarray(codes, dtype=np.uint8)
+    codes = np.asarray(codes)
+    scales = np.asarray(scales)
+    if codes.ndim != 2:
+        raise UsageError(f"dequantize: expected 2-D codes, got shape {codes.shape}")
+    want = tuple(-(-n // b) for n, b in zip(codes.shape, block))
+    if scales.shape != want:
+        raise UsageError(f"dequantize: scales of {codes.shape} codes in {block[0]}x{block[1]} "
+                         f"blocks must have shape {want}, got {scales.shape}")
     v = decode(fmt, codes)
-    s = expand(decode("ue8m0", np.asarray(scales, dtype=np.uint8)), block, codes.shape)
+    s = expand(decode("ue8m0", scales), block, codes.shape)
     return v * s
