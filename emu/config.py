@@ -35,6 +35,12 @@ class MacConfig:
     promote_round: str = "rne"
 
     def __post_init__(self):
+        # names are case-insensitive everywhere (as in TOML and --set): store them
+        # stripped and lower-cased so that equal configs compare equal
+        for name in _STR_FIELDS + ("fused", "align_bits"):
+            v = getattr(self, name)
+            if isinstance(v, str):
+                object.__setattr__(self, name, v.strip().lower())
         validate(self)
 
     def replace(self, **changes) -> "MacConfig":
@@ -65,13 +71,19 @@ class MacConfig:
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
         except OSError as e:
-            raise UsageError(f"{path}: cannot read config: {e.strerror}") from None
+            raise UsageError(f"{path}: cannot read config: {e.strerror or e}") from None
         except tomllib.TOMLDecodeError as e:
             raise UsageError(f"{path}: malformed TOML: {e}") from None
-        base = None
-        if "preset" in data:
-            base = preset(str(data.pop("preset")))
+        except UnicodeDecodeError as e:
+            raise UsageError(f"{path}: malformed TOML: not UTF-8 text "
+                             f"(byte {e.start})") from None
         try:
+            base = None
+            if "preset" in data:
+                name = data.pop("preset")
+                if not isinstance(name, str):
+                    raise UsageError(f"preset: expected a preset name, got {name!r}")
+                base = preset(name)
             return cls.from_dict(data, base)
         except UsageError as e:
             raise UsageError(f"{path}: {e}") from None
@@ -87,8 +99,17 @@ class MacConfig:
             if k not in FIELD_NAMES:
                 raise UsageError(f"--set {a!r}: unknown field {k!r} "
                                  f"(fields: {', '.join(FIELD_NAMES)})")
-            changes[k] = coerce(k, v.strip())
-        return self.replace(**changes)
+            try:
+                changes[k] = coerce(k, v.strip())
+            except UsageError as e:
+                raise UsageError(f"--set {a!r}: {e}") from None
+        if not changes:
+            return self
+        try:
+            return self.replace(**changes)
+        except UsageError as e:
+            given = " ".join(f"{k}={v}" for k, v in changes.items())
+            raise UsageError(f"--set {given}: {e}") from None
 
     # derived views used by the kernels
     @property
@@ -101,6 +122,8 @@ class MacConfig:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(MacConfig))
+_STR_FIELDS = ("a_format", "b_format", "align_round", "acc_format", "acc_round",
+               "scale_apply", "promote_format", "promote_round")
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
@@ -130,8 +153,15 @@ def coerce(name: str, v):
             raise UsageError(f"{name}: expected an integer, got {v!r}")
         if isinstance(v, int):
             return v
+        if not isinstance(v, str):
+            extra = f" or {special!r}" if special else ""
+            raise UsageError(f"{name}: expected an integer{extra}, got {v!r}")
         try:
-            return int(str(v), 0)
+            return int(v, 10)                    # decimal, leading zeros allowed
+        except ValueError:
+            pass
+        try:
+            return int(v, 0)                     # 0x.., 0b.. too
         except ValueError:
             extra = f" or {special!r}" if special else ""
             raise UsageError(f"{name}: expected an integer{extra}, got {v!r}") from None
@@ -140,14 +170,18 @@ def coerce(name: str, v):
     return v.strip().lower()
 
 
-def _check_int(c, name, lo):
+def _check_int(c, name, lo, special=None):
     v = getattr(c, name)
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-        raise UsageError(f"{name} must be an integer >= {lo}, got {v!r}")
+        extra = f" or {special!r}" if special else ""
+        raise UsageError(f"{name} must be an integer >= {lo}{extra}, got {v!r}")
 
 
 def validate(c: MacConfig) -> None:
-    """Raise UsageError with a clear message for any illegal combination."""
+    """Raise UsageError with a clear message for any illegal value or combination."""
+    for name in _STR_FIELDS:
+        if not isinstance(getattr(c, name), str):
+            raise UsageError(f"{name} must be a name (string), got {getattr(c, name)!r}")
     for name in ("a_format", "b_format"):
         if getattr(c, name) not in ELEMENT_FORMATS:
             raise UsageError(f"{name} must be one of {', '.join(ELEMENT_FORMATS)}, "
@@ -164,9 +198,9 @@ def validate(c: MacConfig) -> None:
     if c.align_round not in ("rz", "rne"):
         raise UsageError(f"align_round must be rz or rne, got {c.align_round!r}")
     if c.fused != "k":
-        _check_int(c, "fused", 1)
+        _check_int(c, "fused", 1, "k")
     if c.align_bits != "exact":
-        _check_int(c, "align_bits", 0)
+        _check_int(c, "align_bits", 0, "exact")
         if c.align_bits > 48:
             raise UsageError(f"align_bits must be at most 48 (or 'exact'), got {c.align_bits}")
     for name in ("scale_block", "promote_every"):
@@ -176,6 +210,7 @@ def validate(c: MacConfig) -> None:
             raise UsageError(f"{name} must be true or false, got {getattr(c, name)!r}")
     if c.scale_apply not in ("product", "promotion"):
         raise UsageError(f"scale_apply must be product or promotion, got {c.scale_apply!r}")
+    _check_int(c, "scale_b_tile", 0)
     if c.scale_b_tile not in (0, 128):
         raise UsageError(f"scale_b_tile must be 0 or 128, got {c.scale_b_tile!r}")
     if c.fused == "k":
