@@ -56,3 +56,23 @@ def test_probe_program_runs_from_the_cli_as_object_file(tmp_path):
     import numpy as np
     assert np.load(tmp_path / "r.npy").astype(float).tolist() == [
         1.0, 1 + 3 * 2.0 ** -15, 1.0, 1 + 2.0 ** -13, 1.0, 1 + 2.0 ** -14]
+
+
+def _blocks(lang):
+    import re
+    text = (ROOT / "docs" / "programs.md").read_text()
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
+
+
+def test_docs_programs_md_examples_run(tmp_path, monkeypatch):
+    """Every asm block of docs/programs.md assembles, runs and halts with status 0;
+    the python block runs against the first one (dot.s)."""
+    from emu.machine import run_program
+    asm_blocks, py_blocks = _blocks("asm"), _blocks("python")
+    assert len(asm_blocks) >= 3 and len(py_blocks) == 1
+    for src in asm_blocks:
+        status, _, m = run_program(src, filename="programs.md")
+        assert status == 0 and m.steps > 5
+    (tmp_path / "dot.s").write_text(asm_blocks[0])
+    monkeypatch.chdir(tmp_path)
+    exec(compile(py_blocks[0], "programs.md", "exec"), {})
