@@ -1,0 +1,331 @@
+"""Self-checks the numbers must pass (spec section 4), each run on the exact reference
+(emu.reference.gemm) and on the kernels (emu.gemm): the three spec checks, the Fasi et
+al. probes ("Numerical behavior of NVIDIA tensor cores", PeerJ CS 2021) adapted to FP8
+operands and the h100 preset, and one hand-checked value per preset.
+
+Notation: h100 = 32 products per fused step, every term cut (truncated) to a multiple
+of q = 2**(e_max - 13), the exact sum of the cut terms rounded toward zero to e8m13
+(14 significant bits: in [2**E, 2**(E+1)) the unit is 2**(E-13)).  A product's
+exponent is e_a + e_b, the sum of the hardware exponents (e4m3: max(E, 1) - 7), not
+renormalised.  e4m3 codes used: 1 = 0x38, 2**-6 = 0x08 (min normal), 2**-7 = 0x04 and
+2**-9 = 0x01 (subnormal, hardware exponent -6).
+"""
+import numpy as np
+import pytest
+
+import emu
+from emu import reference
+from emu.formats import decode_scalar, encode_scalar
+
+H100 = emu.preset("h100")
+EXACT = emu.preset("exact")
+
+
+@pytest.fixture(params=["reference", "kernel"])
+def engine(request):
+    return reference.gemm if request.param == "reference" else emu.gemm
+
+
+def codes(fmt, values):
+    out = []
+    for v in values:
+        c = encode_scalar(fmt, v, "rne", "sat")
+        assert decode_scalar(fmt, c) == v, f"{v!r} is not an exact {fmt} value"
+        out.append(c)
+    return np.array(out, dtype=np.uint8)
+
+
+def dot(engine, cfg, pairs, c=0.0, K=None, sa=None, sb=None):
+    """C + sum a*b over pairs placed at k = 0, 1, ... (or at the keys of a dict
+    {k: (a, b)}), zeros elsewhere; returns the single float32 result."""
+    if isinstance(pairs, dict):
+        K = K or max(pairs) + 1
+        a_vals, b_vals = [0.0] * K, [0.0] * K
+        for k, (x, y) in pairs.items():
+            a_vals[k], b_vals[k] = x, y
+    else:
+        K = K or len(pairs)
+        a_vals = [p[0] for p in pairs] + [0.0] * (K - len(pairs))
+        b_vals = [p[1] for p in pairs] + [0.0] * (K - len(pairs))
+    A = codes(cfg.a_format, a_vals).reshape(1, K)
+    B = codes(cfg.b_format, b_vals).reshape(K, 1)
+    C = np.array([[c]], dtype=np.float32)
+    assert float(C[0, 0]) == c, "c must be an fp32 value"
+    if sa is not None:
+        sa = np.array(sa, dtype=np.uint8)
+        sb = np.array(sb, dtype=np.uint8)
+    d = engine(A, B, c=C, sa=sa, sb=sb, config=cfg)
+    assert d.shape == (1, 1) and d.dtype == np.float32
+    return d[0, 0]
+
+
+def assert_value(got, want):
+    """Bit-exact: same float32 bits (so +0 and -0 differ)."""
+    w = np.float32(want)
+    assert float(w) == want, f"expected value {want!r} is not an fp32 value"
+    assert np.float32(got).view(np.uint32) == w.view(np.uint32), (
+        f"got {float(got)!r} ({np.float32(got).view(np.uint32):#010x}), "
+        f"want {want!r} ({w.view(np.uint32):#010x})")
+
+
+P = 1.5 * 2.0 ** -7                     # e4m3 subnormal 0x06 (m = 6, e = -6)
+Q = 2.0 ** -7                           # e4m3 subnormal 0x04 (m = 4, e = -6)
+T13 = (2.0 ** -6, 2.0 ** -7)            # a product of value 2**-13 (exponent -12)
+T14 = (2.0 ** -7, 2.0 ** -7)            # a product of value 2**-14 (exponent -12)
+
+
+# ================================================================== spec section 4
+def test_spec_check_1_small_product_under_c(engine):
+    # c = 1 (exponent 0) and one product 1.5*2**-7 * 2**-7 = 3 * 2**-15 = 0.75 * 2**-13.
+    # h100: e_max = 0, q = 2**-13, the product truncates to 0 -> 1.0.
+    # exact: 1 + 3 * 2**-15 is an fp32 value (needs 15 fraction bits).
+    assert_value(dot(engine, H100, [(P, Q)], c=1.0), 1.0)
+    assert_value(dot(engine, EXACT, [(P, Q)], c=1.0), 1 + 3 * 2.0 ** -15)
+    # the same values as normal e5m2 operands (1.5*2**-7 = 0x22, 2**-7 = 0x20)
+    h5 = H100.replace(a_format="e5m2", b_format="e5m2")
+    assert_value(dot(engine, h5, [(P, Q)], c=1.0), 1.0)
+
+
+def test_spec_check_2_truncation_toward_zero(engine):
+    # c = 0; products 1*1 and -(1.5*2**-7 * 2**-7) = -0.75 * 2**-13.  e_max = 0; the
+    # negative term truncates toward zero, to -0 -> 1.0 (rounding it to nearest would
+    # give -2**-13 and 1 - 2**-13).  exact: 1 - 3 * 2**-15.
+    pairs = [(1.0, 1.0), (-P, Q)]
+    assert_value(dot(engine, H100, pairs), 1.0)
+    assert_value(dot(engine, EXACT, pairs), 1 - 3 * 2.0 ** -15)
+    assert_value(dot(engine, H100.replace(align_round="rne"), pairs), 1 - 2.0 ** -13)
+
+
+def test_spec_check_3_c_is_truncated(engine):
+    # c = 3 * 2**-14 = 1.5 * 2**-13 and product 1*1: e_max = 0, q = 2**-13, c cut to
+    # 2**-13 -> 1 + 2**-13 (an e8m13 value).  exact: 1 + 3 * 2**-14.
+    assert_value(dot(engine, H100, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 2.0 ** -13)
+    assert_value(dot(engine, EXACT, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 3 * 2.0 ** -14)
+
+
+# ================================================================== Fasi et al. probes
+def test_fasi_exact_products(engine):
+    # 1.875 * 1.875 = 225/64 = 3.515625 needs all 2M = 6 fraction bits (225 is odd).
+    # c = -3.5 (exponent 1) is the largest term: q = 2**-12, the product (lsb 2**-6)
+    # is kept whole: -3.5 + 3.515625 = 2**-6.  A product rounded to e4m3 (3.5) would
+    # give 0.
+    assert_value(dot(engine, H100, [(1.875, 1.875)], c=-3.5), 2.0 ** -6)
+    # e5m2: 1.75 * 1.75 = 49/16 (2M = 4 fraction bits): -3 + 3.0625 = 2**-4
+    h5 = H100.replace(a_format="e5m2", b_format="e5m2")
+    assert_value(dot(engine, h5, [(1.75, 1.75)], c=-3.0), 2.0 ** -4)
+    # mixed: e4m3 1.875 * e5m2 1.75 = 105/32 (3 + 2 = 5 fraction bits): 2**-5 above 3.25
+    hm = H100.replace(b_format="e5m2")
+    assert_value(dot(engine, hm, [(1.875, 1.75)], c=-3.25), 2.0 ** -5)
+    # subnormal * subnormal: 7*2**-9 * 7*2**-9 = 49 * 2**-18 kept exactly when it is
+    # the largest term (e_max = -12, q = 2**-25)
+    assert_value(dot(engine, H100, [(7 * 2.0 ** -9, 7 * 2.0 ** -9)]), 49 * 2.0 ** -18)
+
+
+def test_fasi_alignment_to_largest_term(engine):
+    # c = 1; products 16*1, -16*1 and 2**-5 * 2**-5 = 2**-10.  The largest term is a
+    # product (exponent 4), so q = 2**(4-13) = 2**-9 and 2**-10 is cut to 0 although it
+    # is only 10 bits below c: result 1.0.  Without the +-16 pair e_max = 0 (c), q =
+    # 2**-13 and 2**-10 survives: 1 + 2**-10.  exact keeps it in both.
+    big = [(16.0, 1.0), (-16.0, 1.0), (2.0 ** -5, 2.0 ** -5)]
+    assert_value(dot(engine, H100, big, c=1.0), 1.0)
+    assert_value(dot(engine, H100, [(2.0 ** -5, 2.0 ** -5)], c=1.0), 1 + 2.0 ** -10)
+    assert_value(dot(engine, EXACT, big, c=1.0), 1 + 2.0 ** -10)
+    # the largest term may be c: c = 16, products -16*1... cannot cancel c here, so
+    # put c = 16 and a 2**-10 product: q = 2**-9 -> 16.0 (16 + 2**-10 would need 15 bits)
+    assert_value(dot(engine, H100, [(2.0 ** -5, 2.0 ** -5)], c=16.0), 16.0)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_fasi_truncation(engine, sign):
+    # four products 1*1 and one 1.5*2**-6 * 2**-6 = 3 * 2**-13: e_max = 0, everything
+    # is a multiple of q = 2**-13 and kept: exact sum 4 + 3 * 2**-13.  In e8m13 the
+    # unit in [4, 8) is 2**-11, and 3 * 2**-13 = 0.75 units: the neighbours are 4 and
+    # 4 + 2**-11; rz goes toward zero: 4 (or -4 for the negated sum).  Nearest would
+    # give 4 + 2**-11.  exact (fp32): 4 + 3 * 2**-13.
+    pairs = [(sign, 1.0)] * 4 + [(sign * 1.5 * 2.0 ** -6, 2.0 ** -6)]
+    assert_value(dot(engine, H100, pairs), sign * 4.0)
+    assert_value(dot(engine, H100.replace(acc_round="rne"), pairs),
+                 sign * (4 + 2.0 ** -11))
+    away = "ru" if sign > 0 else "rd"
+    assert_value(dot(engine, H100.replace(acc_round=away), pairs), sign * (4 + 2.0 ** -11))
+    assert_value(dot(engine, EXACT, pairs), sign * (4 + 3 * 2.0 ** -13))
+
+
+def test_fasi_extra_bits_h100(engine):
+    # products 1*1, -1*1 (they cancel but set e_max = 0) and a small t:
+    #   t = 2**-13 (13 bits below the largest term) survives:          2**-13
+    #   t = 2**-14 is cut to 0; the exact cancellation gives +0 (rz):   +0.0
+    #   t = 1.5 * 2**-13 keeps only its 2**-13 bit:                    2**-13
+    #   t = -2**-13 survives with its sign, -2**-14 is cut to -0 -> +0
+    base = [(1.0, 1.0), (-1.0, 1.0)]
+    assert_value(dot(engine, H100, base + [T13]), 2.0 ** -13)
+    assert_value(dot(engine, H100, base + [T14]), 0.0)
+    assert_value(dot(engine, H100, base + [(1.5 * 2.0 ** -6, 2.0 ** -7)]), 2.0 ** -13)
+    assert_value(dot(engine, H100, base + [(-(2.0 ** -6), 2.0 ** -7)]), -(2.0 ** -13))
+    assert_value(dot(engine, H100, base + [(-(2.0 ** -7), 2.0 ** -7)]), 0.0)
+    assert_value(dot(engine, EXACT, base + [T14]), 2.0 ** -14)
+    ada = emu.preset("ada")
+    assert_value(dot(engine, ada, base + [T13]), 2.0 ** -13)
+    assert_value(dot(engine, ada, base + [T14]), 0.0)
+
+
+@pytest.mark.parametrize("name,big,bits", [("b200", 128.0, 31), ("default", 16.0, 25),
+                                           ("mxfp8", 16.0, 25)])
+def test_fasi_extra_bits_other_presets(engine, name, big, bits):
+    # big*big and -big*big set e_max = 2*log2(big) (14 or 8); a term 2**(e_max - bits)
+    # survives, 2**(e_max - bits - 1) does not.  b200: e_max 14, q = 2**-17;
+    # default/mxfp8: e_max 8, q = 2**-17.  Small products: 2**-8 * 2**-9 = 2**-17,
+    # 2**-9 * 2**-9 = 2**-18 (e4m3 subnormals 0x02, 0x01).
+    cfg = emu.preset(name)
+    e_max = 2 * int(np.log2(big))
+    assert e_max - bits == -17
+    base = [(big, big), (-big, big)]
+    assert_value(dot(engine, cfg, base + [(2.0 ** -8, 2.0 ** -9)]), 2.0 ** -17)
+    assert_value(dot(engine, cfg, base + [(2.0 ** -9, 2.0 ** -9)]), 0.0)
+
+
+def test_fasi_no_normalisation_inside_a_step(engine):
+    # The same product value 2.25 made two ways:
+    #   1.5 * 1.5: significand 2.25 in [2, 4), exponent 0 + 0 = 0 -> q = 2**-13
+    #   1.125 * 2: significand 1.125,          exponent 0 + 1 = 1 -> q = 2**-12
+    # With its negation and t = 2**-13: the first keeps t (2**-13), the second cuts it
+    # (+0).  A unit that renormalised products would give +0 for both.
+    t = T13
+    assert_value(dot(engine, H100, [(1.5, 1.5), (-1.5, 1.5), t]), 2.0 ** -13)
+    assert_value(dot(engine, H100, [(1.125, 2.0), (-1.125, 2.0), t]), 0.0)
+    assert_value(dot(engine, EXACT, [(1.125, 2.0), (-1.125, 2.0), t]), 2.0 ** -13)
+    # largest e4m3 significand product 1.875 * 1.875 = 3.515625 (exponent 0) with
+    # c = -3.5: q = 2**-12 is set by c (exponent 1), and t = 2**-13 is cut:
+    assert_value(dot(engine, H100, [(1.875, 1.875), t], c=-3.5), 2.0 ** -6)
+
+
+def test_fasi_carry_out(engine):
+    # 32 products: 16 x (1*1) and 16 x 2**-13.  e_max = 0, q = 2**-13, all kept; the
+    # exact sum 16 + 16 * 2**-13 = 16 + 2**-9 carries 4 places past e_max, and the
+    # single rounding at the end keeps it: the e8m13 unit in [16, 32) is 2**-9.
+    # (Aligning to the carried-out exponent 4 instead would have cut every 2**-13.)
+    pairs = [(1.0, 1.0)] * 16 + [T13] * 16
+    assert_value(dot(engine, H100, pairs), 16 + 2.0 ** -9)
+    # 15 small terms: 16 + 15 * 2**-13; in units of 2**-9 that is 15/16 of a unit ->
+    # rz -> 16.0 (the kept bits reach the final rounding, which drops them)
+    pairs = [(1.0, 1.0)] * 16 + [T13] * 15
+    assert_value(dot(engine, H100, pairs), 16.0)
+    assert_value(dot(engine, EXACT, pairs), 16 + 15 * 2.0 ** -13)
+    # 32 x 1.875 * 1.875 = 32 * 225/64 = 112.5 (carries 6 places; 8 significant bits)
+    assert_value(dot(engine, H100, [(1.875, 1.875)] * 32), 112.5)
+
+
+def test_fasi_non_monotonicity(engine):
+    # K = 64, two fused steps.  Step 1: products 2**0, 2**-1, ..., 2**-12 and X.
+    # Step 2: 31 products of 2**-13.
+    #  X = 2**-13: step 1 sums to 2 - 2**-12 + 2**-13 = 2 - 2**-13 (an e8m13 value,
+    #    exponent 0).  Step 2: c = 2 - 2**-13, e_max = 0, q = 2**-13, every 2**-13 is
+    #    kept: 2 - 2**-13 + 31 * 2**-13 = 2 + 30 * 2**-13 = 2 + 15 * 2**-12 (e8m13).
+    #  X = 2**-12 (larger): step 1 gives exactly 2 (exponent 1).  Step 2: q = 2**-12,
+    #    every 2**-13 is cut: 2.0.
+    # A larger positive product gives a smaller result.  exact stays monotone.
+    powers = {i: (2.0 ** -i, 1.0) if i <= 6 else (2.0 ** -6, 2.0 ** -(i - 6))
+              for i in range(13)}
+    step2 = {k: T13 for k in range(32, 63)}
+    small = dot(engine, H100, {**powers, 13: T13, **step2}, K=64)
+    large = dot(engine, H100, {**powers, 13: (2.0 ** -6, 2.0 ** -6), **step2}, K=64)
+    assert_value(small, 2 + 15 * 2.0 ** -12)
+    assert_value(large, 2.0)
+    assert large < small
+    assert_value(dot(engine, EXACT, {**powers, 13: T13, **step2}, K=64),
+                 2 + 30 * 2.0 ** -13)
+    assert_value(dot(engine, EXACT, {**powers, 13: (2.0 ** -6, 2.0 ** -6), **step2}, K=64),
+                 2 + 31 * 2.0 ** -13)
+
+
+# ================================================================== one value per preset
+def test_preset_exact(engine):
+    # c = 2**24 and products 1*1, 1*1: one rounding of 2**24 + 2, an fp32 value.
+    assert_value(dot(engine, EXACT, [(1.0, 1.0)] * 2, c=2.0 ** 24), 2.0 ** 24 + 2)
+
+
+def test_preset_fp32_seq(engine):
+    # The same data through a chain of FMAs: 2**24 + 1 is a tie between 2**24 and
+    # 2**24 + 2 (fp32 unit 2 there) -> even -> 2**24, twice.
+    assert_value(dot(engine, emu.preset("fp32-seq"), [(1.0, 1.0)] * 2, c=2.0 ** 24),
+                 2.0 ** 24)
+
+
+def test_preset_h100(engine):
+    # c = fp32(0.1) = 13421773 * 2**-27 = 0.10000000149..; k = 0: 1*1; k = 32: 1.5*2**-7
+    # * 2**-7 = 3 * 2**-15.
+    # Step 1: e_max = 0, q = 2**-13: c -> floor(0.1000000015 * 8192) = floor(819.2..)
+    #   = 819 units; 1 + 819 * 2**-13 is an e8m13 value.
+    # Step 2: c = 1 + 819 * 2**-13 (exponent 0), product 3 * 2**-15 = 0.75 units -> 0:
+    #   1 + 819 * 2**-13 = 1.0999755859375.
+    c = float(np.float32(0.1))
+    assert c == 13421773 * 2.0 ** -27
+    assert_value(dot(engine, H100, {0: (1.0, 1.0), 32: (P, Q)}, c=c), 1 + 819 * 2.0 ** -13)
+    # with k = 32 holding 1.5*2**-6 * 2**-7 = 3 * 2**-14 = 1.5 units instead -> 1 unit:
+    assert_value(dot(engine, H100, {0: (1.0, 1.0), 32: (1.5 * 2.0 ** -6, Q)}, c=c),
+                 1 + 820 * 2.0 ** -13)
+
+
+def test_preset_ada(engine):
+    # k = 0..15: sixteen products 1.5*2**-6 * 2**-7 = 3 * 2**-14 (exponent -12); k = 16:
+    # 1*1.  ada (16 per step): step 1 has e_max = -12, q = 2**-25, sum exactly
+    # 48 * 2**-14 = 3 * 2**-10; step 2: c = 3 * 2**-10 = 24 * 2**-13 and 1*1: q = 2**-13,
+    # both kept -> 1 + 3 * 2**-10.
+    # h100 (32 per step) sees all 17 in one step: each 3 * 2**-14 = 1.5 * 2**-13 is cut
+    # to 2**-13: 1 + 16 * 2**-13 = 1 + 2**-9.
+    pairs = [(1.5 * 2.0 ** -6, Q)] * 16 + [(1.0, 1.0)]
+    assert_value(dot(engine, emu.preset("ada"), pairs), 1 + 3 * 2.0 ** -10)
+    assert_value(dot(engine, H100, pairs), 1 + 2.0 ** -9)
+
+
+def test_preset_b200(engine):
+    # c = 2**14; products -128*128 = -2**14 and 3*2**-9 * 2**-9 = 3 * 2**-18.  e_max = 14,
+    # q = 2**(14-31) = 2**-17: 3 * 2**-18 = 1.5 units -> 1 unit; c and -2**14 cancel:
+    # 2**-17.  (h100 would cut it to +0; exact keeps 3 * 2**-18.)
+    pairs = [(-128.0, 128.0), (3 * 2.0 ** -9, 2.0 ** -9)]
+    assert_value(dot(engine, emu.preset("b200"), pairs, c=2.0 ** 14), 2.0 ** -17)
+    assert_value(dot(engine, H100, pairs, c=2.0 ** 14), 0.0)
+    assert_value(dot(engine, EXACT, pairs, c=2.0 ** 14), 3 * 2.0 ** -18)
+
+
+def test_preset_mxfp8(engine):
+    # K = 64, two scale blocks of 32.  sa = [2**2, 2**-3] (codes 129, 124), sb = [2**0,
+    # 2**1] (codes 127, 128); c = 1 + 3 * 2**-23.
+    # k = 0: 1*1 * 2**(2+0) = 4 (exponent 2).  k = 32: 1 * 1.125 * 2**(-3+1) = 0.28125.
+    # Step 1: e_max = 2, q = 2**-23: c kept; exact 5 + 3 * 2**-23; fp32 unit in [4, 8)
+    #   is 2**-21 and 3 * 2**-23 = 0.75 units -> rz -> 5.
+    # Step 2: 5 + 0.28125 = 5.28125 exactly.
+    cfg = emu.preset("mxfp8")
+    data = {0: (1.0, 1.0), 32: (1.0, 1.125)}
+    sa, sb = [[129, 124]], [[127], [128]]
+    c = 1 + 3 * 2.0 ** -23
+    assert_value(dot(engine, cfg, data, c=c, K=64, sa=sa, sb=sb), 5.28125)
+    # round-to-nearest in step 1 would give 5 + 2**-21 and then 5.28125 + 2**-21
+    assert_value(dot(engine, cfg.replace(acc_round="rne"), data, c=c, K=64, sa=sa, sb=sb),
+                 5.28125 + 2.0 ** -21)
+
+
+def test_preset_deepseek_v3(engine):
+    # K = 256 (two 128-blocks), N = 1.  sa = [2**1, 2**-1] (codes 128, 126); B tiles
+    # sb = [2**2, 2**0] (codes 129, 127); c = 0.25 initialises the outer fp32 o.
+    # Block 0: k = 0: 1*1; k = 1: 2**-7 * 2**-7 = 2**-14, cut in the h100 step (q =
+    #   2**-13) -> inner p = 1.  o = fp32(0.25 + 1 * 2**(1+2)) = 8.25.
+    # Block 1: k = 128: 1.5*1 -> p = 1.5 after the first step; k = 200: 2**-6 * 2**-6 =
+    #   2**-12 in the third step with c = 1.5: q = 2**-13, kept: p = 1.5 + 2**-12.
+    #   o = fp32(8.25 + (1.5 + 2**-12) * 2**(-1+0)) = 9 + 2**-13 (fp32 unit 2**-20 here).
+    cfg = emu.preset("deepseek-v3")
+    data = {0: (1.0, 1.0), 1: (Q, Q), 128: (1.5, 1.0), 200: (2.0 ** -6, 2.0 ** -6)}
+    got = dot(engine, cfg, data, c=0.25, K=256, sa=[[128, 126]], sb=[[129], [127]])
+    assert_value(got, 9 + 2.0 ** -13)
+
+
+def test_preset_default(engine):
+    # K = 130: scale blocks of 128, the second partial (2 values).  sa = [2**10, 2**-10]
+    # (codes 137, 117), sb = [1, 1] (127).  k = 0: 1*1 * 2**10 = 1024.
+    # k = 128: 1*1 * 2**-10;  k = 129: 2**-9 * 1 * 2**-10 = 2**-19 (exponent -6+0-10).
+    # Steps 1-4 give 1024.  Step 5 (k = 128, 129): c = 1024 (exponent 10) -> q =
+    # 2**(10-25) = 2**-15: 2**-10 kept, 2**-19 cut -> 1024 + 2**-10, an fp32 value.
+    cfg = emu.preset("default")
+    data = {0: (1.0, 1.0), 128: (1.0, 1.0), 129: (2.0 ** -9, 1.0)}
+    got = dot(engine, cfg, data, K=130, sa=[[137, 117]], sb=[[127], [127]])
+    assert_value(got, 1024 + 2.0 ** -10)
