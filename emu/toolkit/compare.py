@@ -213,7 +213,8 @@ def run_emulator(config, q: Quantized, c=None) -> np.ndarray:
                                   equal_nan=True):
                 raise UsageError("C cannot be divided exactly by the per-tensor scale "
                                  f"2^{q.post_exp} in fp32; use a config with block scales")
-    d = gemm(q.a, q.b, c=c_in, sa=q.sa, sb=q.sb, config=config)
+    with np.errstate(over="ignore"):                 # the kernels' float32 casts
+        d = gemm(q.a, q.b, c=c_in, sa=q.sa, sb=q.sb, config=config)
     if q.post_exp or q.post_nan:
         with np.errstate(all="ignore"):
             d = np.ldexp(d.astype(np.float64), q.post_exp).astype(np.float32)
