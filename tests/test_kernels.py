@@ -130,3 +130,75 @@ def test_exhaustive_single_products(fmts, cfgname):
         c = np.full((256, 256), cval, dtype=np.float32)
         assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
                           reference.gemm(a, b, c=c, config=cfg), f"{cfgname} c={cval}")
+
+
+# ------------------------------------------------------------------ float64 paths
+def test_fma_chain_path_edge_values():
+    """fp32-seq (float64 -> fp32 FMA chain): signed zeros, absorption next to the
+    fp32 maximum, subnormal C, cancellation -- equal to the reference."""
+    cfg = emu.preset("fp32-seq")
+    f = lambda v: encode("e4m3", np.array(v, dtype=np.float64))
+    a = f([[448, 448, 0, 1], [-0.0, -0.0, -0.0, -0.0], [2**-9, -2**-9, 2**-9, 0]])
+    b = f([[448, 1], [448, 1], [1, 1], [-0.0, 1]])
+    c = np.array([[3.4e38, -0.0], [-0.0, -0.0], [1e-40, -1e-40]], dtype=np.float32)
+    want = reference.gemm(a, b, c=c, config=cfg)
+    assert_bits_equal(emu.gemm(a, b, c=c, config=cfg), want)
+    assert want[0, 0] == np.float32(3.4e38)       # 2 * 448**2 is below half an ulp
+    assert want[1, 1] == 0 and np.signbit(want[1, 1])     # all -0 stays -0
+
+
+def test_exact_step_bound_holds_and_fails():
+    """exact_step_fits: E4M3 with K = 2**17 qualifies; K * amax * bmax beyond 2**53
+    units of 2**-18 (K > 171196 with 448 * 448 and subnormals present) does not.  When it does not, float64 summation really is inexact, and the
+    general kernel still equals the reference."""
+    from emu.kernels.floatpath import exact_step_fits
+    amax = np.array([448.0])
+    lsb = np.array([-9])
+    # K * 448**2 <= 2**53 * 2**-18  <=>  K <= 2**35 / 200704 = 171196.9
+    assert exact_step_fits(amax, amax, lsb, lsb, 2**17)
+    assert exact_step_fits(amax, amax, lsb, lsb, 171196)
+    assert not exact_step_fits(amax, amax, lsb, lsb, 171197)
+    # E5M2: 57344 * 57344 next to 2**-16 * 2**-16 in one dot product
+    cfg = emu.preset("exact").replace(a_format="e5m2", b_format="e5m2")
+    e5 = lambda v: encode("e5m2", np.array(v, dtype=np.float64))
+    a = e5([[57344.0, 2.0**-16, -57344.0]])
+    b = e5([[57344.0], [2.0**-16], [57344.0]])
+    assert float(np.float64(57344.0**2) + 2.0**-32 - 57344.0**2) == 0.0   # float64 loses it
+    got = emu.gemm(a, b, config=cfg)
+    assert_bits_equal(got, reference.gemm(a, b, config=cfg))
+    assert got[0, 0] == np.float32(2.0**-32)
+
+
+@pytest.mark.parametrize("name", ["exact", "fp32-seq"])
+def test_float_paths_random(name):
+    rng = np.random.default_rng(7)
+    cfg = emu.preset(name)
+    for kind in ["finite", "narrow", "sub", "any"]:
+        a, b = random_codes(rng, (6, 150), kind), random_codes(rng, (150, 5), kind)
+        c = random_c(rng, (6, 5), kind)
+        assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
+                          reference.gemm(a, b, c=c, config=cfg), f"{name} {kind}")
+
+
+def test_same_bits_with_one_and_two_threads(tmp_path):
+    """Row partitioning never changes results: NUMBA_NUM_THREADS=1 equals the default."""
+    import subprocess
+    import sys
+    rng = np.random.default_rng(3)
+    a = random_codes(rng, (37, 256), "finite")
+    b = random_codes(rng, (256, 29), "finite")
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    for name in ["h100", "default", "exact", "fp32-seq", "deepseek-v3"]:
+        cfg = emu.preset(name)
+        sa, sb = random_scales(rng, cfg, 37, 29, 256)
+        args = ["--a", str(tmp_path / "a.npy"), "--b", str(tmp_path / "b.npy")]
+        for nm, s in (("sa", sa), ("sb", sb)):
+            if s is not None:
+                np.save(tmp_path / f"{nm}.npy", s)
+                args += [f"--{nm}", str(tmp_path / f"{nm}.npy")]
+        out = tmp_path / f"d_{name}.npy"
+        env = dict(__import__("os").environ, NUMBA_NUM_THREADS="1")
+        subprocess.run([sys.executable, "-m", "emu.cli", "gemm", *args, "--preset", name,
+                        "--out", str(out)], check=True, env=env)
+        assert_bits_equal(np.load(out), emu.gemm(a, b, sa=sa, sb=sb, config=cfg), name)

@@ -11,12 +11,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..formats import get_format
+from ..formats import decode, get_format
 from .core import MODE_CODES
 from .general import (CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE,
                       P_AMB, P_AMODE, P_ASUB, P_BS, P_CIN, P_FRAC, P_FUSED, P_LEN, P_PEB,
                       P_PMB, P_PMODE, P_PROMOTE, P_SCALE_PROMO, gemm_general)
 from .fast import ZERO_EXP, gemm_fast
+from .floatpath import exact_step_fits, finish_exact, fma_chain_fp32
 
 FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
 
@@ -98,12 +99,29 @@ def finish(out: np.ndarray) -> np.ndarray:
 
 
 def fast_window(cfg, K: int) -> bool:
-    """True when the fast kernel's int64 (and float64) step sums are exact: every cut
-    term is below 2**(align_bits + 2), and a step adds at most fused + 1 of them."""
+    """True when the fast kernel's step sums are exact in float64: every cut term is
+    below 2**(align_bits + 2), and a step adds at most fused + 1 of them."""
     if cfg.align_bits == "exact":
         return False
     n = (K if cfg.fused == "k" else cfg.fused) + 1
     return cfg.align_bits + 2 + int(n).bit_length() <= 52
+
+
+def _plain(cfg) -> bool:
+    """Exact alignment, no scales, no promotion: the float64 paths may apply."""
+    return cfg.align_bits == "exact" and not cfg.scale_block and not cfg.promote_every
+
+
+def is_fma_chain(cfg, K: int) -> bool:
+    """One product per step into fp32 rne with subnormals (the fp32-seq preset)."""
+    one = cfg.fused == 1 or K <= 1
+    return (_plain(cfg) and one and cfg.acc_format == "fp32" and cfg.acc_round == "rne"
+            and cfg.acc_subnormals)
+
+
+def is_single_step(cfg, K: int) -> bool:
+    """The whole of K in one exactly-aligned step (the exact preset)."""
+    return _plain(cfg) and (cfg.fused == "k" or cfg.fused >= K)
 
 
 def run(ops) -> np.ndarray:
@@ -113,21 +131,35 @@ def run(ops) -> np.ndarray:
     a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p = decode_operands(ops)
     prm = params(cfg, K)
     out = np.zeros((M, N), dtype=np.float64)
-    mask = np.ones((M, N), dtype=np.bool_)
-    if fast_window(cfg, K):
-        rows = (a_c == CLS_NUM).all(axis=1)
-        cols = (b_c == CLS_NUM).all(axis=0)
-        mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
-        fa, fb = get_format(cfg.a_format), get_format(cfg.b_format)
+    rows = (a_c == CLS_NUM).all(axis=1)
+    cols = (b_c == CLS_NUM).all(axis=0)
+    mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
+    fa, fb = get_format(cfg.a_format), get_format(cfg.b_format)
+    if is_fma_chain(cfg, K) or is_single_step(cfg, K):
+        a_f = np.where(a_c == CLS_NUM, decode(fa, ops.a), 0.0)
+        b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0)
+        if is_fma_chain(cfg, K):
+            fma_chain_fp32(a_f, b_f, ops.c, rows, out)
+        elif exact_step_fits(a_f, b_f, (a_e - fa.mbits)[a_m != 0], (b_e - fb.mbits)[b_m != 0],
+                             K):
+            redo = np.zeros((M, N), dtype=np.bool_)
+            finish_exact(a_f @ b_f, ops.c, prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
+            mask |= redo
+        else:
+            mask[:] = True
+    elif fast_window(cfg, K):
         a_val = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)
         b_val = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
-        b_val32 = b_val.astype(np.float32)
+        with np.errstate(over="ignore"):
+            b_val32 = b_val.astype(np.float32)
         if np.array_equal(b_val32, b_val):       # half the memory traffic when exact
             b_val = b_val32
         b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int16)
         redo = np.zeros((M, N), dtype=np.bool_)
         gemm_fast(a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p, prm, rows, out, redo)
         mask |= redo
+    else:
+        mask[:] = True
     if mask.any():
         gemm_general(a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, ops.c, sa_p, sb_p, prm, mask,
                      out)

@@ -1,0 +1,83 @@
+"""Kernels whose exactness is a float64 fact (each fact is proved here and tested at
+its limits in tests/test_kernels.py).
+
+One exact step (``align_bits = "exact"``, the whole of K in one fused step, no
+scales, no promotion) -- the ``exact`` preset.  Every non-zero FP8 value is an
+integer multiple of 2**lsb (its own last-place unit), and |value| <= max.  So every
+product of row i of A and column j of B is an integer multiple of
+u = 2**(lsb_a + lsb_b), at most amax * bmax in magnitude, where lsb_a, lsb_b are the
+smallest last-place exponents and amax, bmax the largest magnitudes present.  Any
+partial sum, in any order, is then an integer multiple of u below
+K * amax * bmax; when that is at most 2**53 * u every float64 addition and every
+FMA is exact, so BLAS float64 matmul returns the exact sum S (for E4M3 data:
+u >= 2**-18, amax * bmax < 2**18, so K <= 2**17 always qualifies).  The result is
+then round(S + C) -- one rounding of an exact two-term sum (TwoSum).
+
+A chain of fp32 FMAs (``fused = 1``, exact alignment, fp32 rne with subnormals, no
+scales, no promotion) -- the ``fp32-seq`` preset.  Each step is
+RNE_24(c + p) with c an fp32 value and p an FP8 product (at most 8 significant bits,
+inside the fp32 exponent range).  float64 holds p exactly and computes
+RN_53(c + p); since 53 >= 2 * 24 + 2, rounding that again to fp32 equals rounding the
+exact sum once (double rounding is innocuous: Figueroa, "When is double rounding
+innocuous?", SIGNUM 1995); sums below 2**-126 are multiples of 2**-149 and exact.
+IEEE arithmetic also gives the spec's signed zeros (-0 + -0 = -0, x - x = +0),
+overflow to Inf under rne and Inf staying Inf.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .core import RD, add_exact_round, pjit, round_f64
+
+
+def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
+    """The condition above, from the data: K * amax * bmax <= 2**53 * 2**(lsb_a+lsb_b).
+    a_f/b_f: float64 values (finite); a_lsb/b_lsb: last-place exponents of the
+    non-zero values (empty when all are zero)."""
+    if K == 0 or a_lsb.size == 0 or b_lsb.size == 0:
+        return True
+    amax, bmax = np.abs(a_f).max(), np.abs(b_f).max()
+    bound = np.log2(float(K)) + np.log2(amax) + np.log2(bmax)
+    return bound <= 53 + int(a_lsb.min()) + int(b_lsb.min()) - 1e-9
+
+
+@pjit
+def finish_exact(S, c, prm_e, out, redo):
+    """out = round(S + C) once into (ebits, mbits) by mode; all-zero cases -> redo."""
+    ebits, mbits, mode, sub = prm_e[0], prm_e[1], prm_e[2], prm_e[3] != 0
+    M, N = S.shape
+    for i in prange(M):
+        for j in range(N):
+            s = S[i, j]
+            cv = np.float64(c[i, j])
+            if s == 0:
+                if cv == 0:
+                    redo[i, j] = True          # signed-zero rules need the products
+                else:
+                    out[i, j] = round_f64(cv, 0.0, ebits, mbits, mode, sub)
+            elif cv == -s:
+                out[i, j] = -0.0 if mode == RD else 0.0
+            elif cv == 0:
+                out[i, j] = round_f64(s, 0.0, ebits, mbits, mode, sub)
+            else:
+                out[i, j] = add_exact_round(s, cv, ebits, mbits, mode, sub)
+
+
+@pjit
+def fma_chain_fp32(a_f, b_f, c, rows, out):
+    """out[i, j] = c[i, j] folded with fp32 FMAs over k in order (rows[i] only)."""
+    M, K = a_f.shape
+    N = b_f.shape[1]
+    for i in prange(M):
+        if not rows[i]:
+            continue
+        acc = np.empty(N, dtype=np.float32)
+        for j in range(N):
+            acc[j] = c[i, j]
+        for k in range(K):
+            av = a_f[i, k]
+            for j in range(N):
+                acc[j] = np.float32(np.float64(acc[j]) + av * b_f[k, j])
+        for j in range(N):
+            out[i, j] = acc[j]
