@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import click
+import numpy as np
 
 from .config import FIELD_NAMES, preset, presets, resolve
 from .errors import UsageError
@@ -47,10 +48,16 @@ def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, referen
       fp8emu gemm --a A.npy --b B.npy --preset h100 --set align_bits=16 --out D.npy
     """
     from .io import check_writable, load_npy, save_npy
+    from .operands import check
     check_writable(out_path, "--out")
-    arrays = {k: load_npy(p, f"--{k}") if p else None
-              for k, p in dict(a=a_path, b=b_path, sa=sa_path, sb=sb_path,
-                               c=c_path).items()}
+    paths = dict(a=a_path, b=b_path, sa=sa_path, sb=sb_path, c=c_path)
+    arrays = {k: load_npy(p, f"--{k}") if p else None for k, p in paths.items()}
+    for k in ("a", "b", "sa", "sb"):
+        arrays[k] = _void_bytes_as_codes(arrays[k])
+    try:                                   # validate first: errors name the option
+        check(arrays["a"], arrays["b"], arrays["c"], arrays["sa"], arrays["sb"], config)
+    except UsageError as e:
+        raise UsageError(_name_option(str(e), paths)) from None
     if reference:
         from .reference import gemm as g
     else:
@@ -58,6 +65,26 @@ def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, referen
     d = g(arrays["a"], arrays["b"], c=arrays["c"], sa=arrays["sa"], sb=arrays["sb"],
           config=config)
     save_npy(out_path, d)
+
+
+def _void_bytes_as_codes(arr):
+    """np.save() writes ml_dtypes float8 arrays as raw one-byte voids ('|V1'): those
+    bytes are the codes, so read them as uint8."""
+    if (arr is not None and arr.dtype.kind == "V" and arr.dtype.itemsize == 1
+            and arr.dtype.fields is None):
+        return arr.view(np.uint8)
+    return arr
+
+
+def _name_option(msg: str, paths: dict) -> str:
+    """'a: expected ...' -> '--a A.npy: expected ...' (the operand checks name the
+    Python argument; on the command line the option and its file are clearer)."""
+    head, sep, rest = msg.partition(": ")
+    if sep and head in paths and paths[head]:
+        return f"--{head} {paths[head]}: {rest}"
+    if sep and head == "sa/sb":
+        return f"--sa/--sb: {rest}"
+    return msg
 
 
 @click.command("presets")
@@ -106,14 +133,31 @@ def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
     Example:
       fp8emu quantize --x X.npy --block 1x128 --scale-mode ceil --out A.npy --scales SA.npy
     """
+    import os
+
     from .io import check_writable, load_npy, save_npy
     from .quant import quantize
     try:
         br, bc = (int(v) for v in block.lower().split("x"))
     except ValueError:
         raise UsageError(f"--block {block!r}: expected RxC, e.g. 1x128") from None
+    if br < 1 or bc < 1:
+        raise UsageError(f"--block {block!r}: block sizes must be >= 1")
     check_writable(out_path, "--out")
     check_writable(scales_path, "--scales")
-    codes, scales = quantize(load_npy(x_path, "--x"), fmt, (br, bc), scale_mode)
+    if os.path.abspath(out_path) == os.path.abspath(scales_path):
+        raise UsageError(f"--out and --scales are the same file ({out_path})")
+    x = load_npy(x_path, "--x")
+    if x.ndim != 2:
+        raise UsageError(f"--x {x_path}: expected a 2-D array, got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise UsageError(f"--x {x_path}: expected float32 data, got dtype {x.dtype}")
+    codes, scales = quantize(x, fmt, (br, bc), scale_mode)
+    existed = os.path.exists(out_path)
     save_npy(out_path, codes)
-    save_npy(scales_path, scales)
+    try:
+        save_npy(scales_path, scales)
+    except BaseException:
+        if not existed:                    # leave nothing partial behind
+            os.unlink(out_path)
+        raise
