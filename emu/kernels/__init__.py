@@ -121,7 +121,7 @@ def is_fma_chain(cfg, K: int) -> bool:
 
 def is_single_step(cfg, K: int) -> bool:
     """The whole of K in one exactly-aligned step (the exact preset)."""
-    return _plain(cfg) and (cfg.fused == "k" or cfg.fused >= K)
+    return _plain(cfg) and K >= 1 and (cfg.fused == "k" or cfg.fused >= K)
 
 
 def run(ops) -> np.ndarray:
