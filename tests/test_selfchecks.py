@@ -21,16 +21,26 @@ H100 = emu.preset("h100")
 EXACT = emu.preset("exact")
 
 
-@pytest.fixture(params=["reference", "kernel"])
-def engine(request):
-    return reference.gemm if request.param == "reference" else emu.gemm
+@pytest.fixture(params=["reference", "kernel", "kernel-general"])
+def engine(request, monkeypatch):
+    """The exact reference, emu.gemm as dispatched, and emu.gemm forced onto its
+    general element kernel (the fast-path predicates switched off)."""
+    if request.param == "reference":
+        return reference.gemm
+    if request.param == "kernel-general":
+        import emu.kernels as kernels
+        for name in ("fast_window", "is_fma_chain", "is_single_step"):
+            if hasattr(kernels, name):
+                monkeypatch.setattr(kernels, name, lambda *args: False)
+    return emu.gemm
 
 
 def codes(fmt, values):
     out = []
     for v in values:
-        c = encode_scalar(fmt, v, "rne", "sat")
-        assert decode_scalar(fmt, c) == v, f"{v!r} is not an exact {fmt} value"
+        c = encode_scalar(fmt, v, "rne", "nonsat")      # nonsat: +-Inf stays Inf
+        d = decode_scalar(fmt, c)
+        assert d == v or (d != d and v != v), f"{v!r} is not an exact {fmt} value"
         out.append(c)
     return np.array(out, dtype=np.uint8)
 
@@ -50,7 +60,7 @@ def dot(engine, cfg, pairs, c=0.0, K=None, sa=None, sb=None):
     A = codes(cfg.a_format, a_vals).reshape(1, K)
     B = codes(cfg.b_format, b_vals).reshape(K, 1)
     C = np.array([[c]], dtype=np.float32)
-    assert float(C[0, 0]) == c, "c must be an fp32 value"
+    assert float(C[0, 0]) == c or c != c, "c must be an fp32 value"
     if sa is not None:
         sa = np.array(sa, dtype=np.uint8)
         sb = np.array(sb, dtype=np.uint8)
@@ -329,3 +339,76 @@ def test_preset_default(engine):
     data = {0: (1.0, 1.0), 128: (1.0, 1.0), 129: (2.0 ** -9, 1.0)}
     got = dot(engine, cfg, data, K=130, sa=[[137, 117]], sb=[[127], [127]])
     assert_value(got, 1024 + 2.0 ** -10)
+
+
+# ================================================================== zeros, overflow, specials
+def test_zero_signs(engine):
+    # 2.1 step 6: every term zero -> -0 only when c and every product are -0
+    assert_value(dot(engine, H100, [(-0.0, 1.0), (0.0, -1.0)], c=-0.0), -0.0)
+    assert_value(dot(engine, H100, [(-0.0, 1.0), (0.0, 1.0)], c=-0.0), 0.0)
+    assert_value(dot(engine, H100, [(-0.0, 1.0)], c=0.0), 0.0)
+    # an exact non-trivial cancellation: +0, and -0 under rd
+    assert_value(dot(engine, H100, [(1.0, 1.0), (-1.0, 1.0)], c=-0.0), 0.0)
+    assert_value(dot(engine, H100.replace(acc_round="rd"), [(1.0, 1.0), (-1.0, 1.0)]), -0.0)
+    assert_value(dot(engine, EXACT, [(1.0, 1.0)], c=-1.0), 0.0)
+    # a sum that is zero because the alignment cut every non-zero term to zero is
+    # treated like a cancellation (docs/numerics-decisions.md): e4m3 2**-9 * -1 has
+    # significand 1/8 at exponent -6; with align_bits = 0, q = 2**-6 -> cut to 0
+    cut0 = H100.replace(align_bits=0)
+    assert_value(dot(engine, cut0, [(-(2.0 ** -9), 1.0)]), 0.0)
+    assert_value(dot(engine, cut0.replace(acc_round="rd"), [(2.0 ** -9, 1.0)]), -0.0)
+
+
+def test_subnormal_results_and_flush(engine):
+    # e4m3 2**-9 * 2**-9 = 2**-18 with c = 0: an fp16 accumulator (emin -14, subnormal
+    # unit 2**-24) keeps it; acc_subnormals = false flushes it to a zero of its sign.
+    f16 = EXACT.replace(acc_format="fp16")
+    assert_value(dot(engine, f16, [(2.0 ** -9, 2.0 ** -9)]), 2.0 ** -18)
+    flush = f16.replace(acc_subnormals=False)
+    assert_value(dot(engine, flush, [(2.0 ** -9, 2.0 ** -9)]), 0.0)
+    assert_value(dot(engine, flush, [(-(2.0 ** -9), 2.0 ** -9)]), -0.0)
+    assert_value(dot(engine, flush, [(2.0 ** -3, 2.0 ** -11 * 8)]), 2.0 ** -11)
+
+
+def test_overflow(engine):
+    # c = max fp32 = (2 - 2**-23) * 2**127.  h100: q = 2**(127-13): c is cut to
+    # (2 - 2**-13) * 2**127 (the e8m13 max) and 448*448 to 0 -> e8m13 max, no Inf.
+    fmax = float(np.finfo(np.float32).max)
+    e813max = (2 - 2.0 ** -13) * 2.0 ** 127
+    assert_value(dot(engine, H100, [(448.0, 448.0)], c=fmax), e813max)
+    # fp32 rne: fmax + 200704 rounds back to fmax (the unit there is 2**104)
+    assert_value(dot(engine, EXACT, [(448.0, 448.0)], c=fmax), fmax)
+    # with UE8M0 scales 2**127 * 2**127 the product 448**2 * 2**254 overflows:
+    # rne -> +Inf, rz -> max finite, rd -> max finite, ru -> +Inf; negated: -Inf/-max
+    d = emu.preset("default")
+    big = dict(K=1, sa=[[254]], sb=[[254]])
+    for mode, want in [("rne", np.inf), ("rz", fmax), ("rd", fmax), ("ru", np.inf)]:
+        assert_value(dot(engine, d.replace(acc_round=mode), [(448.0, 448.0)], **big), want)
+        neg = {"ru": -fmax, "rd": -np.inf}.get(mode, -want)
+        assert_value(dot(engine, d.replace(acc_round=mode), [(-448.0, 448.0)], **big), neg)
+
+
+def test_specials(engine):
+    nan = float("nan")
+    h5 = H100.replace(a_format="e5m2", b_format="e5m2")
+    inf = float("inf")
+
+    def is_canonical_nan(x):
+        return np.float32(x).view(np.uint32) == 0x7FFFFFFF
+
+    assert is_canonical_nan(dot(engine, H100, [(nan, 1.0), (1.0, 1.0)]))     # NaN operand
+    assert is_canonical_nan(dot(engine, h5, [(inf, 0.0)]))                   # Inf * 0
+    assert is_canonical_nan(dot(engine, h5, [(inf, 1.0), (-inf, 1.0)]))      # +Inf - Inf
+    assert_value(dot(engine, h5, [(inf, 1.0), (57344.0, -57344.0)]), inf)    # Inf wins
+    assert_value(dot(engine, h5, [(-inf, 2.0), (1.0, 1.0)], c=2.0 ** 100), -inf)
+    # Inf in the first step, -Inf in the second: the accumulator stays Inf, then NaN
+    assert is_canonical_nan(dot(engine, h5, {0: (inf, 1.0), 40: (-inf, 1.0)}))
+    assert is_canonical_nan(dot(engine, H100, [(1.0, 1.0)], c=nan))          # NaN c
+    assert is_canonical_nan(dot(engine, h5, [(inf, 1.0)], c=-inf))           # c = -Inf
+    # a NaN scale (0xFF) on a block: NaN even when that block's products are zero
+    d = emu.preset("mxfp8")
+    assert is_canonical_nan(dot(engine, d, {0: (1.0, 1.0)}, K=64, sa=[[127, 0xFF]],
+                                sb=[[127], [127]]))
+    ds = emu.preset("deepseek-v3")
+    assert is_canonical_nan(dot(engine, ds, {0: (1.0, 1.0)}, K=256, sa=[[127, 127]],
+                                sb=[[127], [0xFF]]))
