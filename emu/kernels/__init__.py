@@ -107,21 +107,20 @@ def fast_window(cfg, K: int) -> bool:
     return cfg.align_bits + 2 + int(n).bit_length() <= 52
 
 
-def _plain(cfg) -> bool:
-    """Exact alignment, no scales, no promotion: the float64 paths may apply."""
-    return cfg.align_bits == "exact" and not cfg.scale_block and not cfg.promote_every
-
-
 def is_fma_chain(cfg, K: int) -> bool:
-    """One product per step into fp32 rne with subnormals (the fp32-seq preset)."""
-    one = cfg.fused == 1 or K <= 1
-    return (_plain(cfg) and one and cfg.acc_format == "fp32" and cfg.acc_round == "rne"
-            and cfg.acc_subnormals)
+    """One product per step, exact alignment, into fp32 rne with subnormals, no
+    scales, no promotion (the fp32-seq preset)."""
+    return (cfg.align_bits == "exact" and not cfg.scale_block and not cfg.promote_every
+            and (cfg.fused == 1 or K <= 1) and cfg.acc_format == "fp32"
+            and cfg.acc_round == "rne" and cfg.acc_subnormals)
 
 
 def is_single_step(cfg, K: int) -> bool:
-    """The whole of K in one exactly-aligned step (the exact preset)."""
-    return _plain(cfg) and K >= 1 and (cfg.fused == "k" or cfg.fused >= K)
+    """The whole of K in one exactly aligned step, scales (if any) on the products,
+    no promotion (the exact preset)."""
+    return (cfg.align_bits == "exact" and not cfg.promote_every and K >= 1
+            and (not cfg.scale_block or cfg.scale_apply == "product")
+            and (cfg.fused == "k" or cfg.fused >= K))
 
 
 def run(ops) -> np.ndarray:
@@ -135,15 +134,17 @@ def run(ops) -> np.ndarray:
     cols = (b_c == CLS_NUM).all(axis=0)
     mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
     fa, fb = get_format(cfg.a_format), get_format(cfg.b_format)
-    if is_fma_chain(cfg, K) or is_single_step(cfg, K):
+    if is_fma_chain(cfg, K):
         a_f = np.where(a_c == CLS_NUM, decode(fa, ops.a), 0.0)
         b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0)
-        if is_fma_chain(cfg, K):
-            fma_chain_fp32(a_f, b_f, ops.c, rows, out)
-        elif exact_step_fits(a_f, b_f, (a_e - fa.mbits)[a_m != 0], (b_e - fb.mbits)[b_m != 0],
-                             K):
+        fma_chain_fp32(a_f, b_f, ops.c, rows, out)
+    elif is_single_step(cfg, K):
+        a_v = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)   # scales folded in
+        b_v = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
+        if exact_step_fits(a_v, b_v, (a_e - fa.mbits)[a_m != 0], (b_e - fb.mbits)[b_m != 0],
+                           K):
             redo = np.zeros((M, N), dtype=np.bool_)
-            finish_exact(a_f @ b_f, ops.c, prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
+            finish_exact(a_v @ b_v, ops.c, prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
             mask |= redo
         else:
             mask[:] = True

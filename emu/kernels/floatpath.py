@@ -1,9 +1,10 @@
 """Kernels whose exactness is a float64 fact (each fact is proved here and tested at
 its limits in tests/test_kernels.py).
 
-One exact step (``align_bits = "exact"``, the whole of K in one fused step, no
-scales, no promotion) -- the ``exact`` preset.  Every non-zero FP8 value is an
-integer multiple of 2**lsb (its own last-place unit), and |value| <= max.  So every
+One exact step (``align_bits = "exact"``, the whole of K in one fused step, scales
+if any applied to the products, no promotion) -- the ``exact`` preset.  Every
+non-zero FP8 value times its UE8M0 scale is an integer multiple of 2**lsb (its own
+last-place unit), and |value| <= max.  So every
 product of row i of A and column j of B is an integer multiple of
 u = 2**(lsb_a + lsb_b), at most amax * bmax in magnitude, where lsb_a, lsb_b are the
 smallest last-place exponents and amax, bmax the largest magnitudes present.  Any
