@@ -412,3 +412,76 @@ def test_specials(engine):
     ds = emu.preset("deepseek-v3")
     assert is_canonical_nan(dot(engine, ds, {0: (1.0, 1.0)}, K=256, sa=[[127, 127]],
                                 sb=[[127], [0xFF]]))
+
+
+# ================================================================== independent models
+def _split(fmt, code):
+    """(sign, m, e, M) of a finite code, straight from spec section 1."""
+    M, bias = (3, 7) if fmt == "e4m3" else (2, 15)
+    s, E, f = code >> 7, (code >> M) & ((1 << (7 - M)) - 1), code & ((1 << M) - 1)
+    return s, (f if E == 0 else (1 << M) + f), max(E, 1) - bias, M
+
+
+def _round(x, mbits, mode):
+    """Fraction x rounded to a binary float with mbits fraction bits, exponent >= -126
+    (fp32 / e8m13 range; no overflow in these tests), rne or rz."""
+    from fractions import Fraction
+    if x == 0:
+        return Fraction(0)
+    a = abs(x)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    e = e if Fraction(2) ** e <= a else e - 1          # floor(log2 a)
+    unit = Fraction(2) ** (max(e, -126) - mbits)
+    n, r = divmod(a, unit)
+    if mode == "rne" and (r > unit / 2 or (r == unit / 2 and n % 2)):
+        n += 1
+    return (n * unit) if x > 0 else -(n * unit)
+
+
+def _random_finite(rng, shape):
+    c = rng.integers(0, 256, shape).astype(np.uint8)
+    c[(c & 0x7F) >= 0x78] &= 0xF7           # E < 15: never NaN
+    c[rng.random(shape) < 0.1] = 0          # some zeros
+    return c
+
+
+def test_exact_fp32seq_h100_equal_independent_models(engine):
+    """Small exact models written from the spec text (Fractions), on random data."""
+    from fractions import Fraction
+    rng = np.random.default_rng(77)
+    M, N, K = 3, 4, 70
+    a, b = _random_finite(rng, (M, K)), _random_finite(rng, (K, N))
+    c = (rng.standard_normal((M, N)) * 2.0 ** rng.integers(-8, 8, (M, N))).astype(np.float32)
+    got = {n: engine(a, b, c=c, config=emu.preset(n)) for n in ("exact", "fp32-seq", "h100")}
+    for i in range(M):
+        for j in range(N):
+            prods = []
+            for k in range(K):
+                sa_, ma, ea, Ma = _split("e4m3", int(a[i, k]))
+                sb_, mb, eb, Mb = _split("e4m3", int(b[k, j]))
+                prods.append(((-1) ** (sa_ ^ sb_) * ma * mb, ea + eb, Ma + Mb))
+            val = [Fraction(n) * Fraction(2) ** (e - f) for n, e, f in prods]
+            c0 = Fraction(float(c[i, j]))
+            # exact: one rne rounding to fp32 of C + sum
+            assert got["exact"][i, j] == float(_round(c0 + sum(val), 23, "rne"))
+            # fp32-seq: acc <- fp32_rne(acc + a*b), k in order
+            acc = c0
+            for v in val:
+                acc = _round(acc + v, 23, "rne")
+            assert got["fp32-seq"][i, j] == float(acc)
+            # h100: steps of 32; terms (c and non-zero products) cut toward zero to
+            # multiples of 2**(e_max - 13); the exact sum rounded toward zero to e8m13
+            acc = c0
+            for k0 in range(0, K, 32):
+                terms = [(v, e) for v, (n, e, f) in zip(val[k0:k0 + 32], prods[k0:k0 + 32])
+                         if n]
+                if acc != 0:
+                    ea = abs(acc).numerator.bit_length() - abs(acc).denominator.bit_length()
+                    ea = ea if Fraction(2) ** ea <= abs(acc) else ea - 1
+                    terms.append((acc, max(ea, -126)))
+                if not terms:
+                    continue
+                q = Fraction(2) ** (max(e for _, e in terms) - 13)
+                s = sum((abs(v) // q) * q * (1 if v > 0 else -1) for v, _ in terms)
+                acc = _round(s, 13, "rz")
+            assert got["h100"][i, j] == float(acc), (i, j)
