@@ -187,6 +187,31 @@ def test_replace_accepts_legal_combinations():
     c = MacConfig(acc_format=" E8M13", a_format="E5M2", fused="K", acc_round="RZ")
     assert (c.acc_format, c.a_format, c.fused, c.acc_round) == ("e8m13", "e5m2", "k", "rz")
     assert MacConfig(align_bits=0).align_bits == 0
+    assert MacConfig(align_bits=1024).align_bits == 1024       # spec: any int >= 0
+    with pytest.raises(UsageError, match="align_bits must be at most 1024"):
+        MacConfig(align_bits=1025)
+
+
+def test_wide_alignment_windows_agree_and_reach_exact():
+    """align_bits beyond the fast kernel's float64 window (> ~45) runs on the general
+    kernel and equals the reference; 570 bits keep everything, like 'exact'."""
+    import numpy as np
+    from emu import reference
+    rng = np.random.default_rng(8)
+    a = rng.integers(0, 0x7C, (3, 96)).astype(np.uint8)
+    b = rng.integers(0, 0x7C, (96, 2)).astype(np.uint8)
+    a[rng.random(a.shape) < 0.5] |= 0x80
+    sa = rng.integers(0, 255, (3, 3)).astype(np.uint8)
+    sb = rng.integers(0, 255, (3, 2)).astype(np.uint8)
+    c = np.array([[1e-40, 3e38], [-1.0, 0.0], [2.0 ** -100, 7.0]], np.float32)
+    base = preset("mxfp8").replace(a_format="e5m2", b_format="e5m2")
+    for bits in (49, 100, 570):
+        cfg = base.replace(align_bits=bits)
+        k = emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
+        r = reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
+        assert np.array_equal(k.view(np.uint32), r.view(np.uint32)), bits
+    ex = emu.gemm(a, b, c=c, sa=sa, sb=sb, config=base.replace(align_bits="exact"))
+    assert np.array_equal(k.view(np.uint32), ex.view(np.uint32))
 
 
 # ------------------------------------------------------------------ --set
