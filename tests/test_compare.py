@@ -230,3 +230,18 @@ def test_cli_usage_errors(capsys, args, msg):
 def test_cli_help_has_examples(capsys):
     code, text, _ = run_cli(capsys, "compare", "--help")
     assert code == 0 and "Examples:" in text and "fp8emu compare --preset h100" in text
+
+
+def test_code_inputs_with_128x128_tiles(rng):
+    """Codes with DeepSeek-style B tiles: the exact preset with the same layout equals
+    the exact-fp32 reference; deepseek-v3 is close to it but not exact."""
+    M, N, K = 3, 130, 256
+    a = rng.integers(0, 0x7F, (M, K)).astype(np.uint8)
+    b = rng.integers(0, 0x7F, (K, N)).astype(np.uint8)
+    sa = rng.integers(120, 135, (M, 2)).astype(np.uint8)
+    sb = rng.integers(120, 135, (2, 2)).astype(np.uint8)
+    ex = emu.preset("exact").replace(scale_block=128, scale_b_tile=128)
+    rows = compare([("ex", ex), ("ds", emu.preset("deepseek-v3"))], codes=(a, b, sa, sb),
+                   references=("exact-fp32",))
+    assert rows[0]["bit_exact"] == M * N and rows[0]["max_abs"] == 0
+    assert rows[1]["bit_exact"] < M * N and 0 < rows[1]["max_rel"] < 1e-2

@@ -159,7 +159,7 @@ class Operand:
         return np.where(self.nan_scale, np.nan, v)
 
 
-def exact_of(a: Operand, b: Operand, c=None, boundaries=(), row_tile=64) -> ExactResult:
+def exact_of(a: Operand, b: Operand, c=None, boundaries=()) -> ExactResult:
     """Exact C + A.B (see :class:`ExactResult`).
 
     ``boundaries``: k positions where the scale exponents may change (scale-block
@@ -187,6 +187,8 @@ def exact_of(a: Operand, b: Operand, c=None, boundaries=(), row_tile=64) -> Exac
 
     value = np.empty((M, N))
     residual = np.zeros((M, N))
+    nterms = 1 + len(chunks) * len(bands[0]) * len(bands[1])
+    row_tile = max(1, (1 << 20) // max(1, N * nterms))      # ~1M Python floats at a time
     for i0 in range(0, M, row_tile):
         i1 = min(M, i0 + row_tile)
         ts = [c64[i0:i1]]
