@@ -1,0 +1,143 @@
+"""`make bench`: throughput of emu.gemm per preset, the machine on the tiled GEMM
+program, and CLI start times, each as a ratio to numpy float32 matmul measured in
+the same run on the same inputs.  Not a test: it asserts nothing about time.
+
+    python scripts/bench.py [--sizes 256,1024] [--big] [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import emu  # noqa: E402
+from emu.quant import quantize  # noqa: E402
+
+PRESETS = ["h100", "default", "deepseek-v3", "exact", "fp32-seq"]
+
+
+def best_time(fn, repeat):
+    fn()                                     # warm-up: compile or load the cache
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def problem(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n)).astype(np.float32)
+    w = rng.standard_normal((n, n)).astype(np.float32)
+    a, sa = quantize(x, "e4m3", (1, 128), "floor")
+    b, sb_col = quantize(w, "e4m3", (128, 1), "floor")
+    _, sb_tile = quantize(w, "e4m3", (128, 128), "floor")
+    return x, w, a, sa, b, sb_col, sb_tile
+
+
+def gemm_args(name, sa, sb_col, sb_tile):
+    cfg = emu.preset(name)
+    if not cfg.scale_block:
+        return cfg, {}
+    return cfg, dict(sa=sa, sb=sb_tile if cfg.scale_b_tile else sb_col)
+
+
+def bench_gemm(n, repeat, rows):
+    x, w, a, sa, b, sb_col, sb_tile = problem(n)
+    t_np = best_time(lambda: x @ w, repeat)
+    rows.append((f"{n}^3", "numpy float32 matmul", t_np, n**3 / t_np, 1.0))
+    for name in PRESETS:
+        cfg, kw = gemm_args(name, sa, sb_col, sb_tile)
+        t = best_time(lambda: emu.gemm(a, b, config=cfg, **kw), repeat)
+        rows.append((f"{n}^3", f"emu.gemm {name}", t, n**3 / t, t / t_np))
+        print(f"  {n}^3 {name:<12} {t:8.3f} s  {n**3 / t / 1e9:6.3f} GMAC/s  "
+              f"{t / t_np:6.1f}x numpy", flush=True)
+    return t_np
+
+
+def bench_machine(repeat, rows):
+    """The tiled GEMM example program (256 x 256 x 1024) through the machine."""
+    from emu.machine import Machine
+    from isa.asm import assemble
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
+    path = os.path.join(here, "tiled_gemm.s")
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        prog = assemble(fh.read(), path)
+    n, k = 256, 1024
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    a, sa = quantize(x, "e4m3", (1, 128), "floor")
+    b, sbt = quantize(w, "e4m3", (128, 128), "floor")
+    t_np = best_time(lambda: x @ w, repeat)
+    cfg = emu.preset("default").replace(scale_b_tile=128)
+    t_gemm = best_time(lambda: emu.gemm(a, b, sa=sa, sb=sbt, config=cfg), repeat)
+
+    def run_machine():
+        m = Machine(prog)
+        for name, arr in dict(A=a, B=b, SA=sa, SB=sbt).items():
+            m.write_buffer(name, arr)
+        m.run()
+        return m.read_buffer("D")
+
+    t_m = best_time(run_machine, repeat)
+    macs = n * n * k
+    rows.append(("256x256x1024", "emu.gemm default (128x128 B tiles)", t_gemm, macs / t_gemm,
+                 t_gemm / t_np))
+    rows.append(("256x256x1024", "machine: examples/tiled_gemm.s", t_m, macs / t_m, t_m / t_np))
+    print(f"  machine {t_m:.3f} s vs emu.gemm {t_gemm:.3f} s: {t_m / t_gemm:.2f}x", flush=True)
+
+
+def cli_start(rows):
+    """Cold (empty numba cache) and warm start of `fp8emu gemm` on a 16x16x128 problem."""
+    with tempfile.TemporaryDirectory() as d:
+        rng = np.random.default_rng(1)
+        np.save(os.path.join(d, "a.npy"), rng.integers(0, 0x7E, (16, 128), dtype=np.uint8))
+        np.save(os.path.join(d, "b.npy"), rng.integers(0, 0x7E, (128, 16), dtype=np.uint8))
+        cmd = [sys.executable, "-m", "emu.cli", "gemm", "--a", f"{d}/a.npy", "--b",
+               f"{d}/b.npy", "--preset", "h100", "--out", f"{d}/d.npy"]
+        env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(d, "cache"))
+        for label in ("cold (empty numba cache)", "warm"):
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env)
+            dt = time.perf_counter() - t
+            rows.append(("CLI", f"fp8emu gemm start, {label}", dt, float("nan"), float("nan")))
+            print(f"  CLI {label}: {dt:.2f} s", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="256,1024")
+    p.add_argument("--big", action="store_true", help="also 2048^3")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")] + ([2048] if args.big else [])
+    import numba
+    print(f"fp8emu {emu.__version__} bench on {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, numba {numba.__version__}, "
+          f"{numba.config.NUMBA_NUM_THREADS} threads", flush=True)
+    rows = []
+    for n in sizes:
+        bench_gemm(n, args.repeat, rows)
+    bench_machine(args.repeat, rows)
+    cli_start(rows)
+    print("\n| problem | what | seconds | GMAC/s | x numpy f32 |\n|---|---|---|---|---|")
+    for prob, what, t, rate, ratio in rows:
+        r = "" if rate != rate else f"{rate / 1e9:.3f}"
+        q = "" if ratio != ratio else f"{ratio:.1f}"
+        print(f"| {prob} | {what} | {t:.3f} | {r} | {q} |")
+
+
+if __name__ == "__main__":
+    main()
