@@ -485,3 +485,51 @@ def test_exact_fp32seq_h100_equal_independent_models(engine):
                 s = sum((abs(v) // q) * q * (1 if v > 0 else -1) for v, _ in terms)
                 acc = _round(s, 13, "rz")
             assert got["h100"][i, j] == float(acc), (i, j)
+
+
+# ================================================================== knobs by hand
+def test_c_in_alignment(engine):
+    # c = 3 * 2**-14 = 1.5 * 2**-13 and 1*1, acc rne.  c_in_alignment: c is cut to
+    # 2**-13 first -> 1 + 2**-13.  Without: the products alone set e_max, c joins the
+    # exact sum at step 5 -> 1 + 1.5 units of 2**-13 -> tie -> even (2 units) -> 1 + 2**-12.
+    cfg = H100.replace(acc_round="rne")
+    assert_value(dot(engine, cfg, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 2.0 ** -13)
+    out = cfg.replace(c_in_alignment=False)
+    assert_value(dot(engine, out, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 2.0 ** -12)
+    # c = 1 larger than two products 2**-14: in the alignment they are cut (1.0); out
+    # of it e_max = -12 keeps them: 1 + 2**-13 (rz, an e8m13 value)
+    assert_value(dot(engine, H100, [T14, T14], c=1.0), 1.0)
+    assert_value(dot(engine, H100.replace(c_in_alignment=False), [T14, T14], c=1.0),
+                 1 + 2.0 ** -13)
+
+
+def test_fused_whole_k(engine):
+    # The non-monotonicity data in one step (fused = 'k'): e_max = 0, q = 2**-13, all
+    # 45 terms kept: X = 2**-13: 2 + 30 * 2**-13 -> rz at unit 2**-12 -> 2 + 15 * 2**-12;
+    # X = 2**-12: 2 + 31 * 2**-13 -> 2 + 15 * 2**-12 as well.
+    cfg = H100.replace(fused="k")
+    powers = {i: (2.0 ** -i, 1.0) if i <= 6 else (2.0 ** -6, 2.0 ** -(i - 6))
+              for i in range(13)}
+    step2 = {k: T13 for k in range(32, 63)}
+    for x in (T13, (2.0 ** -6, 2.0 ** -6)):
+        assert_value(dot(engine, cfg, {**powers, 13: x, **step2}, K=64), 2 + 15 * 2.0 ** -12)
+
+
+def test_promotion_into_bf16(engine):
+    # h100 inner steps, promoted every 32 into a bf16 outer accumulator (unit 2**-6 in
+    # [2, 4)).  c = 1 starts o.  Block 0: 1*1 and 2**-13 -> p = 1 + 2**-13;
+    # o = bf16_rz(1 + 1 + 2**-13) = 2.  Block 1: 1.5*2**-6 * 1 -> p = 3 * 2**-7;
+    # o = bf16(2 + 3 * 2**-7) = 2 + 1.5 units: rz -> 2 + 2**-6, rne -> tie -> 2 + 2**-5.
+    data = {0: (1.0, 1.0), 1: T13, 32: (1.5 * 2.0 ** -6, 1.0)}
+    cfg = H100.replace(promote_every=32, promote_format="bf16", promote_round="rz")
+    assert_value(dot(engine, cfg, data, c=1.0, K=64), 2 + 2.0 ** -6)
+    assert_value(dot(engine, cfg.replace(promote_round="rne"), data, c=1.0, K=64),
+                 2 + 2.0 ** -5)
+    # the inner accumulator starts at +0 each block and c only initialises o: with
+    # c = 2**20 the block-0 term 2**-13 survives the inner step (q = 2**-13, not
+    # 2**(20-13)) and is dropped only by the fp32 promotion (unit 2**-3 at 2**20);
+    # block 1 adds 3 * 2**-7 < half a unit: 2**20 + 1.  Without promotion c = 2**20
+    # joins the h100 step: q = 2**7 cuts 1 + 2**-13 to 0: 2**20.
+    assert_value(dot(engine, H100.replace(promote_every=32), data, c=2.0 ** 20, K=64),
+                 2.0 ** 20 + 1)
+    assert_value(dot(engine, H100, data, c=2.0 ** 20, K=64), 2.0 ** 20)
