@@ -139,7 +139,8 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
               help="UE8M0 codes of each row, 2 hex digits per K block (absent = 7F).")
 @click.option("--sb", "sb_path", metavar="sb.txt", help="UE8M0 codes of each column, likewise.")
 @click.option("--npz", "npz_path", metavar="CASES.npz",
-              help="Instead of text files: arrays a, b, d and optional c, sa, sb.")
+              help="Instead of text files: arrays a, b, d and optional c, sa, sb: test "
+                   "cases (a, b: cases x K) or a whole GEMM (a: M x K, b: K x N, d: M x N).")
 @click.option("--dir", "dir_path", metavar="DIR",
               help="Take a/b/c/d/sa/sb.txt from DIR (as written by `fp8emu vectors`) "
                    "unless given.")

@@ -197,3 +197,27 @@ def test_widened_to_codes():
 def test_help_has_examples(capsys):
     code, out, _ = run_cli(capsys, "validate", "--help")
     assert code == 0 and "Examples:" in out and "fp8emu validate --preset h100" in out
+
+
+def test_npz_whole_gemm_dump(tmp_path, capsys, rng):
+    """A (M, K) x (K, N) dump, as silicon would produce: D from emu.gemm passes; one
+    flipped bit is reported at its (row, column)."""
+    cfg = emu.preset("mxfp8")
+    a = rng.integers(0, 0x7F, (4, 64)).astype(np.uint8)
+    b = rng.integers(0, 0x7F, (64, 3)).astype(np.uint8)
+    sa = rng.integers(120, 135, (4, 2)).astype(np.uint8)
+    sb = rng.integers(120, 135, (2, 3)).astype(np.uint8)
+    c = rng.standard_normal((4, 3)).astype(np.float32)
+    d = emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
+    p = tmp_path / "gemm.npz"
+    widened = V.widen(a, "e4m3").view(np.uint32)
+    np.savez(p, a=widened, b=b, c=c, d=d.view(np.uint32), sa=sa, sb=sb)
+    code, out, _ = run_cli(capsys, "validate", "--preset", "mxfp8", "--npz", str(p))
+    assert code == 0 and out.startswith("PASS: all 12 cases")
+    d.view(np.uint32)[2, 1] ^= 1 << 31
+    np.savez(p, a=a, b=b, c=c, d=d, sa=sa, sb=sb)
+    code, out, _ = run_cli(capsys, "validate", "--preset", "mxfp8", "--npz", str(p))
+    assert code == 1 and "FAIL: 1 of 12" in out and "d[2,1]" in out
+    np.savez(p, a=a, b=b, d=d, sa=sa[:, :1], sb=sb)
+    code, _, err = run_cli(capsys, "validate", "--preset", "mxfp8", "--npz", str(p))
+    assert code == 2 and "sa: expected shape (4, 2)" in err

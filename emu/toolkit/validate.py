@@ -15,7 +15,9 @@ skipped; ``_`` inside a word is ignored, as in Verilog):
 
 An ``.npz`` with arrays ``a``, ``b`` (cases x K: uint32 fp32 words, float32 values or
 uint8 FP8 codes), ``d`` and optional ``c`` (cases: uint32 words or float32) and
-``sa``, ``sb`` (cases x blocks, uint8) carries the same data.
+``sa``, ``sb`` (cases x blocks, uint8) carries the same data; with a 2-D ``d`` the
+archive is a whole GEMM (a: M x K, b: K x N, c, d: M x N, scales as emu.gemm takes
+them).
 
 A case passes when the dumped word equals the emulator's bit for bit (NaN must be
 the canonical 0x7FFFFFFF unless ``any_nan``).  The ULP distance of a mismatch is
@@ -200,8 +202,10 @@ def _same_count(rows, n, path, ref):
         raise UsageError(f"{path}: {len(rows)} test cases, but {ref} has {n}")
 
 
-def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0) -> Cases:
-    """Read an .npz archive with arrays a, b, d and optional c, sa, sb."""
+def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
+    """Read an .npz archive with arrays a, b, d and optional c, sa, sb: test cases
+    (a, b: cases x K; d: cases), or a whole GEMM (a: M x K, b: K x N, d and c: M x N,
+    sa / sb shaped as emu.gemm takes them) -> :class:`MatrixDump`."""
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -217,6 +221,8 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0) -> Cases:
             raise UsageError(f"--npz: {path}: missing array {k!r} (has {', '.join(arr) or 'none'})")
     a = _operand(arr["a"], a_format, f"{path}: a")
     b = _operand(arr["b"], b_format, f"{path}: b")
+    if arr["d"].ndim == 2:
+        return _matrix_dump(path, arr, a, b)
     if a.shape != b.shape:
         raise UsageError(f"{path}: a {a.shape} and b {b.shape}: expected the same (cases, K)")
     n, K = a.shape
@@ -236,6 +242,38 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0) -> Cases:
         scales.append(list(s))
     return Cases(list(a), list(b), c, d, scales[0], scales[1],
                  [f"{os.path.basename(path)}[{i}]" for i in range(n)])
+
+
+@dataclass
+class MatrixDump:
+    """A whole GEMM dump: D (M, N) of C + A.B with A (M, K), B (K, N) codes."""
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray | None
+    d: np.ndarray
+    sa: np.ndarray | None
+    sb: np.ndarray | None
+
+    def __len__(self):
+        return self.d.size
+
+
+def _matrix_dump(path, arr, a, b) -> MatrixDump:
+    M, K = a.shape
+    if b.shape[0] != K:
+        raise UsageError(f"{path}: a {a.shape} and b {b.shape}: inner dimensions differ")
+    shape = (M, b.shape[1])
+    mats = {}
+    for k in ("c", "d"):
+        if k not in arr:
+            continue
+        x = arr[k]
+        if x.shape != shape or x.dtype not in (np.uint32, np.float32):
+            raise UsageError(f"{path}: {k}: expected uint32 fp32 words or float32 of shape "
+                             f"{shape}, got {x.dtype} {x.shape}")
+        mats[k] = x.view(np.float32) if x.dtype == np.uint32 else x
+    return MatrixDump(a, b, mats.get("c"), mats["d"], arr.get("sa"), arr.get("sb"))
 
 
 def _operand(x, f, what):
@@ -351,21 +389,32 @@ class Report:
         return self.passed == self.n
 
 
-def check(cases: Cases, config, any_nan: bool = False) -> Report:
-    """Compare the dumps ``cases.d`` with the emulator, bit for bit."""
+def check(cases, config, any_nan: bool = False) -> Report:
+    """Compare the dumped results with the emulator, bit for bit (:class:`Cases` or
+    a :class:`MatrixDump`)."""
+    if isinstance(cases, MatrixDump):
+        from .. import gemm
+        with np.errstate(over="ignore"):
+            exp = gemm(cases.a, cases.b, c=cases.c, sa=cases.sa, sb=cases.sb, config=config)
+        N = exp.shape[1]
+        return _compare(exp.ravel(), cases.d.ravel(), lambda i: f"d[{i // N},{i % N}]",
+                        config, any_nan)
     if cases.d is None:
         raise UsageError("no results (d) to validate")
-    exp = emulate(cases, config)
-    e, g = exp.view(np.uint32), np.asarray(cases.d, np.float32).view(np.uint32)
-    same = e == g
+    return _compare(emulate(cases, config), np.asarray(cases.d, np.float32),
+                    lambda i: cases.where[i] if cases.where else str(i), config, any_nan)
+
+
+def _compare(exp, got, where, config, any_nan) -> Report:
+    same = exp.view(np.uint32) == got.view(np.uint32)
     if any_nan:
-        same |= np.isnan(exp) & np.isnan(cases.d)
+        same |= np.isnan(exp) & np.isnan(got)
     f = result_format(config)
     bad = np.flatnonzero(~same)
-    dist = ulp_distance(cases.d[bad], exp[bad], f) if bad.size else np.zeros(0)
-    mism = [Mismatch(int(i), cases.where[i] if cases.where else str(i), float(exp[i]),
-                     float(cases.d[i]), float(u)) for i, u in zip(bad, dist)]
-    return Report(len(cases), int(np.count_nonzero(same)), mism, f.name)
+    dist = ulp_distance(got[bad], exp[bad], f) if bad.size else np.zeros(0)
+    mism = [Mismatch(int(i), where(int(i)), float(exp[i]), float(got[i]), float(u))
+            for i, u in zip(bad, dist)]
+    return Report(len(exp), int(np.count_nonzero(same)), mism, f.name)
 
 
 def _word(x: float) -> str:
