@@ -71,7 +71,7 @@ class Machine:
                  tile_bytes: int = DEFAULT_TILE_BYTES, n_tiles: int = 8, n_accs: int = 8,
                  n_scales: int = 8):
         from isa.table import KINDS
-        for name, v, lo, hi in (("mem_size", mem_size, 1, 1 << 40),
+        for name, v, lo, hi in (("mem_size", mem_size, 1, 1 << 34),
                                 ("tile_rows", tile_rows, 1, 4095),
                                 ("tile_bytes", tile_bytes, 4, 1 << 20),
                                 ("n_tiles", n_tiles, 1, KINDS["t"].hi + 1),

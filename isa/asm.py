@@ -33,6 +33,7 @@ from .objfile import DTYPE_NAMES, DTYPES, NAME_RE, ObjectFile, Symbol
 from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, KINDS, OPS, SPELLINGS, WORD_BYTES
 
 BUFFER_ALIGN = 64
+MAX_DATA = 1 << 48
 RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
 _REG_RE = re.compile(r"^(x|t|acc|s)(\d+)$")
 
@@ -114,6 +115,8 @@ class _Expr:
             self.i += 1
             right = self.expr(prec if t[1] == "**" else prec + 1)
             left = self.apply(t, left, right)
+            if isinstance(left, int) and left.bit_length() > 4096:
+                raise self.loc.at(t[2]).error("expected a smaller value (over 4096 bits)")
 
     def unary(self):
         t = self.peek()
@@ -180,8 +183,8 @@ class _Expr:
             if op == "**":
                 if ints and b < 0:
                     return float(a) ** b
-                if ints and b > 4096:
-                    raise where.error("expected a smaller exponent")
+                if ints and a not in (0, 1, -1) and b * abs(a).bit_length() > 8192:
+                    raise where.error("expected a smaller value (over 4096 bits)")
                 return a ** b
             if op in ("<<", ">>"):
                 if b < 0 or b > 4096:
@@ -352,6 +355,11 @@ class Assembler:
             where = ops[n][1] if len(ops) > n else loc
             raise where.error(f"expected {syntax}")
 
+    def _place(self, addr, loc):
+        if not 0 <= addr <= MAX_DATA:
+            raise loc.error(f"expected data addresses in 0..2^48, got {addr:#x}")
+        self.daddr = addr
+
     def _data_only(self, loc, what):
         if self.section != "data":
             raise loc.error(f"expected {what} in .data (this is .text)")
@@ -383,7 +391,7 @@ class Assembler:
     def d_org(self, ops, loc):
         self._data_only(loc, ".org")
         self._need(ops, loc, 1, ".org address")
-        self.daddr = self.eval_int(*ops[0], lo=0, hi=(1 << 63) - 1, what="an address")
+        self._place(self.eval_int(*ops[0], lo=0, hi=MAX_DATA, what="an address"), loc)
 
     def d_align(self, ops, loc):
         self._data_only(loc, ".align")
@@ -391,12 +399,13 @@ class Assembler:
         a = self.eval_int(*ops[0], lo=1, hi=1 << 30, what="an alignment")
         if a & (a - 1):
             raise ops[0][1].error(f"expected a power of two, got {a}")
-        self.daddr = -(-self.daddr // a) * a
+        self._place(-(-self.daddr // a) * a, loc)
 
     def d_zero(self, ops, loc):
         self._data_only(loc, ".zero")
         self._need(ops, loc, 1, ".zero count")
-        self.daddr += self.eval_int(*ops[0], lo=0, hi=1 << 40, what="a byte count")
+        self._place(self.daddr + self.eval_int(*ops[0], lo=0, hi=MAX_DATA, what="a byte count"),
+                    loc)
 
     def _values(self, name, size, align, ops, loc):
         self._data_only(loc, "." + name)
@@ -404,7 +413,7 @@ class Assembler:
             raise loc.error(f"expected at least one value after .{name}")
         self.daddr = -(-self.daddr // align) * align
         self.stmts.append(_Stmt(loc, "." + name, ops, "data", self.daddr))
-        self.daddr += size * len(ops)
+        self._place(self.daddr + size * len(ops), loc)
 
     def d_byte(self, ops, loc):
         self._values("byte", 1, 1, ops, loc)
@@ -435,7 +444,7 @@ class Assembler:
         self.define(name, self.daddr, "buffer", nloc)
         sym = Symbol(name, "buffer", self.daddr, dt.lower(), shape)
         self.data_syms.append(sym)
-        self.daddr += sym.nbytes
+        self._place(self.daddr + sym.nbytes, loc)
 
     # -- pass 2
     def pass2(self) -> ObjectFile:

@@ -23,6 +23,7 @@ Loader errors name the byte offset where the problem is.
 """
 from __future__ import annotations
 
+import math
 import re
 import struct
 import zlib
@@ -67,7 +68,7 @@ class Symbol:
     def nbytes(self) -> int:
         if self.kind != "buffer":
             return 0
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(DTYPES[self.dtype][0]).itemsize
+        return math.prod(self.shape) * np.dtype(DTYPES[self.dtype][0]).itemsize
 
 
 @dataclass

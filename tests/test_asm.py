@@ -57,7 +57,8 @@ names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
 
 @st.composite
 def objects(draw):
-    """Random instruction streams, code labels, data segments and buffers."""
+    """Random instruction streams, code labels, data segments and buffers (segments
+    disjoint and not adjacent, as the assembler makes them)."""
     n = draw(st.integers(1, 40))
     ws = []
     for _ in range(n):
@@ -78,7 +79,7 @@ def objects(draw):
             data_syms.append(s)
             if draw(st.booleans()):                       # initialise part of it
                 segs.append((addr, bytes(draw(st.lists(st.integers(0, 255), min_size=1,
-                                                       max_size=20)))))
+                                                       max_size=s.nbytes)))))
             addr += s.nbytes + 1
         else:
             data_syms.append(Symbol(nm, "data", addr))
