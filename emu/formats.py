@@ -219,6 +219,8 @@ def decode_scalar(f, code: int) -> float:
     """Decode one code exactly per spec section 1 (Python float; NaN, +-Inf)."""
     f = fmt(f)
     code = int(code)
+    if not 0 <= code < (1 << f.bits):
+        raise UsageError(f"{code} is not a code of {f.name} (0..{(1 << f.bits) - 1})")
     if f.kind == "e8m0":
         return float("nan") if code == 0xFF else 2.0 ** (code - f.bias)
     s = (code >> (f.ebits + f.mbits)) & 1
@@ -251,7 +253,8 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
     _check_mode(mode)
     _check_overflow(overflow)
     if f.kind == "e8m0":
-        raise UsageError("encode into ue8m0 through scale_code()")
+        raise UsageError("ue8m0 holds scale exponents: code = S + 127 "
+                         "(see emu.quant.scale_exponent)")
     x = float(x)
     sbit = 1 << (f.ebits + f.mbits)
     neg = math.copysign(1.0, x) < 0

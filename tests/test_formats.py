@@ -82,6 +82,10 @@ def test_decode_rejects_bad_codes():
     with pytest.raises(UsageError):
         decode("fp32", np.array([0], np.uint8))
     assert decode("e4m3", np.array([0x38, 0x40], np.int64)).tolist() == [1.0, 2.0]
+    for bad in (256, -1):
+        with pytest.raises(UsageError):
+            decode_scalar("e5m2", bad)
+    assert decode_scalar("fp16", 0x3C00) == 1.0 and decode_scalar("bf16", 0xFF80) == -math.inf
 
 
 def test_format_limits():
