@@ -334,6 +334,10 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
     if csv_path:
         save_text(csv_path, to_csv(rows))
     if plot_path:
-        title = " ".join(f"{kk}={v}" for kk, v in inputs.items()
-                         if kk not in {x for x, _ in vs})
+        varied = {x for x, _ in vs}
+        fields = ("fused", "align_bits", "acc_format", "acc_round", "scale_block",
+                  "promote_every")
+        title = (" ".join(f"{f}={getattr(config, f)}" for f in fields if f not in varied)
+                 + "\n" + " ".join(f"{kk}={v}" for kk, v in inputs.items()
+                                   if kk not in varied))
         save_bytes(plot_path, plot_png(rows, vs, metric, refs[0], title))

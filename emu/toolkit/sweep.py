@@ -15,7 +15,7 @@ import itertools
 from ..config import FIELD_NAMES, coerce
 from ..errors import UsageError
 from .compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
-from .metrics import ULP_BINS, error_metrics, result_format
+from .metrics import error_metrics, result_format
 
 INPUT_KNOBS = {"k": int, "m": int, "n": int, "dist": str, "scale_mode": str,
                "mean": float, "seed": int}
@@ -191,5 +191,3 @@ def format_table(rows, varies) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
                      for r in [head, *body])
 
-
-ULP_COLUMNS = tuple(f"ulp_{name}" for _, name in ULP_BINS) + ("ulp_nan",)
