@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/python -m emu.demo_program
 	$(BIN)/python -m emu.demo
 
 test: $(STAMP)

@@ -28,7 +28,8 @@ from numba import prange
 
 from .core import RD, RNE, RZ, add_exact_round, jit, pjit, round_f64
 from .general import (NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE, P_AMB, P_AMODE, P_ASUB,
-                      P_BS, P_CIN, P_FUSED, P_PROMOTE, P_SCALE_PROMO, promote)
+                      P_BS, P_CIN, P_FUSED, P_PEB, P_PMB, P_PMODE, P_PROMOTE,
+                      P_SCALE_PROMO, promote)
 
 ZERO_EXP = -(1 << 14)        # exponent carried by zero operands (never the maximum)
 NO_TERM = -(1 << 20)         # e_max when a step has no term at all
@@ -76,37 +77,43 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
 
 
 @jit
-def _round_vec(x, out, flag, n, mbits, mode, lo_bits, hi_bits):
-    """out[t] = x[t] rounded to mbits fraction bits (float64 bit arithmetic), for
-    normal results; flag[t] marks zero, subnormal-range and overflowing ones."""
+def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
+    """out[t] = x[t] + tail[t] rounded to mbits fraction bits by mode, with integer
+    operations on the float64 bits (|tail| < ulp(x)/2 carries only its sign, as from
+    TwoSum).  flag[t] marks results this cannot decide: zero, below 2**emin
+    (lo_bits), above max finite (hi_bits); the caller rounds those one by one."""
     xb = x.view(np.int64)
     ob = out.view(np.int64)
     d = 52 - mbits
-    low = (np.int64(1) << d) - 1
-    keep = ~low
-    half = low >> 1
+    low_mask = (np.int64(1) << d) - 1
+    keep = ~low_mask
+    half = np.int64(1) << (d - 1)
     for t in range(n):
         b = xb[t]
         mag = b & MAG
-        if mode == RZ:
-            r = mag & keep
-        elif mode == RNE:
-            r = (mag + half + ((mag >> d) & 1)) & keep
-        else:
-            up = (b < 0) == (mode == RD)          # rounding away from zero
-            r = ((mag + low) & keep) if up else (mag & keep)
+        low = mag & low_mask
+        neg = b < 0
+        same = tail[t] != 0 and (tail[t] < 0) == neg      # exact is just above |x|
+        opp = tail[t] != 0 and (tail[t] < 0) != neg       # exact is just below |x|
+        if mode == RNE:
+            up = low > half or (low == half and (same or (not opp and (mag >> d) & 1 == 1)))
+            r = (mag & keep) + (low_mask + 1 if up else 0)
+        elif mode == RZ or (mode == RD) != neg:                # toward zero
+            r = ((mag - 1) if (opp and low == 0) else mag) & keep
+        else:                                                  # away from zero
+            r = (mag + low_mask + (1 if (same and low == 0) else 0)) & keep
         ob[t] = r | (b & SIGN)
-        flag[t] = mag < lo_bits or r > hi_bits
+        flag[t] = (mag < lo_bits) | (r > hi_bits)
 
 
 @jit
 def _finish(X, sc, acc, emax, flag, redo, j0, n, cin, aeb, amb, amode, asub, lo_bits,
-            hi_bits):
+            hi_bits, zeros):
     """Step 3: acc <- round(X / sc) (+ c when c_in_alignment is false)."""
     for t in range(n):
         X[t] = X[t] / sc[t]                      # exact: X < 2**53, sc a power of 2
     if cin:
-        _round_vec(X, acc, flag, n, amb, amode, lo_bits, hi_bits)
+        _round_vec(X, zeros, acc, flag, n, amb, amode, lo_bits, hi_bits)
     else:
         flag[:n] = True
     for t in range(n):
@@ -130,6 +137,38 @@ def _finish(X, sc, acc, emax, flag, redo, j0, n, cin, aeb, amb, amode, asub, lo_
         acc[t] = v
 
 
+@jit
+def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, lo_bits, hi_bits):
+    """Promotion (2.4) for one row tile: o <- round(o + p * 2**scale), p <- 0.  TwoSum
+    gives the exact sum as x + err; _round_vec rounds it; specials, zeros, subnormal
+    and overflowing results go through the scalar promote()."""
+    on = prm[P_SCALE_PROMO] != 0
+    kb = p0 // prm[P_BS] if on else 0
+    scb = sc.view(np.int64)
+    for t in range(n):
+        s = sa_p[i, kb] + sb_p[kb, j0 + t] if on else 0
+        bad = on and (sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE)
+        scb[t] = np.int64((0 if bad else s) + 1023) << 52
+    for t in range(n):
+        a = o[t]
+        b = p[t] * sc[t]
+        s_ = a + b
+        bb = s_ - a
+        x[t] = s_
+        err[t] = (a - (s_ - bb)) + (b - bb)
+    _round_vec(x, err, x, flag, n, prm[P_PMB], prm[P_PMODE], lo_bits, hi_bits)
+    for t in range(n):
+        if flag[t] or not np.isfinite(o[t]) or not np.isfinite(p[t]) or (
+                on and (sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE)):
+            s = sa_p[i, kb] + sb_p[kb, j0 + t] if on else 0
+            if on and (sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE):
+                s = NAN_SCALE
+            o[t] = promote(o[t], p[t], s, prm)
+        else:
+            o[t] = x[t]
+        p[t] = 0.0
+
+
 @pjit
 def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
     """out[i, :] for every i with rows[i]; redo[i, j] flags elements left undecided.
@@ -149,6 +188,10 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
     emax_acc = (1 << (aeb - 1)) - 1
     hi_bits = (np.int64(1023 + emax_acc) << 52) | (((np.int64(1) << amb) - 1)
                                                   << (52 - amb))  # max finite
+    pemin = 2 - (1 << (prm[P_PEB] - 1))
+    p_lo = np.int64(1023 + pemin) << 52
+    p_hi = (np.int64(1023 + (1 << (prm[P_PEB] - 1)) - 1) << 52) | (
+        ((np.int64(1) << prm[P_PMB]) - 1) << (52 - prm[P_PMB]))
     nblocks = (M + ROWS - 1) // ROWS
     for blk in prange(nblocks):
         emax = np.empty(COLS, dtype=np.int32)
@@ -156,6 +199,8 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
         X = np.empty(COLS, dtype=np.float64)
         flag = np.empty(COLS, dtype=np.bool_)
         accs = np.empty((ROWS, COLS), dtype=np.float64)
+        zeros = np.zeros(COLS, dtype=np.float64)
+        err = np.empty(COLS, dtype=np.float64)
         for j0 in range(0, N, COLS):
             j1 = min(j0 + COLS, N)
             n = j1 - j0
@@ -176,7 +221,7 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
                         _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align,
                                  emin_acc, acc, emax, sc, X, j0, j1)
                         _finish(X, sc, acc, emax, flag, redo[i], j0, n, cin, aeb, amb,
-                                amode, asub, lo_bits, hi_bits)
+                                amode, asub, lo_bits, hi_bits, zeros)
                 for r in range(ROWS):
                     i = blk * ROWS + r
                     if i >= M or not rows[i]:
@@ -185,13 +230,5 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
                         for t in range(n):
                             out[i, j0 + t] = accs[r, t]
                         continue
-                    kb = p0 // prm[P_BS] if prm[P_SCALE_PROMO] != 0 else 0
-                    for t in range(n):
-                        s = 0
-                        if prm[P_SCALE_PROMO] != 0:
-                            s = sa_p[i, kb] + sb_p[kb, j0 + t]
-                            if sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE:
-                                s = NAN_SCALE
-                        out[i, j0 + t] = promote(out[i, j0 + t], accs[r, t], s, prm)
-                        accs[r, t] = 0.0
-
+                    _fold(out[i, j0:j1], accs[r], sa_p, sb_p, i, p0, j0, n, prm, sc, X,
+                          err, flag, p_lo, p_hi)
