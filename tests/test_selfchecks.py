@@ -10,6 +10,8 @@ exponent is e_a + e_b, the sum of the hardware exponents (e4m3: max(E, 1) - 7), 
 renormalised.  e4m3 codes used: 1 = 0x38, 2**-6 = 0x08 (min normal), 2**-7 = 0x04 and
 2**-9 = 0x01 (subnormal, hardware exponent -6).
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -533,3 +535,135 @@ def test_promotion_into_bf16(engine):
     assert_value(dot(engine, H100.replace(promote_every=32), data, c=2.0 ** 20, K=64),
                  2.0 ** 20 + 1)
     assert_value(dot(engine, H100, data, c=2.0 ** 20, K=64), 2.0 ** 20)
+
+
+# ================================================================== a second, independent model
+def _model_round(x, fmt, mode, subnormals=True):
+    """Fraction x rounded into IEEE-style format fmt (spec 2.1 step 5), as a float."""
+    from fractions import Fraction
+    from emu.formats import get_format
+    f = get_format(fmt)
+    emin, emax, mb = 2 - (1 << (f.ebits - 1)), (1 << (f.ebits - 1)) - 1, f.mbits
+    if x == 0:
+        return 0.0
+    neg, a = x < 0, abs(x)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    e = e if Fraction(2) ** e <= a else e - 1
+    unit = Fraction(2) ** (max(e, emin) - mb)
+    n, r = divmod(a, unit)
+    up = {"rz": False, "rne": r > unit / 2 or (r == unit / 2 and n % 2 == 1),
+          "ru": r > 0 and not neg, "rd": r > 0 and neg}[mode]
+    v = (n + up) * unit
+    top = (2 - Fraction(1, 2 ** mb)) * Fraction(2) ** emax
+    if v > top:
+        away = mode == "rne" or (mode == "ru" and not neg) or (mode == "rd" and neg)
+        v = float("inf") if away else top
+    elif not subnormals and v < Fraction(2) ** emin:
+        v = 0
+    return -float(v) if neg else float(v)
+
+
+def _model_dot(cfg, a_row, b_col, c, sa_row, sb_col):
+    """D[i, j] from the spec text alone: finite operands, Fractions throughout."""
+    from fractions import Fraction
+    from emu.formats import get_format
+    K = len(a_row)
+    bs, P = cfg.scale_block, cfg.promote_every
+    step = K if cfg.fused == "k" else cfg.fused
+    acc_emin = get_format(cfg.acc_format).emin
+
+    def prod(k):
+        sa_, ma, ea, Ma = _split(cfg.a_format, int(a_row[k]))
+        sb_, mb, eb, Mb = _split(cfg.b_format, int(b_col[k]))
+        s = 0
+        if bs and cfg.scale_apply == "product":
+            s = int(sa_row[k // bs]) - 127 + int(sb_col[k // bs]) - 127
+        v = Fraction((-1) ** (sa_ ^ sb_) * ma * mb) * Fraction(2) ** (ea + eb + s - Ma - Mb)
+        return v, ea + eb + s
+
+    def log2floor(v):
+        v = abs(v)
+        e = v.numerator.bit_length() - v.denominator.bit_length()
+        return e if Fraction(2) ** e <= v else e - 1
+
+    def fused_step(acc, ks):
+        if isinstance(acc, float):                  # +-Inf stays (no Inf operands here)
+            return acc
+        terms = [t for t in (prod(k) for k in ks) if t[0] != 0]
+        late = Fraction(0)
+        if acc != 0:
+            if cfg.c_in_alignment:
+                terms.append((acc, max(log2floor(acc), acc_emin)))
+            else:
+                late = acc
+        if cfg.align_bits != "exact" and terms:
+            q = Fraction(2) ** (max(e for _, e in terms) - cfg.align_bits)
+            cut = []
+            for v, _ in terms:
+                n, r = divmod(abs(v), q)
+                if cfg.align_round == "rne" and (r > q / 2 or (r == q / 2 and n % 2)):
+                    n += 1
+                cut.append(n * q if v > 0 else -n * q)
+        else:
+            cut = [v for v, _ in terms]
+        r = _model_round(sum(cut) + late, cfg.acc_format, cfg.acc_round, cfg.acc_subnormals)
+        return r if math.isinf(r) else Fraction(r)
+
+    c = Fraction(float(c))
+    if not P:
+        acc = c
+        for k0 in range(0, K, step):
+            acc = fused_step(acc, range(k0, min(k0 + step, K)))
+        return float(acc)
+    o = c
+    for p0 in range(0, K, P):
+        inner = Fraction(0)
+        for k0 in range(p0, min(p0 + P, K), step):
+            inner = fused_step(inner, range(k0, min(k0 + step, K)))
+        s = 0
+        if bs and cfg.scale_apply == "promotion":
+            s = int(sa_row[p0 // bs]) - 127 + int(sb_col[p0 // bs]) - 127
+        if isinstance(o, float) or isinstance(inner, float):
+            o = o if isinstance(o, float) else inner       # Inf (never both signs here)
+            continue
+        o = _model_round(o + inner * Fraction(2) ** s, cfg.promote_format,
+                         cfg.promote_round)
+        o = o if math.isinf(o) else Fraction(o)
+    return float(o)
+
+
+MODEL_CONFIGS = [
+    *[(n, {}) for n in ("default", "mxfp8", "deepseek-v3", "b200", "ada", "exact")],
+    ("h100", dict(align_round="rne", acc_round="rne", a_format="e5m2")),
+    ("h100", dict(c_in_alignment=False, acc_format="bf16", acc_round="ru")),
+    ("default", dict(acc_format="fp16", acc_round="rd", acc_subnormals=False, fused=8,
+                     b_format="e5m2")),
+    ("mxfp8", dict(promote_every=64, promote_format="e8m10", promote_round="rz",
+                   align_bits=5)),
+    ("deepseek-v3", dict(scale_b_tile=0, fused=16, acc_format="e6m9")),
+]
+
+
+@pytest.mark.parametrize("name,changes", MODEL_CONFIGS,
+                         ids=[f"{n}-{'-'.join(c) or 'preset'}" for n, c in MODEL_CONFIGS])
+def test_equal_independent_model(engine, name, changes):
+    """Random finite data (scales kept near 2**0 so nothing overflows)."""
+    from conftest import random_scales
+    cfg = emu.preset(name).replace(**changes)
+    rng = np.random.default_rng(len(name) * 31 + len(changes))
+    M, N, K = 2, 2, 200
+    a, b = _random_finite(rng, (M, K)), _random_finite(rng, (K, N))
+    if cfg.a_format == "e5m2":
+        a[(a & 0x7C) == 0x7C] &= 0xFB            # E5M2: E < 31
+    if cfg.b_format == "e5m2":
+        b[(b & 0x7C) == 0x7C] &= 0xFB
+    c = (rng.standard_normal((M, N)) * 2.0 ** rng.integers(-6, 6, (M, N))).astype(np.float32)
+    sa, sb = random_scales(rng, cfg, M, N, K, lo=120, hi=135)
+    got = engine(a, b, c=c, sa=sa, sb=sb, config=cfg)
+    if sb is not None and cfg.scale_b_tile:
+        sb = np.repeat(sb, 128, axis=1)[:, :N]
+    for i in range(M):
+        for j in range(N):
+            want = _model_dot(cfg, a[i], b[:, j], c[i, j],
+                              None if sa is None else sa[i], None if sb is None else sb[:, j])
+            assert float(got[i, j]) == want, (i, j, float(got[i, j]), want)
