@@ -667,3 +667,33 @@ def test_equal_independent_model(engine, name, changes):
             want = _model_dot(cfg, a[i], b[:, j], c[i, j],
                               None if sa is None else sa[i], None if sb is None else sb[:, j])
             assert float(got[i, j]) == want, (i, j, float(got[i, j]), want)
+
+
+def test_c_exponent_clamped_at_acc_emin(engine):
+    # c = 71362 * 2**-149 (an fp32 subnormal, about 1e-40; floor(log2 c) = -133).  As a
+    # term its exponent is clamped to the fp32 emin, -126 (2.1 step 2), so with 13
+    # alignment bits q = 2**-139: c is cut to floor(71362 / 1024) = 69 units of 2**-139.
+    # (Unclamped, q would be 2**-146 and c would keep 71360 * 2**-149.)  An fp32
+    # accumulator shows it; the single zero product adds nothing.
+    c = 71362 * 2.0 ** -149
+    cfg = H100.replace(acc_format="fp32")
+    assert_value(dot(engine, cfg, [(0.0, 1.0)], c=c), 69 * 2.0 ** -139)
+    assert_value(dot(engine, EXACT, [(0.0, 1.0)], c=c), c)
+
+
+def test_huge_and_tiny_scaled_products(engine):
+    # Products are exact: 448 * 448 * 2**(127+127) and its negation cancel to +0 (no
+    # overflow inside the step).  A third, small product 2**-9 * 2**-9 * 2**254 = 2**236
+    # is cut: q = 2**(e_max - 25) with e_max = 8 + 8 + 254 = 270 -> 2**245 > 2**236 -> +0.
+    d = emu.preset("default")
+    big = dict(K=3, sa=[[254]], sb=[[254]])
+    assert_value(dot(engine, d, [(448.0, 448.0), (-448.0, 448.0)], **big), 0.0)
+    assert_value(dot(engine, d, [(448.0, 448.0), (-448.0, 448.0), (2.0 ** -9, 2.0 ** -9)],
+                     **big), 0.0)
+    # 2**-9 * 2**-9 * 2**(-126-126) = 2**-270 underflows fp32: rne -> a zero of its sign;
+    # ru -> the smallest subnormal 2**-149
+    tiny = dict(K=1, sa=[[1]], sb=[[1]])
+    assert_value(dot(engine, d, [(2.0 ** -9, 2.0 ** -9)], **tiny), 0.0)
+    assert_value(dot(engine, d, [(-(2.0 ** -9), 2.0 ** -9)], **tiny), -0.0)
+    assert_value(dot(engine, d.replace(acc_round="ru"), [(2.0 ** -9, 2.0 ** -9)], **tiny),
+                 2.0 ** -149)
