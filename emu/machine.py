@@ -506,12 +506,12 @@ def _mma_core(m, ad, ta, tb, sa, sb):
         SA, SB = m.reg(m.s, "s", sa), m.reg(m.s, "s", sb)
         nkb = n_blocks(kt, bs)
         want_b = (nkb, n_blocks(N, 128)) if cfg.scale_b_tile else (nkb, N)
+        tile = " and scale_b_tile 128" if cfg.scale_b_tile else ""
         for reg, S, want, who in ((f"s{sa}", SA, (M, nkb), f"t{ta} ({M}x{kt})"),
-                                  (f"s{sb}", SB, want_b, f"t{tb} ({kt}x{N})")):
+                                  (f"s{sb}", SB, want_b, f"t{tb} ({kt}x{N}){tile}")):
             if S.shape != want:
                 raise Fault(f"{reg} holds {S.shape[0]}x{S.shape[1]} scales; {who} with "
-                            f"scale_block {bs}{' and scale_b_tile 128' if reg == f's{sb}' and cfg.scale_b_tile else ''} "
-                            f"needs {want[0]}x{want[1]}")
+                            f"scale_block {bs} needs {want[0]}x{want[1]}")
     else:
         SA = SB = None
     try:

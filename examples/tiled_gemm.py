@@ -20,7 +20,7 @@ from emu.demo_program import run_cli  # noqa: E402
 
 QUICK = os.environ.get("FP8EMU_EXAMPLE_QUICK") == "1"
 SHAPE = dict(M=32, N=256, K=256, MT=16, NT=128, KT=128) if QUICK else \
-    dict(M=256, N=256, K=1024, MT=128, NT=128, KT=256)
+    dict(M=256, N=256, K=1024, MT=256, NT=256, KT=256)
 
 
 def main() -> int:

@@ -10,11 +10,14 @@
 ;
 ; Shapes are .params (override with -D): M, N, K multiples of MT, NT, KT; NT and KT
 ; multiples of 128.  Tiles: A MT x KT, B KT x NT, acc MT x NT (<= 256 x 256 fp32).
+; The default tiles are the largest the registers hold: each MMA is one emu.gemm
+; call, so 4 MMAs of 256x256x256 run about as fast as one emu.gemm of the whole
+; problem (128x128x256 tiles work the same, bit for bit, with 16 slower MMAs).
 .param M, 256
 .param N, 256
 .param K, 1024
-.param MT, 128
-.param NT, 128
+.param MT, 256
+.param NT, 256
 .param KT, 256
 .equ KB, K / 128            ; scale blocks along K
 .equ NB, N / 128            ; weight-scale tiles along N

@@ -30,7 +30,7 @@ from emu.errors import UsageError
 
 from .encoding import Instr, cfg_python_to_value, encode
 from .objfile import DTYPE_NAMES, DTYPES, NAME_RE, ObjectFile, Symbol
-from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, KINDS, OPS, SPELLINGS, WORD_BYTES
+from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
 
 BUFFER_ALIGN = 64
 MAX_DATA = 1 << 48

@@ -384,6 +384,9 @@ def test_cvt_equals_encode(fmt, ovf):
     ("azero acc0, 2, 2\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\nsld s0, x0, x0, 2, 2\n"
      "sld s1, x0, x0, 1, 2\nmma.bs acc0, t0, t1, s0, s1\nhalt",
      "s0 holds 2x2 scales; t0 (2x4) with scale_block 128 needs 2x1"),
+    ("cfgp deepseek-v3\nazero acc0, 2, 2\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\n"
+     "sld s0, x0, x0, 2, 1\nsld s1, x0, x0, 1, 2\nmma.bs acc0, t0, t1, s0, s1\nhalt",
+     "s1 holds 1x2 scales; t1 (4x2) and scale_b_tile 128 with scale_block 128 needs 1x1"),
     ("azero acc0, 1, 1\nquant.e4m3.floor t0, s0, acc0, 0, 1\nhalt",
      "block 0x1: block sizes must be >= 1"),
     ("top: j top", "pc=0x0000: j top: step limit reached (1000 instructions executed; raise "
