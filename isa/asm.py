@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from emu.errors import UsageError
 
 from .encoding import Instr, cfg_python_to_value, encode
-from .objfile import DTYPE_NAMES, DTYPES, NAME_RE, ObjectFile, Symbol
+from .objfile import BUFFER_ALIGN, DTYPE_NAMES, DTYPES, NAME_RE, ObjectFile, Symbol
 from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
 
-BUFFER_ALIGN = 64
 MAX_DATA = 1 << 48
 RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
 _REG_RE = re.compile(r"^(x|t|acc|s)(\d+)$")

@@ -3,7 +3,7 @@ bytes (labels, data segments and buffers included)."""
 from __future__ import annotations
 
 from .encoding import Instr, cfg_value_text, decode
-from .objfile import ObjectFile
+from .objfile import BUFFER_ALIGN, ObjectFile
 from .table import CONFIG_FIELDS, WORD_BYTES
 
 
@@ -87,6 +87,8 @@ def _data_lines(obj, data):
     items.sort(key=lambda t: t[:3])
     lines, cur = [], 0
     for addr, typ, _, payload in items:
+        if typ == 0 and payload.kind == "buffer" and addr == -(-cur // BUFFER_ALIGN) * BUFFER_ALIGN:
+            cur = addr                  # .buffer aligns by itself
         if addr != cur:
             lines.append(f".org {addr:#x}")
             cur = addr

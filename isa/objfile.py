@@ -48,6 +48,7 @@ DTYPES = {
     "ue8m0": ("u1", ("uint8", "float8_e8m0fnu")),
 }
 DTYPE_NAMES = tuple(DTYPES)
+BUFFER_ALIGN = 64          # buffers start at multiples of this
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
