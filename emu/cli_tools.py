@@ -62,8 +62,11 @@ def _config_label(name, sets):
 @click.option("--reference", "refs", multiple=True, type=click.Choice(_REFS),
               help="References to report (repeatable; default all three).")
 @click.option("--json", "json_path", metavar="FILE.json", help="Also write the results as JSON.")
+@click.option("--fail-above", "limits", multiple=True, metavar="METRIC=VALUE",
+              help="Exit 1 when a config's METRIC against the exact result exceeds VALUE "
+                   "(max_abs, max_rel, median_rel, normwise, max_ulp; repeatable).")
 def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, mean,
-                scale_mode, presets_, configs, sets, refs, json_path):
+                scale_mode, presets_, configs, sets, refs, json_path, limits):
     """Run one GEMM under one or more configs and measure each result against the
     exact result of the quantised inputs, the exact result rounded once to fp32,
     and numpy's float32 matmul (BLAS) of the dequantised inputs.
@@ -78,10 +81,14 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
       fp8emu compare --preset default --dist outliers --scale-mode ceil --json out.json
       fp8emu compare --a X.npy --b W.npy --preset mxfp8 --config my_chip.toml
       fp8emu compare --a A_codes.npy --b B_codes.npy --preset h100 --reference exact
+      fp8emu compare --config my_chip.toml --k 4096 --fail-above max_rel=1e-3
+
+    Exit status: 0, or 1 when a --fail-above limit is exceeded.
     """
     from .io import check_writable, load_npy
     from .toolkit.compare import compare, format_table, generate, json_safe
 
+    checks = _parse_limits(limits)
     if json_path:
         check_writable(json_path, "--json")
     cfgs = [(_config_label(p, sets), resolve(p, None, sets)) for p in presets_]
@@ -124,6 +131,29 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
                "configs": {name: cfg.to_dict() for name, cfg in cfgs},
                "results": rows}
         save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n")
+    over = [f"{r['config']}: {name} = {r[name]:.3e} > {lim:.3e}" for r in rows
+            if r["reference"] == "exact" for name, lim in checks if r[name] > lim]
+    if over:
+        click.echo("compare: limit exceeded: " + "; ".join(over), err=True)
+        sys.exit(1)
+
+
+_LIMIT_METRICS = ("max_abs", "max_rel", "median_rel", "normwise", "max_ulp")
+
+
+def _parse_limits(limits):
+    """--fail-above METRIC=VALUE strings -> [(metric, value)]."""
+    out = []
+    for item in limits:
+        name, _, val = item.partition("=")
+        if name not in _LIMIT_METRICS:
+            raise UsageError(f"--fail-above {item!r}: metric must be one of "
+                             f"{', '.join(_LIMIT_METRICS)}")
+        try:
+            out.append((name, float(val)))
+        except ValueError:
+            raise UsageError(f"--fail-above {item!r}: expected METRIC=NUMBER") from None
+    return out
 
 
 # ------------------------------------------------------------------ validate

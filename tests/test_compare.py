@@ -245,3 +245,19 @@ def test_code_inputs_with_128x128_tiles(rng):
                    references=("exact-fp32",))
     assert rows[0]["bit_exact"] == M * N and rows[0]["max_abs"] == 0
     assert rows[1]["bit_exact"] < M * N and 0 < rows[1]["max_rel"] < 1e-2
+
+
+def test_cli_fail_above_limits(capsys):
+    """--fail-above: h100 at K=1024 with mean-1 data exceeds 1e-3 max rel error against
+    the exact result (exit 1, the offending metric named); deepseek-v3 stays below."""
+    common = ["--m", "8", "--n", "8", "--k", "1024", "--mean", "1", "--reference", "exact"]
+    code, out, err = run_cli(capsys, "compare", "--preset", "h100", *common,
+                             "--fail-above", "max_rel=1e-3")
+    assert code == 1
+    assert "h100: max_rel" in err and "> 1.000e-03" in err
+    code, out, err = run_cli(capsys, "compare", "--preset", "deepseek-v3", *common,
+                             "--fail-above", "max_rel=1e-3")
+    assert code == 0
+    code, out, err = run_cli(capsys, "compare", "--preset", "h100", *common,
+                             "--fail-above", "max_rel")
+    assert code == 2 and "expected METRIC=NUMBER" in err
