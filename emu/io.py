@@ -46,6 +46,7 @@ def _atomic(path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp's 0600 would survive the rename
         os.replace(tmp, path)
     except OSError as e:
         os.unlink(tmp)
@@ -53,6 +54,12 @@ def _atomic(path, write) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_npy(path, arr) -> None:
