@@ -12,11 +12,11 @@ from functools import lru_cache
 import numpy as np
 
 from ..formats import decode, get_format
-from .core import MODE_CODES
+from .core import MODE_CODES, rows_in_parallel
 from .general import (CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE,
                       P_AMB, P_AMODE, P_ASUB, P_BS, P_CIN, P_FRAC, P_FUSED, P_LEN, P_PEB,
                       P_PMB, P_PMODE, P_PROMOTE, P_SCALE_PROMO, gemm_general)
-from .fast import ZERO_EXP, gemm_fast
+from .fast import ROWS, ZERO_EXP, gemm_fast
 from .floatpath import exact_step_fits, finish_exact, fma_chain_fp32
 
 FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
@@ -129,6 +129,7 @@ def run(ops) -> np.ndarray:
     cfg = ops.config
     a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p = decode_operands(ops)
     prm = params(cfg, K)
+    work = M * N * K
     out = np.zeros((M, N), dtype=np.float64)
     rows = (a_c == CLS_NUM).all(axis=1)
     cols = (b_c == CLS_NUM).all(axis=0)
@@ -137,14 +138,15 @@ def run(ops) -> np.ndarray:
     if is_fma_chain(cfg, K):
         a_f = np.where(a_c == CLS_NUM, decode(fa, ops.a), 0.0)
         b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0)
-        fma_chain_fp32(a_f, b_f, ops.c, rows, out)
+        rows_in_parallel(fma_chain_fp32, M, work, a_f, b_f, ops.c, rows, out)
     elif is_single_step(cfg, K):
         a_v = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)   # scales folded in
         b_v = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
         if exact_step_fits(a_v, b_v, (a_e - fa.mbits)[a_m != 0], (b_e - fb.mbits)[b_m != 0],
                            K):
             redo = np.zeros((M, N), dtype=np.bool_)
-            finish_exact(a_v @ b_v, ops.c, prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
+            rows_in_parallel(finish_exact, M, 64 * M * N, a_v @ b_v, ops.c,
+                             prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
             mask |= redo
         else:
             mask[:] = True
@@ -157,11 +159,12 @@ def run(ops) -> np.ndarray:
             b_val = b_val32
         b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int16)
         redo = np.zeros((M, N), dtype=np.bool_)
-        gemm_fast(a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p, prm, rows, out, redo)
+        rows_in_parallel(gemm_fast, M, work, a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p, prm,
+                         rows, out, redo, block=ROWS)
         mask |= redo
     else:
         mask[:] = True
     if mask.any():
-        gemm_general(a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, ops.c, sa_p, sb_p, prm, mask,
-                     out)
+        rows_in_parallel(gemm_general, M, int(mask.sum()) * K, a_m, a_s, a_e, a_c, b_m, b_s,
+                         b_e, b_c, ops.c, sa_p, sb_p, prm, mask, out)
     return finish(out)

@@ -8,14 +8,15 @@ in fp32 (MacConfig validates that), so every result is a float64 exactly.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
-# All JIT settings live here: cached, no fastmath (bit accuracy), no Python objects.
+# All JIT settings live here: cached, no fastmath (bit accuracy), no Python objects,
+# the GIL released so that row ranges run on Python threads (see rows_in_parallel).
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
-pjit = numba.njit(cache=True, fastmath=False, nogil=True, parallel=True,
-                  error_model="numpy")
 
 RZ, RNE, RU, RD = 0, 1, 2, 3
 MODE_CODES = {"rz": RZ, "rne": RNE, "ru": RU, "rd": RD}
@@ -170,3 +171,30 @@ def kulisch_round(limbs, ebits, mbits, mode, subnormals):
         v = round_int(top, e, neg, ebits, mbits, mode, subnormals)
     limbs[:] = 0
     return False, v
+
+
+# ---------------------------------------------------------------- threads
+SERIAL_WORK = 1 << 21          # below this many MACs one thread is faster
+_POOL = {}
+
+
+def n_threads() -> int:
+    """Threads to use: NUMBA_NUM_THREADS if set, else the machine's cores."""
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    return max(1, int(env)) if env and env.isdigit() else max(1, os.cpu_count() or 1)
+
+
+def rows_in_parallel(kernel, M: int, work: int, *args, block: int = 1) -> None:
+    """kernel(r0, r1, *args) over row ranges covering [0, M).  Each output element is
+    computed by one call from its own inputs only, so the split (a fixed partition
+    into chunks of ``block`` rows) and the thread count never change any bit."""
+    n = n_threads()
+    if n == 1 or work < SERIAL_WORK or M <= block:
+        kernel(0, M, *args)
+        return
+    if n not in _POOL:
+        _POOL[n] = ThreadPoolExecutor(n, thread_name_prefix="fp8emu")
+    chunk = max(block, -(-M // (4 * n) // block) * block)
+    bounds = [(r0, min(r0 + chunk, M)) for r0 in range(0, M, chunk)]
+    for f in [_POOL[n].submit(kernel, r0, r1, *args) for r0, r1 in bounds]:
+        f.result()

@@ -24,9 +24,7 @@ masks them).  Promotion (2.4) folds each interval into the outer accumulator.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
-
-from .core import RD, RNE, RZ, add_exact_round, jit, pjit, round_f64
+from .core import RD, RNE, RZ, add_exact_round, jit, round_f64
 from .general import (NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE, P_AMB, P_AMODE, P_ASUB,
                       P_BS, P_CIN, P_FUSED, P_PEB, P_PMB, P_PMODE, P_PROMOTE,
                       P_SCALE_PROMO, promote)
@@ -169,11 +167,11 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, lo_bits, hi_bit
         p[t] = 0.0
 
 
-@pjit
-def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
-    """out[i, :] for every i with rows[i]; redo[i, j] flags elements left undecided.
-    Row blocks run in parallel; each element's arithmetic is independent of the
-    blocking and the thread count."""
+@jit
+def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
+    """out[i, :] for every i with rows[i], r0 <= i < r1 (r0 a multiple of ROWS);
+    redo[i, j] flags elements left undecided.  Each element's arithmetic is
+    independent of the blocking and the thread count."""
     M, K = a_val.shape
     N = b_val.shape[1]
     step = prm[P_FUSED]
@@ -192,8 +190,7 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
     p_lo = np.int64(1023 + pemin) << 52
     p_hi = (np.int64(1023 + (1 << (prm[P_PEB] - 1)) - 1) << 52) | (
         ((np.int64(1) << prm[P_PMB]) - 1) << (52 - prm[P_PMB]))
-    nblocks = (M + ROWS - 1) // ROWS
-    for blk in prange(nblocks):
+    for blk in range(r0 // ROWS, (r1 + ROWS - 1) // ROWS):
         emax = np.empty(COLS, dtype=np.int32)
         sc = np.empty(COLS, dtype=np.float64)
         X = np.empty(COLS, dtype=np.float64)
@@ -206,7 +203,7 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
             n = j1 - j0
             for r in range(ROWS):
                 i = blk * ROWS + r
-                if i < M and rows[i]:
+                if i < r1 and rows[i]:
                     for t in range(n):
                         accs[r, t] = 0.0 if promoted else c[i, j0 + t]
                         out[i, j0 + t] = c[i, j0 + t]
@@ -215,7 +212,7 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
                     k1 = min(k0 + step, K)
                     for r in range(ROWS):
                         i = blk * ROWS + r
-                        if i >= M or not rows[i]:
+                        if i >= r1 or not rows[i]:
                             continue
                         acc = accs[r]
                         _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align,
@@ -224,7 +221,7 @@ def gemm_fast(a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
                                 amode, asub, lo_bits, hi_bits, zeros)
                 for r in range(ROWS):
                     i = blk * ROWS + r
-                    if i >= M or not rows[i]:
+                    if i >= r1 or not rows[i]:
                         continue
                     if not promoted:
                         for t in range(n):

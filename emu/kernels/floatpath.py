@@ -27,9 +27,7 @@ overflow to Inf under rne and Inf staying Inf.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
-
-from .core import RD, add_exact_round, pjit, round_f64
+from .core import RD, add_exact_round, jit, round_f64
 
 
 def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
@@ -43,12 +41,13 @@ def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
     return bound <= 53 + int(a_lsb.min()) + int(b_lsb.min()) - 1e-9
 
 
-@pjit
-def finish_exact(S, c, prm_e, out, redo):
-    """out = round(S + C) once into (ebits, mbits) by mode; all-zero cases -> redo."""
+@jit
+def finish_exact(r0, r1, S, c, prm_e, out, redo):
+    """out = round(S + C) once into (ebits, mbits) by mode, rows r0 <= i < r1;
+    all-zero cases -> redo."""
     ebits, mbits, mode, sub = prm_e[0], prm_e[1], prm_e[2], prm_e[3] != 0
-    M, N = S.shape
-    for i in prange(M):
+    N = S.shape[1]
+    for i in range(r0, r1):
         for j in range(N):
             s = S[i, j]
             cv = np.float64(c[i, j])
@@ -65,12 +64,12 @@ def finish_exact(S, c, prm_e, out, redo):
                 out[i, j] = add_exact_round(s, cv, ebits, mbits, mode, sub)
 
 
-@pjit
-def fma_chain_fp32(a_f, b_f, c, rows, out):
-    """out[i, j] = c[i, j] folded with fp32 FMAs over k in order (rows[i] only)."""
-    M, K = a_f.shape
+@jit
+def fma_chain_fp32(r0, r1, a_f, b_f, c, rows, out):
+    """out[i, j] = c[i, j] folded with fp32 FMAs over k in order (rows[i], r0 <= i < r1)."""
+    K = a_f.shape[1]
     N = b_f.shape[1]
-    for i in prange(M):
+    for i in range(r0, r1):
         if not rows[i]:
             continue
         acc = np.empty(N, dtype=np.float32)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
-
-from .core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round, pjit
+from .core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round
 
 # Indices into the integer parameter vector (built by emu.kernels.params).
 (P_FUSED, P_ALIGN, P_ALIGN_RNE, P_AEB, P_AMB, P_AMODE, P_ASUB, P_CIN, P_PROMOTE, P_PEB,
@@ -154,12 +152,12 @@ def dot_element(i, j, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c0, sa_p, sb_p, pr
     return o
 
 
-@pjit
-def gemm_general(a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c, sa_p, sb_p, prm, mask, out):
-    """out[i, j] = D[i, j] wherever mask[i, j]; rows in parallel (deterministic)."""
-    M = a_m.shape[0]
+@jit
+def gemm_general(r0, r1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c, sa_p, sb_p, prm, mask,
+                 out):
+    """out[i, j] = D[i, j] wherever mask[i, j], for rows r0 <= i < r1."""
     N = b_m.shape[1]
-    for i in prange(M):
+    for i in range(r0, r1):
         limbs = np.zeros(KLIMBS, dtype=np.int64)
         for j in range(N):
             if mask[i, j]:
