@@ -195,3 +195,20 @@ def test_same_bits_with_one_and_two_threads(tmp_path):
         subprocess.run([sys.executable, "-m", "emu.cli", "gemm", *args, "--preset", name,
                         "--out", str(out)], check=True, env=env)
         assert_bits_equal(np.load(out), emu.gemm(a, b, sa=sa, sb=sb, config=cfg), name)
+
+
+@pytest.mark.parametrize("align", [12, 27, 28, 29, 30])
+@pytest.mark.parametrize("rne", [False, True])
+def test_fast_kernel_int32_lanes_at_their_limit(align, rne):
+    """The float32/int32 product lanes sum 2**(29 - align_bits) cut terms, each below
+    2**(align_bits + 2), per int32 partial sum: largest products (448 * 448) in every
+    position, all one sign, so the partial sums come close to 2**31."""
+    from emu.kernels import narrow_chunk  # noqa: F401  (the lanes under test)
+    cfg = emu.preset("default").replace(align_bits=align, scale_block=0,
+                                        align_round="rne" if rne else "rz")
+    rng = np.random.default_rng(align)
+    a = np.full((3, 96), 0x7E, dtype=np.uint8)                 # 448
+    b = np.full((96, 5), 0x7E, dtype=np.uint8)
+    b[rng.random(b.shape) < 0.3] = 0x7D                        # 416: not all equal
+    a[1] |= 0x80                                               # a negative row
+    assert_bits_equal(emu.gemm(a, b, config=cfg), reference.gemm(a, b, config=cfg))
