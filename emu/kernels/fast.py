@@ -57,8 +57,9 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
     for k in range(k0, k1):
         if a_val[i, k] != 0:
             ae = np.int32(a_e[i, k])
+            erow = b_e[k, j0:j1]                 # 1-D slices: the loops vectorise
             for t in range(n):
-                emax[t] = max(emax[t], np.int32(ae + b_e[k, j0 + t]))
+                emax[t] = max(emax[t], np.int32(ae + erow[t]))
     scb = sc.view(np.int64)
     for t in range(n):                       # sc = 2**(align - e_max), from its bits
         d = align - emax[t] if emax[t] > REAL else 0
@@ -75,12 +76,13 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
     for k in range(k0, k1):
         av = a_val[i, k]
         if av != 0:
+            brow = b_val[k, j0:j1]
             if rne:
                 for t in range(n):
-                    X[t] += np.rint(av * np.float64(b_val[k, j0 + t]) * sc[t])
+                    X[t] += np.rint(av * np.float64(brow[t]) * sc[t])
             else:
                 for t in range(n):
-                    X[t] += np.trunc(av * np.float64(b_val[k, j0 + t]) * sc[t])
+                    X[t] += np.trunc(av * np.float64(brow[t]) * sc[t])
 
 
 @jit
@@ -100,12 +102,13 @@ def _cut_sum32(a_val32, b_val, i, k0, k1, rne, align, emax, sc32, X, X32, j0, n,
         for k in range(kc, min(kc + chunk, k1)):
             av = a_val32[i, k]
             if av != 0:
+                brow = b_val[k, j0:j0 + n]
                 if rne:
                     for t in range(n):
-                        X32[t] += np.int32(np.rint(av * b_val[k, j0 + t] * sc32[t]))
+                        X32[t] += np.int32(np.rint(av * brow[t] * sc32[t]))
                 else:
                     for t in range(n):
-                        X32[t] += np.int32(av * b_val[k, j0 + t] * sc32[t])
+                        X32[t] += np.int32(av * brow[t] * sc32[t])
         for t in range(n):
             X[t] += np.float64(X32[t])
 
@@ -178,25 +181,28 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, lo_bits, hi_bit
     and overflowing results go through the scalar promote()."""
     on = prm[P_SCALE_PROMO] != 0
     kb = p0 // prm[P_BS] if on else 0
+    sa = sa_p[i, kb] if on else 0
+    sbrow = sb_p[kb, j0:j0 + n] if on else sb_p[0, 0:0]
     scb = sc.view(np.int64)
-    for t in range(n):
-        s = sa_p[i, kb] + sb_p[kb, j0 + t] if on else 0
-        bad = on and (sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE)
-        scb[t] = np.int64((0 if bad else s) + 1023) << 52
+    for t in range(n):                      # scale exponent per element (NAN_SCALE kept)
+        s = sa + sbrow[t] if on else 0
+        if on and (sa == NAN_SCALE or sbrow[t] == NAN_SCALE):
+            s = NAN_SCALE
+        err[t] = s                          # scratch: the exponent, as a float
+        scb[t] = np.int64((0 if s == NAN_SCALE else s) + 1023) << 52
     for t in range(n):
         a = o[t]
         b = p[t] * sc[t]
         s_ = a + b
         bb = s_ - a
         x[t] = s_
+        flag[t] = err[t] == NAN_SCALE
         err[t] = (a - (s_ - bb)) + (b - bb)
+    special = flag.copy()
     _round_vec(x, err, x, flag, n, prm[P_PMB], prm[P_PMODE], lo_bits, hi_bits)
     for t in range(n):
-        if flag[t] or not np.isfinite(o[t]) or not np.isfinite(p[t]) or (
-                on and (sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE)):
-            s = sa_p[i, kb] + sb_p[kb, j0 + t] if on else 0
-            if on and (sa_p[i, kb] == NAN_SCALE or sb_p[kb, j0 + t] == NAN_SCALE):
-                s = NAN_SCALE
+        if flag[t] or special[t] or not np.isfinite(o[t]) or not np.isfinite(p[t]):
+            s = NAN_SCALE if special[t] else (sa + sbrow[t] if on else 0)
             o[t] = promote(o[t], p[t], s, prm)
         else:
             o[t] = x[t]
