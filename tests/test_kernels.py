@@ -199,11 +199,9 @@ def test_same_bits_with_one_and_two_threads(tmp_path):
 
 @pytest.mark.parametrize("align", [12, 27, 28, 29, 30])
 @pytest.mark.parametrize("rne", [False, True])
-def test_fast_kernel_int32_lanes_at_their_limit(align, rne):
-    """The float32/int32 product lanes sum 2**(29 - align_bits) cut terms, each below
-    2**(align_bits + 2), per int32 partial sum: largest products (448 * 448) in every
-    position, all one sign, so the partial sums come close to 2**31."""
-    from emu.kernels import narrow_chunk  # noqa: F401  (the lanes under test)
+def test_fast_kernel_large_step_sums(align, rne):
+    """Largest products (448 * 448) in every position, all one sign: every cut term
+    is close to 2**(align_bits + 2) and a step's sum to 2**(align_bits + 7)."""
     cfg = emu.preset("default").replace(align_bits=align, scale_block=0,
                                         align_round="rne" if rne else "rz")
     rng = np.random.default_rng(align)

@@ -107,26 +107,6 @@ def fast_window(cfg, K: int) -> bool:
     return cfg.align_bits + 2 + int(n).bit_length() <= 52
 
 
-def narrow_chunk(cfg, a_val, a_val32, b_val, a_e_nz, b_e_nz) -> int:
-    """Products per int32 partial sum in the fast kernel's float32 lanes, or 0 when
-    they cannot be used.  Conditions: every A and B value is exact in float32 and
-    every product m_a*m_b*2**(e_a+e_b-Ma-Mb) is an exact float32 (its last place at or
-    above 2**-149, its magnitude below 2**127); a cut term is below 2**(align+2), so
-    2**(29-align) of them sum below 2**31."""
-    if cfg.align_bits == "exact" or cfg.align_bits > 29 or b_val.dtype != np.float32:
-        return 0
-    if not np.array_equal(a_val32, a_val):
-        return 0
-    frac = get_format(cfg.a_format).mbits + get_format(cfg.b_format).mbits
-    if a_e_nz.size and b_e_nz.size:
-        if int(a_e_nz.min()) + int(b_e_nz.min()) - frac < -149:
-            return 0
-        if int(a_e_nz.max()) + int(b_e_nz.max()) + 2 > 126:
-            return 0
-    fused = a_val.shape[1] if cfg.fused == "k" else cfg.fused
-    return max(1, min(1 << (29 - cfg.align_bits), fused))
-
-
 def is_fma_chain(cfg, K: int) -> bool:
     """One product per step, exact alignment, into fp32 rne with subnormals, no
     scales, no promotion (the fp32-seq preset)."""
@@ -174,14 +154,13 @@ def run(ops) -> np.ndarray:
         a_val = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)
         b_val = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
         with np.errstate(over="ignore"):
-            a_val32, b_val32 = a_val.astype(np.float32), b_val.astype(np.float32)
+            b_val32 = b_val.astype(np.float32)
         if np.array_equal(b_val32, b_val):       # half the memory traffic when exact
             b_val = b_val32
-        chunk = narrow_chunk(cfg, a_val, a_val32, b_val, a_e[a_m != 0], b_e[b_m != 0])
         b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int16)
         redo = np.zeros((M, N), dtype=np.bool_)
         rows_in_parallel(gemm_fast, M, work, a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p, prm,
-                         rows, out, redo, a_val32, chunk, block=ROWS)
+                         rows, out, redo, block=ROWS)
         mask |= redo
     else:
         mask[:] = True

@@ -40,13 +40,8 @@ MAG = np.int64(0x7FFFFFFFFFFFFFFF)
 
 @jit
 def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
-             acc, emax, sc, X, j0, j1, narrow, a_val32, sc32, X32, chunk, redo):
-    """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays).
-
-    narrow: the products are computed in float32 and summed in int32 over chunks of
-    ``chunk`` products (the caller checked that every product is exact in float32
-    and that chunk * 2**(align_bits + 2) < 2**31); an element whose quantum is outside
-    the float32 range is flagged in redo."""
+             acc, emax, sc, X, j0, j1):
+    """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays)."""
     n = j1 - j0
     accb = acc.view(np.int64)
     for t in range(n):
@@ -69,10 +64,6 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
             X[t] = np.rint(acc[t] * sc[t]) if rne else np.trunc(acc[t] * sc[t])
     else:
         X[:n] = 0.0
-    if narrow:
-        _cut_sum32(a_val32, b_val, i, k0, k1, rne, align, emax, sc32, X, X32, j0, n,
-                   chunk, redo)
-        return
     for k in range(k0, k1):
         av = a_val[i, k]
         if av != 0:
@@ -83,34 +74,6 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
             else:
                 for t in range(n):
                     X[t] += np.trunc(av * np.float64(brow[t]) * sc[t])
-
-
-@jit
-def _cut_sum32(a_val32, b_val, i, k0, k1, rne, align, emax, sc32, X, X32, j0, n, chunk,
-               redo):
-    """Step 2's products in float32 lanes: int32(p * 2**(align - e_max)) truncates
-    (fptosi) or, after rint, rounds to nearest even; sums in int32 per chunk."""
-    scb = sc32.view(np.int32)
-    for t in range(n):
-        d = align - emax[t] if emax[t] > REAL else 0
-        if d < -126 or d > 127:
-            redo[j0 + t] = True
-            d = 0
-        scb[t] = np.int32(d + 127) << 23
-    for kc in range(k0, k1, chunk):
-        X32[:n] = 0
-        for k in range(kc, min(kc + chunk, k1)):
-            av = a_val32[i, k]
-            if av != 0:
-                brow = b_val[k, j0:j0 + n]
-                if rne:
-                    for t in range(n):
-                        X32[t] += np.int32(np.rint(av * brow[t] * sc32[t]))
-                else:
-                    for t in range(n):
-                        X32[t] += np.int32(av * brow[t] * sc32[t])
-        for t in range(n):
-            X[t] += np.float64(X32[t])
 
 
 @jit
@@ -210,13 +173,10 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, lo_bits, hi_bit
 
 
 @jit
-def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo,
-              a_val32, chunk):
+def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
     """out[i, :] for every i with rows[i], r0 <= i < r1 (r0 a multiple of ROWS);
-    redo[i, j] flags elements left undecided.  chunk > 0 selects the float32/int32
-    product lanes (a_val32 = a_val in float32).  Each element's arithmetic is
+    redo[i, j] flags elements left undecided.  Each element's arithmetic is
     independent of the blocking and the thread count."""
-    narrow = chunk > 0
     M, K = a_val.shape
     N = b_val.shape[1]
     step = prm[P_FUSED]
@@ -243,8 +203,6 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
         accs = np.empty((ROWS, COLS), dtype=np.float64)
         zeros = np.zeros(COLS, dtype=np.float64)
         err = np.empty(COLS, dtype=np.float64)
-        sc32 = np.empty(COLS, dtype=np.float32)
-        X32 = np.empty(COLS, dtype=np.int32)
         for j0 in range(0, N, COLS):
             j1 = min(j0 + COLS, N)
             n = j1 - j0
@@ -263,8 +221,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                             continue
                         acc = accs[r]
                         _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align,
-                                 emin_acc, acc, emax, sc, X, j0, j1, narrow, a_val32, sc32,
-                                 X32, chunk, redo[i])
+                                 emin_acc, acc, emax, sc, X, j0, j1)
                         _finish(X, sc, acc, emax, flag, redo[i], j0, n, cin, aeb, amb,
                                 amode, asub, lo_bits, hi_bits, zeros)
                 for r in range(ROWS):
