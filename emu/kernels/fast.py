@@ -138,7 +138,8 @@ def _finish(X, sc, acc, emax, flag, redo, j0, n, cin, aeb, amb, amode, asub, lo_
 
 
 @jit
-def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, lo_bits, hi_bits):
+def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bits,
+          hi_bits):
     """Promotion (2.4) for one row tile: o <- round(o + p * 2**scale), p <- 0.  TwoSum
     gives the exact sum as x + err; _round_vec rounds it; specials, zeros, subnormal
     and overflowing results go through the scalar promote()."""
@@ -159,9 +160,8 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, lo_bits, hi_bit
         s_ = a + b
         bb = s_ - a
         x[t] = s_
-        flag[t] = err[t] == NAN_SCALE
+        special[t] = err[t] == NAN_SCALE
         err[t] = (a - (s_ - bb)) + (b - bb)
-    special = flag.copy()
     _round_vec(x, err, x, flag, n, prm[P_PMB], prm[P_PMODE], lo_bits, hi_bits)
     for t in range(n):
         if flag[t] or special[t] or not np.isfinite(o[t]) or not np.isfinite(p[t]):
@@ -200,6 +200,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
         sc = np.empty(COLS, dtype=np.float64)
         X = np.empty(COLS, dtype=np.float64)
         flag = np.empty(COLS, dtype=np.bool_)
+        special = np.empty(COLS, dtype=np.bool_)
         accs = np.empty((ROWS, COLS), dtype=np.float64)
         zeros = np.zeros(COLS, dtype=np.float64)
         err = np.empty(COLS, dtype=np.float64)
@@ -233,4 +234,4 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                             out[i, j0 + t] = accs[r, t]
                         continue
                     _fold(out[i, j0:j1], accs[r], sa_p, sb_p, i, p0, j0, n, prm, sc, X,
-                          err, flag, p_lo, p_hi)
+                          err, flag, special, p_lo, p_hi)
