@@ -91,6 +91,12 @@ def decode_operands(ops):
             sa_p, sb_p)
 
 
+def values(m, s, e, f) -> np.ndarray:
+    """Exact float64 values of decoded finite operands, product-time scales included
+    (signed magnitudes; NaN/Inf operands, whose m is 0, give 0)."""
+    return np.ldexp(np.where(s == 1, -m, m), e - f.mbits)
+
+
 def finish(out: np.ndarray) -> np.ndarray:
     """float64 results -> float32, NaN as the fp32 canonical NaN 0x7FFFFFFF."""
     d = out.astype(np.float32)
@@ -140,19 +146,17 @@ def run(ops) -> np.ndarray:
         b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0)
         rows_in_parallel(fma_chain_fp32, M, work, a_f, b_f, ops.c, rows, out)
     elif is_single_step(cfg, K):
-        a_v = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)   # scales folded in
-        b_v = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
-        if exact_step_fits(a_v, b_v, (a_e - fa.mbits)[a_m != 0], (b_e - fb.mbits)[b_m != 0],
-                           K):
+        a_val, b_val = values(a_m, a_s, a_e, fa), values(b_m, b_s, b_e, fb)
+        if exact_step_fits(a_val, b_val, (a_e - fa.mbits)[a_m != 0],
+                           (b_e - fb.mbits)[b_m != 0], K):
             redo = np.zeros((M, N), dtype=np.bool_)
-            rows_in_parallel(finish_exact, M, 64 * M * N, a_v @ b_v, ops.c,
+            rows_in_parallel(finish_exact, M, 64 * M * N, a_val @ b_val, ops.c,
                              prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
             mask |= redo
         else:
             mask[:] = True
     elif fast_window(cfg, K):
-        a_val = np.ldexp(np.where(a_s == 1, -a_m, a_m), a_e - fa.mbits)
-        b_val = np.ldexp(np.where(b_s == 1, -b_m, b_m), b_e - fb.mbits)
+        a_val, b_val = values(a_m, a_s, a_e, fa), values(b_m, b_s, b_e, fb)
         with np.errstate(over="ignore"):
             b_val32 = b_val.astype(np.float32)
         if np.array_equal(b_val32, b_val):       # half the memory traffic when exact
