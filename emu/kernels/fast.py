@@ -117,7 +117,7 @@ def _finish(X, sc, acc, emax, flag, redo, j0, n, cin, aeb, amb, amode, asub, lo_
     else:
         flag[:n] = True
     for t in range(n):
-        if not flag[t]:
+        if not flag[t] or redo[j0 + t]:          # redone elements: skip their garbage
             continue
         if emax[t] <= REAL and acc[t] == 0:
             redo[j0 + t] = True                  # every term zero: signed-zero rules
