@@ -1,12 +1,16 @@
 """The ``fp8emu`` command line.  Commands live in small modules and are imported only
 when used, so that ``fp8emu --help`` and a warm start stay fast.
 
-Exit status: 0 success, 1 a check found differences, 2 usage or input error.
+Exit status: 0 success, 1 a check found differences, 2 usage or input error, 3 an
+internal error (a bug in fp8emu).  Errors are one line on stderr, never a traceback
+(set FP8EMU_TRACEBACK=1 to see the traceback of an internal error).
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import warnings
 
 import click
 
@@ -52,7 +56,8 @@ def cli():
       fp8emu gemm --a A.npy --b B.npy --preset h100 --out D.npy
       fp8emu run examples/tiled_gemm.s --max-steps 100000
 
-    Exit status: 0 success, 1 a check found differences, 2 usage or input error.
+    Exit status: 0 success, 1 a check found differences, 2 usage or input error,
+    3 internal error (a bug: please report it).
     """
 
 
@@ -63,9 +68,13 @@ def fail(msg: str, code: int = 2):
 
 
 def main(argv=None):
-    """Console entry point: every error is one line on stderr, exit status 2."""
+    """Console entry point: every error is one line on stderr, exit status 2 (3 for
+    an internal error).  numpy's RuntimeWarnings (overflow in a cast of the user's
+    own inf/huge data, ...) are not errors and are not printed."""
     try:
-        rv = cli.main(args=argv, prog_name="fp8emu", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rv = cli.main(args=argv, prog_name="fp8emu", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
@@ -81,7 +90,22 @@ def main(argv=None):
         fail("interrupted", 130)
     except MemoryError:
         fail("out of memory (try a smaller problem)")
+    except Exception as e:                        # a bug: still one line, status 3
+        if _too_big(e):
+            fail(f"out of memory: the problem is too large ({e})")
+        if os.environ.get("FP8EMU_TRACEBACK"):
+            raise
+        msg = f"{type(e).__name__}: {e}".replace("\n", " ")
+        fail(f"internal error: {msg} (a bug in fp8emu; please report it with the "
+             "command line; FP8EMU_TRACEBACK=1 shows the traceback)", 3)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _too_big(e: Exception) -> bool:
+    """numpy's errors for arrays larger than the address space."""
+    return isinstance(e, ValueError) and any(
+        s in str(e) for s in ("array is too big", "Maximum allowed dimension exceeded",
+                              "maximum supported dimension", "too large to be allocated"))
 
 
 if __name__ == "__main__":

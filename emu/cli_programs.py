@@ -23,12 +23,18 @@ def _read(path, what="program") -> bytes:
         raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
 
 
+MAX_MEM = 1 << 34
+
+
 def _size(text: str, what: str) -> int:
     m = _SIZE_RE.match(text)
     if not m:
         raise UsageError(f"{what} {text!r}: expected a size such as 1048576, 64M or 1G")
     mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[(m.group(2) or "")[:1].lower()]
-    return int(m.group(1)) * mult
+    n = int(m.group(1)) * mult
+    if not 1 <= n <= MAX_MEM:
+        raise UsageError(f"{what} {text!r}: expected a size from 1 byte to 16G")
+    return n
 
 
 def _pairs(items, opt):
@@ -66,15 +72,16 @@ def asm_cmd(source, out_path, defines):
     check_writable(out_path, "-o")
     text = _decode(_read(source), source)
     obj = assemble(text, source, parse_defines(defines))
-    save_bytes(out_path, obj.to_bytes())
+    save_bytes(out_path, obj.to_bytes(), "-o")
 
 
 def _decode(data: bytes, path: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); is it an object "
-                         "file? (fp8emu disasm reads those)") from None
+    from isa.asm import decode_source
+    from isa.objfile import is_object
+    if is_object(data):
+        raise UsageError(f"{path}: byte 0: an fp8emu object file, not assembly text "
+                         "(fp8emu disasm reads those; fp8emu run takes either)")
+    return decode_source(data, path)
 
 
 @click.command("disasm")
@@ -104,7 +111,7 @@ def disasm_cmd(binary, out_path):
         raise UsageError(f"{binary}: {e}") from None
     text = disassemble(obj, binary)
     if out_path:
-        save_text(out_path, text)
+        save_text(out_path, text, "-o")
     else:
         click.echo(text, nl=False)
 
@@ -142,21 +149,27 @@ def run_cmd(program, inputs, outputs, config, trace, max_steps, defines, mem_siz
       fp8emu run examples/rounding_probe.s --trace
     """
     from isa.asm import parse_defines
-    from .io import check_writable, load_npy, save_npy
+    from .io import check_writable, load_npy, same_file, save_all
     from .machine import Machine, load_program
     ins, outs = _pairs(inputs, "--in"), _pairs(outputs, "--out")
     for name, path in outs.items():
         check_writable(path, f"--out {name}")
+    dup = same_file(outs.values())
+    if dup is not None:
+        raise UsageError(f"--out: two buffers would be written to the same file {dup}")
+    mem = _size(mem_size, "--mem-size")
     obj = load_program(_read(program), program, parse_defines(defines))
-    m = Machine(obj, config=config, mem_size=_size(mem_size, "--mem-size"),
-                tile_rows=tile_rows, tile_bytes=tile_bytes)
+    try:
+        m = Machine(obj, config=config, mem_size=mem, tile_rows=tile_rows,
+                    tile_bytes=tile_bytes)
+    except UsageError as e:
+        raise UsageError(f"{program}: {e} (see --mem-size)") from None
     for name in outs:
         m._buffer(name, f"--out {name}")
     for name, path in ins.items():
         m.write_buffer(name, load_npy(path, f"--in {name}"), f"--in {name}={path}")
     status = m.run(max_steps, (lambda line: click.echo(line)) if trace else None)
-    for name, path in outs.items():
-        save_npy(path, m.read_buffer(name))
+    save_all([(path, m.read_buffer(name), f"--out {name}") for name, path in outs.items()])
     if status:
         click.echo(f"fp8emu: program halted with status {status} "
                    f"(pc={m.pc * 8:#06x}, {m.steps} instructions)", err=True)

@@ -6,6 +6,7 @@ Heavy modules (the kernels, matplotlib) are imported inside the commands so that
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -29,7 +30,8 @@ def _input_options(f):
         click.option("--n", type=int, default=128, show_default=True, help="Columns of B."),
         click.option("--k", type=int, default=1024, show_default=True,
                      help="Inner dimension."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Random seed."),
         click.option("--mean", type=float, default=0.0, show_default=True,
                      help="Added to every generated value."),
         click.option("--scale-mode", type=click.Choice(_SCALE_MODES), default="floor",
@@ -96,6 +98,7 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
               resolve(None, p, sets)) for p in configs]
     if not cfgs:
         cfgs = [(_config_label("default", sets), resolve(None, None, sets))]
+    paths = dict(a=a_path, b=b_path, c=c_path, sa=sa_path, sb=sb_path)
     c = load_npy(c_path, "--c") if c_path else None
     codes = x = y = None
     if a_path or b_path:
@@ -105,9 +108,11 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
         if a.dtype == b.dtype == "uint8":
             codes = (a, b, load_npy(sa_path, "--sa") if sa_path else None,
                      load_npy(sb_path, "--sb") if sb_path else None)
+            _check_codes(codes, c, cfgs, paths)
         elif a.dtype.kind == "f" and b.dtype.kind == "f":
             if sa_path or sb_path:
                 raise UsageError("--sa/--sb go with uint8 code inputs, not float data")
+            _check_data(a, b, c, paths)
             x, y = a.astype("float32"), b.astype("float32")
         else:
             raise UsageError(f"--a/--b: expected both float data or both uint8 codes, "
@@ -118,10 +123,9 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
         if sa_path or sb_path:
             raise UsageError("--sa/--sb need --a/--b code inputs")
         x, y = generate(dist, m, n, k, seed, mean)
+        _check_data(x, y, c, dict(paths, a=None, b=None))
         source = {"generated": dist, "m": m, "n": n, "k": k, "seed": seed, "mean": mean,
                   "scale_mode": scale_mode}
-    if c is not None and c.dtype != "float32":
-        raise UsageError(f"--c: expected float32, got dtype {c.dtype}")
     rows = compare(cfgs, x=x, y=y, c=c, scale_mode=scale_mode, codes=codes,
                    references=refs or _REFS)
     click.echo(format_table(rows))
@@ -130,12 +134,60 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
         doc = {"inputs": source,
                "configs": {name: cfg.to_dict() for name, cfg in cfgs},
                "results": rows}
-        save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n")
+        save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n", "--json")
     over = [f"{r['config']}: {name} = {r[name]:.3e} > {lim:.3e}" for r in rows
             if r["reference"] == "exact" for name, lim in checks if r[name] > lim]
     if over:
         click.echo("compare: limit exceeded: " + "; ".join(over), err=True)
         sys.exit(1)
+
+
+def _opt(name, paths):
+    """'--a A.npy' (or '--m/--k' style text for generated inputs)."""
+    p = paths.get(name)
+    return f"--{name} {p}" if p else {"a": "generated A (--m x --k)",
+                                      "b": "generated B (--k x --n)"}.get(name, f"--{name}")
+
+
+def _check_data(x, y, c, paths):
+    """Shapes of fp32 data inputs (and C), each error naming its option and file."""
+    for name, arr, dims in (("a", x, "(M, K)"), ("b", y, "(K, N)")):
+        if arr.ndim != 2:
+            raise UsageError(f"{_opt(name, paths)}: expected a 2-D {dims} array, got shape "
+                             f"{arr.shape}")
+        if 0 in arr.shape:
+            raise UsageError(f"{_opt(name, paths)}: expected a non-empty array, got shape "
+                             f"{arr.shape}")
+    if y.shape[0] != x.shape[1]:
+        raise UsageError(f"{_opt('b', paths)}: shape {y.shape} does not fit "
+                         f"{_opt('a', paths)} {x.shape}: expected ({x.shape[1]}, N)")
+    _check_c(c, (x.shape[0], y.shape[1]), paths)
+
+
+def _check_c(c, shape, paths):
+    if c is None:
+        return
+    if c.dtype != "float32":
+        raise UsageError(f"{_opt('c', paths)}: expected float32, got dtype {c.dtype}")
+    if c.shape != shape:
+        raise UsageError(f"{_opt('c', paths)}: expected shape {shape}, got {c.shape}")
+
+
+def _check_codes(codes, c, cfgs, paths):
+    """FP8 code inputs against every config (operands.check), naming the option."""
+    from .cli_core import _name_option
+    from .operands import check
+    a, b, sa, sb = codes
+    for name, arr in (("a", a), ("b", b)):
+        if arr.ndim == 2 and 0 in arr.shape:
+            raise UsageError(f"{_opt(name, paths)}: expected a non-empty array, got shape "
+                             f"{arr.shape}")
+    for label, cfg in cfgs:
+        try:
+            check(a, b, c, sa, sb, cfg)
+        except UsageError as e:
+            msg = _name_option(str(e), paths)
+            raise UsageError(msg if len(cfgs) == 1 else f"{msg} (config {label})") from None
 
 
 _LIMIT_METRICS = ("max_abs", "max_rel", "median_rel", "normwise", "max_ulp")
@@ -150,9 +202,12 @@ def _parse_limits(limits):
             raise UsageError(f"--fail-above {item!r}: metric must be one of "
                              f"{', '.join(_LIMIT_METRICS)}")
         try:
-            out.append((name, float(val)))
+            v = float(val)
         except ValueError:
+            v = math.nan
+        if math.isnan(v):
             raise UsageError(f"--fail-above {item!r}: expected METRIC=NUMBER") from None
+        out.append((name, v))
     return out
 
 
@@ -178,7 +233,7 @@ def _parse_limits(limits):
               help="Operand format of A and B (overrides a_format and b_format).")
 @click.option("--any-nan", is_flag=True,
               help="Accept any NaN payload (default: NaN must be 0x7FFFFFFF, bit exact).")
-@click.option("--show", type=int, default=10, show_default=True,
+@click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many mismatches to list.")
 @click.option("--json", "json_path", metavar="FILE.json", help="Also write the report as JSON.")
 @click.pass_context
@@ -243,7 +298,7 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
                                    expected=f"0x{_bits(m.expected):08X}",
                                    got=f"0x{_bits(m.got):08X}", ulp=m.ulp)
                               for m in rep.mismatches]}
-        save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n")
+        save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n", "--json")
     ctx.exit(0 if rep.ok else 1)
 
 
@@ -275,7 +330,8 @@ def _bits(x: float) -> int:
               "(default: two promotion intervals, two scale blocks or 2 x fused, >= 64).")
 @click.option("--random", "n_random", type=int, default=256, show_default=True,
               help="Number of random cases after the directed ones.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed.")
 @click.option("--no-directed", is_flag=True, help="Random cases only.")
 def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     """Export test vectors for an RTL test bench under a config: directed corner
@@ -294,7 +350,7 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
       fp8emu validate --config vec_h100/config.toml --dir vec_h100
       fp8emu vectors --config my_chip.toml --k 256 --random 1000 --out vec
     """
-    from .io import check_writable, save_text
+    from .io import save_all
     from .toolkit.vectors import generate, render
 
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -302,13 +358,26 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     parent = os.path.dirname(os.path.abspath(out_dir))
     if not os.path.isdir(parent):
         raise UsageError(f"--out {out_dir}: directory {parent} does not exist")
+    where = out_dir if os.path.isdir(out_dir) else parent
+    if not os.access(where, os.W_OK):
+        raise UsageError(f"--out {out_dir}: directory {where} is not writable")
     cases, skipped = generate(config, k, n_random, seed, directed_cases=not no_directed)
     files = render(cases, config, skipped, seed)
-    os.makedirs(out_dir, exist_ok=True)
-    for name in files:
-        check_writable(os.path.join(out_dir, name), "--out")
-    for name, text in files.items():
-        save_text(os.path.join(out_dir, name), text)
+    created = not os.path.exists(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--out {out_dir}: cannot create the directory ({e.strerror})") \
+            from None
+    try:                                          # every file or none of them
+        save_all([(os.path.join(out_dir, name), text, "--out") for name, text in files.items()])
+    except BaseException:
+        if created:
+            try:
+                os.rmdir(out_dir)
+            except OSError:
+                pass
+        raise
     nd = len(cases) - n_random
     click.echo(f"wrote {len(cases)} cases ({nd} directed, {n_random} random; "
                f"{len(skipped)} directed cases skipped, see manifest.json) with "
@@ -345,24 +414,25 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
       fp8emu sweep --preset default --vary scale_mode=floor,ceil,rceil,even --dist outliers
       fp8emu sweep --preset h100 --vary acc_format=e8m13,fp32 --vary dist=normal,uniform
     """
-    from .io import check_writable, save_bytes, save_text
-    from .toolkit.sweep import format_table, parse_vary, plot_png, sweep, to_csv
+    from .io import check_writable, same_file, save_all
+    from .toolkit.sweep import format_table, parse_vary, plan, plot_png, sweep, to_csv
 
     for p, what in ((csv_path, "--csv"), (plot_path, "--plot")):
         if p:
             check_writable(p, what)
+    if csv_path and plot_path and same_file([csv_path, plot_path]):
+        raise UsageError(f"--csv and --plot are the same file ({plot_path})")
     vs = [parse_vary(v) for v in varies]
     inputs = dict(m=m, n=n, k=k, dist=dist, seed=seed, mean=mean, scale_mode=scale_mode)
-    npoints = 1
-    for _, vals in vs:
-        npoints *= len(vals)
     refs = refs or ("exact",)
-    with click.progressbar(length=npoints, label="sweep", file=sys.stderr,
+    points = plan(config, vs, inputs, refs)      # every point checked before any work
+    with click.progressbar(length=len(points), label="sweep", file=sys.stderr,
                            show_pos=True) as bar:
-        rows = sweep(config, vs, inputs, refs, progress=bar.update)
+        rows = sweep(config, vs, inputs, refs, progress=bar.update, points=points)
     click.echo(format_table(rows, vs))
+    outputs = []
     if csv_path:
-        save_text(csv_path, to_csv(rows))
+        outputs.append((csv_path, to_csv(rows), "--csv"))
     if plot_path:
         varied = {x for x, _ in vs}
         fields = ("fused", "align_bits", "acc_format", "acc_round", "scale_block",
@@ -370,4 +440,5 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
         title = (" ".join(f"{f}={getattr(config, f)}" for f in fields if f not in varied)
                  + "\n" + " ".join(f"{kk}={v}" for kk, v in inputs.items()
                                    if kk not in varied))
-        save_bytes(plot_path, plot_png(rows, vs, metric, refs[0], title))
+        outputs.append((plot_path, plot_png(rows, vs, metric, refs[0], title), "--plot"))
+    save_all(outputs)                             # both or neither

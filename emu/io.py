@@ -1,6 +1,14 @@
-"""File input/output with clear errors and atomic writes (nothing partial is left)."""
+"""File input/output with clear errors and atomic writes (nothing partial is left).
+
+Every output goes through :func:`save_all`: each file is first written in full to a
+temporary file in its own directory, and only when every one of them is written are
+they renamed over their targets.  A failure (bad data, a full disk, Ctrl-C) removes
+the temporary files and leaves every existing output as it was.
+"""
 from __future__ import annotations
 
+import ast
+import io
 import os
 import tempfile
 import zipfile
@@ -9,9 +17,15 @@ import numpy as np
 
 from .errors import UsageError
 
+TEMP_PREFIX = ".fp8emu-"
+
 
 def load_npy(path, what: str = "input") -> np.ndarray:
-    """Load a .npy file as a native-endian, C-contiguous array, or raise UsageError."""
+    """Load a .npy file as a native-endian, C-contiguous array, or raise UsageError.
+
+    Arrays of one-byte raw values (what ``np.save`` writes for an ml_dtypes float8
+    array: ``|V1``, or ``<f1`` for float8_e5m2, which numpy cannot read back) are
+    returned as uint8: those bytes are the FP8 codes."""
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -20,40 +34,44 @@ def load_npy(path, what: str = "input") -> np.ndarray:
         raise UsageError(f"{what}: {path}: is a directory") from None
     except PermissionError:
         raise UsageError(f"{what}: {path}: permission denied") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except ValueError as e:
+        arr = _load_one_byte_floats(path) if "descr" in str(e) else None
+        if arr is None:
+            raise UsageError(f"{what}: {path}: not a readable .npy file ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise UsageError(f"{what}: {path}: not a readable .npy file ({e})") from None
     if isinstance(arr, np.lib.npyio.NpzFile):
         arr.close()
         raise UsageError(f"{what}: {path}: is an .npz archive, expected a single .npy array")
+    if arr.dtype.kind == "V" and arr.dtype.itemsize == 1 and arr.dtype.fields is None:
+        arr = arr.view(np.uint8)
     if arr.dtype.byteorder not in ("=", "|") and arr.dtype.byteorder != _native():
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return np.ascontiguousarray(arr)
 
 
+def _load_one_byte_floats(path):
+    """The codes of a .npy whose descr is ``f1`` (an ml_dtypes float8_e5m2 array saved
+    by np.save) as uint8, or None when the file is anything else."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            size = int.from_bytes(fh.read(2 if version == (1, 0) else 4), "little")
+            head = ast.literal_eval(fh.read(size).decode("latin1"))
+            if head.get("descr") not in ("<f1", "|f1", ">f1", "=f1"):
+                return None
+            shape = tuple(int(d) for d in head["shape"])
+            n = int(np.prod(shape, dtype=np.int64))
+            data = np.fromfile(fh, np.uint8, count=n)
+    except (OSError, ValueError, SyntaxError, TypeError, KeyError, AttributeError):
+        return None
+    if data.size != n:
+        return None
+    return data.reshape(shape, order="F" if head.get("fortran_order") else "C")
+
+
 def _native() -> str:
     return "<" if np.little_endian else ">"
-
-
-def _atomic(path, write) -> None:
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(d):
-        raise UsageError(f"output {path}: directory {d} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".fp8emu-", dir=d)
-    except OSError as e:
-        raise UsageError(f"output {path}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp's 0600 would survive the rename
-        os.replace(tmp, path)
-    except OSError as e:
-        os.unlink(tmp)
-        raise UsageError(f"output {path}: cannot write ({e.strerror})") from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _umask() -> int:
@@ -62,26 +80,97 @@ def _umask() -> int:
     return mask
 
 
-def save_npy(path, arr) -> None:
+def _target_dir(path, what):
+    path = os.fspath(path)
+    if not path:
+        raise UsageError(f"{what}: empty file name")
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(d):
+        raise UsageError(f"{what} {path}: directory {d} does not exist")
+    if not os.path.isdir(d):
+        raise UsageError(f"{what} {path}: {d} is not a directory")
+    return path, d
+
+
+def save_all(outputs) -> None:
+    """Write several files atomically, all or nothing.
+
+    ``outputs``: ``(path, data, what)`` triples, ``data`` being bytes, text or a
+    numpy array (written as .npy), ``what`` the option naming the file in errors.
+    Every file is staged as a temporary file beside its target; only when all are
+    staged are they renamed into place.  On any error the staged files are removed,
+    existing files are left untouched, and a UsageError names the failing output."""
+    staged = []
+    try:
+        for path, data, what in outputs:
+            path, d = _target_dir(path, what)
+            if os.path.isdir(path):
+                raise UsageError(f"{what} {path}: is a directory")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=d)
+            except OSError as e:
+                raise UsageError(f"{what} {path}: cannot write ({e.strerror})") from None
+            staged.append((tmp, path, what))
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    _write(fh, data)
+                os.chmod(tmp, 0o666 & ~_umask())      # mkstemp's 0600 would survive
+            except OSError as e:
+                raise UsageError(f"{what} {path}: cannot write ({e.strerror or e})") from None
+        while staged:
+            tmp, path, what = staged[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise UsageError(f"{what} {path}: cannot write ({e.strerror or e})") from None
+            staged.pop(0)
+    finally:
+        for tmp, _, _ in staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _write(fh, data) -> None:
+    if isinstance(data, str):
+        fh.write(data.encode())
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        fh.write(data)
+    else:
+        buf = io.BytesIO()                 # serialise first: a failing np.save
+        np.save(buf, np.asarray(data), allow_pickle=False)     # writes nothing
+        fh.write(buf.getbuffer())
+
+
+def save_npy(path, arr, what: str = "output") -> None:
     """Write arr to path atomically (temporary file in the same folder, then rename)."""
-    _atomic(path, lambda fh: np.save(fh, np.asarray(arr), allow_pickle=False))
+    save_all([(path, np.asarray(arr), what)])
 
 
-def save_bytes(path, data: bytes) -> None:
-    _atomic(path, lambda fh: fh.write(data))
+def save_bytes(path, data: bytes, what: str = "output") -> None:
+    save_all([(path, bytes(data), what)])
 
 
-def save_text(path, text: str) -> None:
-    _atomic(path, lambda fh: fh.write(text.encode()))
+def save_text(path, text: str, what: str = "output") -> None:
+    save_all([(path, str(text), what)])
 
 
 def check_writable(path, what: str = "output") -> None:
     """Fail early (before a long run) when an output path cannot be written."""
-    path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(d):
-        raise UsageError(f"{what} {path}: directory {d} does not exist")
+    path, d = _target_dir(path, what)
     if not os.access(d, os.W_OK):
         raise UsageError(f"{what} {path}: directory {d} is not writable")
     if os.path.isdir(path):
         raise UsageError(f"{what} {path}: is a directory")
+
+
+def same_file(paths) -> str | None:
+    """The first path that names the same file as an earlier one (None if all differ)."""
+    seen = set()
+    for p in paths:
+        key = os.path.realpath(os.fspath(p))
+        if key in seen:
+            return p
+        seen.add(key)
+    return None

@@ -557,7 +557,7 @@ HANDLERS = {
 # ============================================================ convenience
 def load_program(source, filename: str = "<input>", defines=None):
     """An ObjectFile from object bytes, assembly text, or an ObjectFile."""
-    from isa.asm import assemble
+    from isa.asm import assemble, decode_source
     from isa.objfile import ObjectError, ObjectFile, is_object
     if isinstance(source, ObjectFile):
         if defines:
@@ -572,11 +572,7 @@ def load_program(source, filename: str = "<input>", defines=None):
                 return ObjectFile.from_bytes(bytes(source))
             except ObjectError as e:
                 raise UsageError(f"{filename}: {e}") from None
-        try:
-            source = bytes(source).decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise UsageError(f"{filename}: neither an fp8emu object file nor UTF-8 assembly "
-                             f"text (byte {e.start})") from None
+        source = decode_source(bytes(source), filename)   # file:line:col of a bad byte
     return assemble(source, filename, defines)
 
 

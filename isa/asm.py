@@ -292,7 +292,10 @@ class Assembler:
 
     # -- pass 1
     def pass1(self, text: str):
-        for n, raw in enumerate(text.splitlines(), 1):
+        # Lines end at "\n" only (a trailing "\r" is white space), so that line
+        # numbers are the ones editors and grep show: str.splitlines() would also
+        # break at form feeds, "\x1c".."\x1e", "\x85" and U+2028/U+2029.
+        for n, raw in enumerate(text.split("\n"), 1):
             line = _strip_comment(raw)
             pos, labels = 0, []
             while True:
@@ -591,8 +594,22 @@ def assemble(text: str, filename: str = "<input>", defines: dict | None = None) 
 
     ``defines`` maps ``.param`` names to values (the CLI's ``-D NAME=VALUE``)."""
     a = Assembler(filename, defines)
-    a.pass1(text)
+    a.pass1(text[1:] if text.startswith("\ufeff") else text)    # a UTF-8 byte order mark
     return a.pass2()
+
+
+def decode_source(data: bytes, filename: str = "<input>") -> str:
+    """Assembly source bytes -> text; a byte that is not UTF-8 is an AsmError at its
+    line and column (``file:line:col: error: ...``)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
+        line = data.count(b"\n", 0, e.start) + 1
+        col = len(data[line_start:e.start].decode("utf-8", "replace")) + 1
+        raise Loc(filename, line, col).error(
+            f"expected UTF-8 assembly text, got byte {data[e.start]:#04x} (file offset "
+            f"{e.start})") from None
 
 
 def parse_defines(items) -> dict:

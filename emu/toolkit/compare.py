@@ -46,6 +46,8 @@ def generate(dist: str, m: int, n: int, k: int, seed: int = 0, mean: float = 0.0
     for name, v in (("m", m), ("n", n), ("k", k)):
         if int(v) < 1:
             raise UsageError(f"--{name} must be >= 1, got {v}")
+    if int(seed) < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
     rng = np.random.default_rng(seed)
 
     def draw(shape):

@@ -19,6 +19,7 @@ from .metrics import error_metrics, result_format
 
 INPUT_KNOBS = {"k": int, "m": int, "n": int, "dist": str, "scale_mode": str,
                "mean": float, "seed": int}
+MAX_POINTS = 100_000          # a grid larger than this is a typo (1:99999999), not a sweep
 METRIC_NAMES = ("max_abs", "max_rel", "median_rel", "normwise", "bit_exact", "max_ulp",
                 "special_mismatch")
 
@@ -40,7 +41,10 @@ def parse_vary(spec: str):
         if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] <= 0):
             raise UsageError(f"--vary {spec!r}: expected lo:hi or lo:hi:step (step > 0)")
         lo, hi, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
-        values = [str(v) for v in range(lo, hi + 1, step)]
+        r = range(lo, hi + 1, step)
+        if len(r) > MAX_POINTS:
+            raise UsageError(f"--vary {spec!r}: {len(r)} values, at most {MAX_POINTS}")
+        values = [str(v) for v in r]
     else:
         values = [v.strip() for v in vals.split(",") if v.strip()]
     if not values:
@@ -50,8 +54,10 @@ def parse_vary(spec: str):
 
 def _point(base, inputs: dict, assignment):
     """(config, inputs) of one sweep point, or UsageError naming the point."""
+    from ..quant import SCALE_MODES
     inp = dict(inputs)
     changes = {}
+    where = ", ".join(f"{k}={v}" for k, v in assignment)
     for knob, val in assignment:
         if knob in INPUT_KNOBS:
             try:
@@ -64,21 +70,22 @@ def _point(base, inputs: dict, assignment):
     try:
         cfg = base.replace(**{k: coerce(k, v) for k, v in changes.items()})
     except UsageError as e:
-        where = ", ".join(f"{k}={v}" for k, v in assignment)
         raise UsageError(f"sweep point {where}: {e}") from None
+    for knob, lo in (("m", 1), ("n", 1), ("k", 1), ("seed", 0)):
+        if inp[knob] < lo:
+            raise UsageError(f"sweep point {where}: {knob} must be >= {lo}, got {inp[knob]}")
     if inp["dist"] not in DISTS:
-        raise UsageError(f"sweep point dist={inp['dist']}: expected one of {', '.join(DISTS)}")
+        raise UsageError(f"sweep point {where}: dist must be one of {', '.join(DISTS)}, "
+                         f"got {inp['dist']!r}")
+    if inp["scale_mode"] not in SCALE_MODES:
+        raise UsageError(f"sweep point {where}: scale_mode must be one of "
+                         f"{', '.join(SCALE_MODES)}, got {inp['scale_mode']!r}")
     return cfg, inp
 
 
-def sweep(base, varies, inputs: dict, references=("exact",), progress=None) -> list:
-    """Run every point of the grid of ``varies`` ([(knob, [values])], one or two).
-
-    inputs: defaults for m, n, k, dist, seed, mean, scale_mode.  Returns one dict
-    per (point, reference): the knob values, config, result_format, reference and
-    the metrics of :func:`emu.toolkit.metrics.error_metrics` (ulp_hist flattened to
-    ``ulp_<bin>`` columns).  ``progress(n)`` is called after each point.
-    """
+def plan(base, varies, inputs: dict, references=("exact",)) -> list:
+    """Check the whole grid before any work: [(assignment, config, inputs)] per point,
+    or UsageError naming the first bad point (so nothing has run when it fails)."""
     if not 1 <= len(varies) <= 2:
         raise UsageError("give one or two --vary knobs")
     if len(varies) == 2 and varies[0][0] == varies[1][0]:
@@ -86,8 +93,27 @@ def sweep(base, varies, inputs: dict, references=("exact",), progress=None) -> l
     for r in references:
         if r not in REFERENCES:
             raise UsageError(f"unknown reference {r!r} (expected one of {', '.join(REFERENCES)})")
-    grid = list(itertools.product(*[[(k, v) for v in vals] for k, vals in varies]))
-    points = [(a, *_point(base, inputs, a)) for a in grid]     # validate all up front
+    npoints = 1
+    for _, vals in varies:
+        npoints *= len(vals)
+    if npoints > MAX_POINTS:
+        raise UsageError(f"--vary: {npoints} points, at most {MAX_POINTS}")
+    grid = itertools.product(*[[(k, v) for v in vals] for k, vals in varies])
+    return [(a, *_point(base, inputs, a)) for a in grid]
+
+
+def sweep(base, varies, inputs: dict, references=("exact",), progress=None,
+          points=None) -> list:
+    """Run every point of the grid of ``varies`` ([(knob, [values])], one or two).
+
+    inputs: defaults for m, n, k, dist, seed, mean, scale_mode.  Returns one dict
+    per (point, reference): the knob values, config, result_format, reference and
+    the metrics of :func:`emu.toolkit.metrics.error_metrics` (ulp_hist flattened to
+    ``ulp_<bin>`` columns).  ``progress(n)`` is called after each point.  ``points``:
+    the result of :func:`plan` (computed here when not given).
+    """
+    if points is None:
+        points = plan(base, varies, inputs, references)
     data, refs, rows = {}, {}, []
     for assignment, cfg, inp in points:
         dkey = tuple(inp[k] for k in ("dist", "m", "n", "k", "seed", "mean"))

@@ -206,16 +206,31 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     """Read an .npz archive with arrays a, b, d and optional c, sa, sb: test cases
     (a, b: cases x K; d: cases), or a whole GEMM (a: M x K, b: K x N, d and c: M x N,
     sa / sb shaped as emu.gemm takes them) -> :class:`MatrixDump`."""
+    import zipfile
+    import zlib
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise UsageError(f"--npz: {path}: no such file") from None
-    except (OSError, ValueError) as e:
+    except IsADirectoryError:
+        raise UsageError(f"--npz: {path}: is a directory") from None
+    except PermissionError:
+        raise UsageError(f"--npz: {path}: permission denied") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise UsageError(f"--npz: {path}: not a readable .npz archive ({e})") from None
     if not hasattr(z, "files"):
         raise UsageError(f"--npz: {path}: is a single .npy array, expected an .npz archive")
     with z:
-        arr = {k: z[k] for k in z.files}
+        arr = {}
+        for k in z.files:
+            try:
+                v = z[k]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+                raise UsageError(f"--npz: {path}: array {k!r} is not readable ({e})") \
+                    from None
+            if v.dtype.byteorder not in ("=", "|") and not v.dtype.isnative:
+                v = v.astype(v.dtype.newbyteorder("="))
+            arr[k] = np.ascontiguousarray(v)
     for k in ("a", "b", "d"):
         if k not in arr:
             raise UsageError(f"--npz: {path}: missing array {k!r} (has {', '.join(arr) or 'none'})")

@@ -351,6 +351,8 @@ def generate(config, k: int | None = None, n_random: int = 256, seed: int = 0,
         raise UsageError(f"--k must be >= 1, got {K}")
     if n_random < 0:
         raise UsageError(f"--random must be >= 0, got {n_random}")
+    if seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
     bld = Builder(config, K)
     if directed_cases:
         directed(bld)
