@@ -24,7 +24,7 @@ masks them).  Promotion (2.4) folds each interval into the outer accumulator.
 from __future__ import annotations
 
 import numpy as np
-from .core import RD, RNE, RZ, add_exact_round, jit, round_f64
+from .core import RD, RNE, RZ, jit, round_f64
 from .general import (NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE, P_AMB, P_AMODE, P_ASUB,
                       P_BS, P_CIN, P_FUSED, P_PEB, P_PMB, P_PMODE, P_PROMOTE,
                       P_SCALE_PROMO, promote)
@@ -107,31 +107,31 @@ def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
 
 
 @jit
-def _finish(X, sc, acc, emax, flag, redo, j0, n, cin, aeb, amb, amode, asub, lo_bits,
-            hi_bits, zeros):
-    """Step 3: acc <- round(X / sc) (+ c when c_in_alignment is false)."""
+def _finish(X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub,
+            lo_bits, hi_bits):
+    """Step 3: acc <- round(X / sc), or round(X / sc + c) when c is outside the
+    alignment (TwoSum gives that sum exactly as X + tail)."""
     for t in range(n):
-        X[t] = X[t] / sc[t]                      # exact: X < 2**53, sc a power of 2
-    if cin:
-        _round_vec(X, zeros, acc, flag, n, amb, amode, lo_bits, hi_bits)
-    else:
-        flag[:n] = True
+        x = X[t] / sc[t]                         # exact: X < 2**53, sc a power of 2
+        if emax[t] <= REAL and acc[t] == 0:
+            redo[j0 + t] = True                  # every term zero: signed-zero rules
+        if cin:
+            X[t] = x
+            tail[t] = 0.0
+        else:
+            c = acc[t]
+            s = c + x
+            bb = s - c
+            X[t] = s
+            tail[t] = (c - (s - bb)) + (x - bb)
+    _round_vec(X, tail, acc, flag, n, amb, amode, lo_bits, hi_bits)
     for t in range(n):
         if not flag[t] or redo[j0 + t]:          # redone elements: skip their garbage
             continue
-        if emax[t] <= REAL and acc[t] == 0:
-            redo[j0 + t] = True                  # every term zero: signed-zero rules
-            continue
-        x = X[t]
-        c = 0.0 if cin else acc[t]
-        if x == -c:
+        if X[t] == 0:                            # an exact cancellation
             v = -0.0 if amode == RD else 0.0
-        elif c == 0:
-            v = round_f64(x, 0.0, aeb, amb, amode, asub)
-        elif x == 0:
-            v = round_f64(c, 0.0, aeb, amb, amode, asub)
         else:
-            v = add_exact_round(x, c, aeb, amb, amode, asub)
+            v = round_f64(X[t], tail[t], aeb, amb, amode, asub)
         if np.isinf(v):
             redo[j0 + t] = True
         acc[t] = v
@@ -202,7 +202,6 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
         flag = np.empty(COLS, dtype=np.bool_)
         special = np.empty(COLS, dtype=np.bool_)
         accs = np.empty((ROWS, COLS), dtype=np.float64)
-        zeros = np.zeros(COLS, dtype=np.float64)
         err = np.empty(COLS, dtype=np.float64)
         for j0 in range(0, N, COLS):
             j1 = min(j0 + COLS, N)
@@ -223,8 +222,8 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                         acc = accs[r]
                         _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align,
                                  emin_acc, acc, emax, sc, X, j0, j1)
-                        _finish(X, sc, acc, emax, flag, redo[i], j0, n, cin, aeb, amb,
-                                amode, asub, lo_bits, hi_bits, zeros)
+                        _finish(X, sc, acc, emax, flag, err, redo[i], j0, n, cin, aeb,
+                                amb, amode, asub, lo_bits, hi_bits)
                 for r in range(ROWS):
                     i = blk * ROWS + r
                     if i >= r1 or not rows[i]:
