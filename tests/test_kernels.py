@@ -210,3 +210,33 @@ def test_fast_kernel_large_step_sums(align, rne):
     b[rng.random(b.shape) < 0.3] = 0x7D                        # 416: not all equal
     a[1] |= 0x80                                               # a negative row
     assert_bits_equal(emu.gemm(a, b, config=cfg), reference.gemm(a, b, config=cfg))
+
+
+@pytest.mark.parametrize("name", list(emu.presets()))
+def test_general_kernel_alone_equals_reference(name):
+    """Every element through the general kernel (no fast path) on preset configs."""
+    from emu.kernels import run
+    from emu.operands import check
+    cfg = emu.preset(name)
+    rng = np.random.default_rng(11)
+    a, b = random_codes(rng, (3, 200), "any"), random_codes(rng, (200, 4), "narrow")
+    c = random_c(rng, (3, 4), "any")
+    sa, sb = random_scales(rng, cfg, 3, 4, 200, nan_rate=0.05)
+    got = run(check(a, b, c, sa, sb, cfg), general_only=True)
+    assert_bits_equal(got, reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg), name)
+
+
+@pytest.mark.parametrize("fused", [1, 3, 32])
+@pytest.mark.parametrize("acc", ["bf16", "e8m13", "fp16"])
+def test_exact_alignment_on_the_fast_kernel(fused, acc):
+    """align_bits = "exact" with several steps runs on the fast kernel with a window
+    as wide as the data's span; equal to the reference, with C present."""
+    from emu.kernels import fast_params, params
+    cfg = emu.preset("fp32-seq").replace(fused=fused, acc_format=acc, acc_round="rd")
+    rng = np.random.default_rng(fused)
+    a, b = random_codes(rng, (4, 96), "finite"), random_codes(rng, (96, 6), "finite")
+    c = random_c(rng, (4, 6), "finite")
+    assert fast_params(cfg, params(cfg, 96), 96, np.array([-6, 8]), np.array([-6, 8])) \
+        is not None
+    assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
+                      reference.gemm(a, b, c=c, config=cfg), repr(cfg))

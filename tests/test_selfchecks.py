@@ -24,16 +24,18 @@ EXACT = emu.preset("exact")
 
 
 @pytest.fixture(params=["reference", "kernel", "kernel-general"])
-def engine(request, monkeypatch):
+def engine(request):
     """The exact reference, emu.gemm as dispatched, and emu.gemm forced onto its
     general element kernel (the fast-path predicates switched off)."""
     if request.param == "reference":
         return reference.gemm
     if request.param == "kernel-general":
-        import emu.kernels as kernels
-        for name in ("fast_window", "is_fma_chain", "is_single_step"):
-            if hasattr(kernels, name):
-                monkeypatch.setattr(kernels, name, lambda *args: False)
+        from emu.kernels import run
+        from emu.operands import check
+
+        def general(a, b, *, c=None, sa=None, sb=None, config=None):
+            return run(check(a, b, c, sa, sb, config), general_only=True)
+        return general
     return emu.gemm
 
 

@@ -104,13 +104,28 @@ def finish(out: np.ndarray) -> np.ndarray:
     return d
 
 
-def fast_window(cfg, K: int) -> bool:
-    """True when the fast kernel's step sums are exact in float64: every cut term is
-    below 2**(align_bits + 2), and a step adds at most fused + 1 of them."""
+def fast_params(cfg, prm, K: int, a_e_nz, b_e_nz):
+    """The parameter vector for the fast kernel, or None when it does not apply.
+
+    Its step sums are exact in float64 when every cut term is below
+    2**(align_bits + 2) and a step adds at most fused + 1 of them:
+    align_bits + 2 + bitlen(fused + 1) <= 52.  ``align_bits = "exact"`` maps onto it
+    too when the data allow: with a window A as wide as the products' whole span
+    (largest e_a + e_b minus smallest last place), nothing is ever cut, and with c
+    outside the alignment (exactly the same sum when nothing is cut) the step is
+    the exact sum rounded once.  a_e_nz/b_e_nz: exponents of the non-zero operands.
+    """
+    steps = (K if cfg.fused == "k" else cfg.fused) + 1
+    p = prm.copy()
     if cfg.align_bits == "exact":
-        return False
-    n = (K if cfg.fused == "k" else cfg.fused) + 1
-    return cfg.align_bits + 2 + int(n).bit_length() <= 52
+        frac = int(prm[P_FRAC])
+        if a_e_nz.size == 0 or b_e_nz.size == 0:
+            span = 0
+        else:
+            span = (int(a_e_nz.max()) + int(b_e_nz.max()) + frac
+                    - int(a_e_nz.min()) - int(b_e_nz.min()))
+        p[P_ALIGN], p[P_CIN], p[P_ALIGN_RNE] = span, 0, 0
+    return p if int(p[P_ALIGN]) + 2 + int(steps).bit_length() <= 52 else None
 
 
 def is_fma_chain(cfg, K: int) -> bool:
@@ -129,8 +144,9 @@ def is_single_step(cfg, K: int) -> bool:
             and (cfg.fused == "k" or cfg.fused >= K))
 
 
-def run(ops) -> np.ndarray:
-    """D for checked operands (emu.operands.Operands) as float32."""
+def run(ops, general_only: bool = False) -> np.ndarray:
+    """D for checked operands (emu.operands.Operands) as float32.  general_only
+    sends every element to the general kernel (tests use it to check each path)."""
     M, N, K = ops.shape
     cfg = ops.config
     a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p = decode_operands(ops)
@@ -141,7 +157,9 @@ def run(ops) -> np.ndarray:
     cols = (b_c == CLS_NUM).all(axis=0)
     mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
     fa, fb = get_format(cfg.a_format), get_format(cfg.b_format)
-    if is_fma_chain(cfg, K):
+    if general_only:
+        mask[:] = True
+    elif is_fma_chain(cfg, K):
         a_f = np.where(a_c == CLS_NUM, decode(fa, ops.a), 0.0)
         b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0)
         rows_in_parallel(fma_chain_fp32, M, work, a_f, b_f, ops.c, rows, out)
@@ -155,7 +173,7 @@ def run(ops) -> np.ndarray:
             mask |= redo
         else:
             mask[:] = True
-    elif fast_window(cfg, K):
+    elif (fprm := fast_params(cfg, prm, K, a_e[a_m != 0], b_e[b_m != 0])) is not None:
         a_val, b_val = values(a_m, a_s, a_e, fa), values(b_m, b_s, b_e, fb)
         with np.errstate(over="ignore"):
             b_val32 = b_val.astype(np.float32)
@@ -163,8 +181,8 @@ def run(ops) -> np.ndarray:
             b_val = b_val32
         b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int16)
         redo = np.zeros((M, N), dtype=np.bool_)
-        rows_in_parallel(gemm_fast, M, work, a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p, prm,
-                         rows, out, redo, block=ROWS)
+        rows_in_parallel(gemm_fast, M, work, a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p,
+                         fprm, rows, out, redo, block=ROWS)
         mask |= redo
     else:
         mask[:] = True
