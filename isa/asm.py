@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from emu.errors import UsageError
 
 from .encoding import Instr, cfg_python_to_value, encode
-from .objfile import BUFFER_ALIGN, DTYPE_NAMES, DTYPES, NAME_RE, ObjectFile, Symbol
+from .objfile import (BUFFER_ALIGN, DTYPE_NAMES, DTYPES, MAX_ADDR, MAX_DIM, NAME_RE,
+                      ObjectFile, Symbol)
 from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
 
-MAX_DATA = 1 << 48
+MAX_DATA = MAX_ADDR
 RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
 _REG_RE = re.compile(r"^(x|t|acc|s)(\d+)$")
 
@@ -440,7 +441,7 @@ class Assembler:
         if dt.lower() not in DTYPES:
             raise tloc.error(f"expected a buffer dtype ({', '.join(DTYPE_NAMES)}), "
                              f"got {dt!r}")
-        shape = tuple(self.eval_int(*o, lo=1, hi=1 << 32, what="a dimension")
+        shape = tuple(self.eval_int(*o, lo=1, hi=MAX_DIM, what="a dimension")
                       for o in ops[2:])
         self.daddr = -(-self.daddr // BUFFER_ALIGN) * BUFFER_ALIGN
         self.define(name, self.daddr, "buffer", nloc)

@@ -19,7 +19,10 @@ Layout (all integers little-endian; every record is padded to a multiple of 8 by
 
 Segments are the initialised data (memory starts zeroed): disjoint, in address
 order, adjacent ones merged.  Buffers are the program's named input/output arrays.
-Loader errors name the byte offset where the problem is.
+Loader errors name the byte offset where the problem is.  The loader accepts only
+what the assembler can produce (data below 2^48, buffer dimensions 1..2^32, buffers
+64-byte aligned, symbol names unique), so the disassembly of any loadable object
+assembles again.
 """
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ DTYPES = {
 }
 DTYPE_NAMES = tuple(DTYPES)
 BUFFER_ALIGN = 64          # buffers start at multiples of this
+MAX_ADDR = 1 << 48         # data (segments, labels, buffers) lies below this
+MAX_DIM = 1 << 32          # largest buffer dimension
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -129,10 +134,12 @@ class ObjectFile:
             addr, n = r.u64("segment address"), r.u64("segment length")
             if addr <= end:
                 r.fail(at, f"segment at {addr:#x} overlaps or precedes the previous one")
+            if addr + n > MAX_ADDR:
+                r.fail(at, f"segment at {addr:#x} of {n} bytes ends beyond 2^48")
             payload = r.take(n + len(_pad(n)), "segment data")[:n]
             segments.append((addr, bytes(payload)))
             end = addr + n - 1
-        symbols = []
+        symbols, names = [], set()
         for _ in range(nsym):
             at = r.pos
             kind, dt, ndim, nlen, res = struct.unpack("<BBBBI", r.take(8, "symbol record"))
@@ -152,10 +159,24 @@ class ObjectFile:
             if not NAME_RE.match(name):
                 r.fail(name_at, f"bad symbol name {raw!r}")
             k = SYMBOL_KINDS[kind]
+            if name in names:
+                r.fail(name_at, f"symbol {name!r} is defined twice")
+            names.add(name)
             if k == "buffer" and not 1 <= ndim <= 2:
                 r.fail(at, f"buffer {name}: {ndim} dimensions (expected 1 or 2)")
-            symbols.append(Symbol(name, k, addr, DTYPE_NAMES[dt] if k == "buffer" else "",
-                                  shape))
+            if k == "buffer" and not all(1 <= d <= MAX_DIM for d in shape):
+                r.fail(at + 16, f"buffer {name}: shape {shape} (dimensions must be "
+                                "in 1..2^32)")
+            if k == "buffer" and addr % BUFFER_ALIGN:
+                r.fail(at + 8, f"buffer {name} at {addr:#x} is not {BUFFER_ALIGN}-byte "
+                               "aligned")
+            if k != "code" and addr > MAX_ADDR:
+                r.fail(at + 8, f"{k} symbol {name} at {addr:#x} lies beyond 2^48")
+            sym = Symbol(name, k, addr, DTYPE_NAMES[dt] if k == "buffer" else "", shape)
+            if sym.addr + sym.nbytes > MAX_ADDR:
+                r.fail(at + 8, f"buffer {name} at {addr:#x} of {sym.nbytes} bytes ends "
+                               "beyond 2^48")
+            symbols.append(sym)
         if r.pos != len(data):
             r.fail(r.pos, f"{len(data) - r.pos} unexpected bytes after the last record")
         if zlib.crc32(data[HEADER.size:]) != crc:
