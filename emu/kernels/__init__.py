@@ -161,8 +161,8 @@ def run(ops, general_only: bool = False) -> np.ndarray:
         mask[:] = True
     elif is_fma_chain(cfg, K):
         a_f = np.where(a_c == CLS_NUM, decode(fa, ops.a), 0.0)
-        b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0)
-        rows_in_parallel(fma_chain_fp32, M, work, a_f, b_f, ops.c, rows, out)
+        b_f = np.where(b_c == CLS_NUM, decode(fb, ops.b), 0.0).astype(np.float32)  # exact
+        rows_in_parallel(fma_chain_fp32, M, work, a_f, b_f, ops.c, rows, out, block=ROWS)
     elif is_single_step(cfg, K):
         a_val, b_val = values(a_m, a_s, a_e, fa), values(b_m, b_s, b_e, fb)
         if exact_step_fits(a_val, b_val, (a_e - fa.mbits)[a_m != 0],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 from .core import RD, add_exact_round, jit, round_f64
+from .fast import COLS, ROWS
 
 
 def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
@@ -66,18 +67,25 @@ def finish_exact(r0, r1, S, c, prm_e, out, redo):
 
 @jit
 def fma_chain_fp32(r0, r1, a_f, b_f, c, rows, out):
-    """out[i, j] = c[i, j] folded with fp32 FMAs over k in order (rows[i], r0 <= i < r1)."""
+    """out[i, j] = c[i, j] folded with fp32 FMAs over k in order (rows[i], r0 <= i < r1).
+    Blocks of ROWS rows x COLS columns keep their tile of B in cache."""
     K = a_f.shape[1]
     N = b_f.shape[1]
-    for i in range(r0, r1):
-        if not rows[i]:
-            continue
-        acc = np.empty(N, dtype=np.float32)
-        for j in range(N):
-            acc[j] = c[i, j]
-        for k in range(K):
-            av = a_f[i, k]
-            for j in range(N):
-                acc[j] = np.float32(np.float64(acc[j]) + av * b_f[k, j])
-        for j in range(N):
-            out[i, j] = acc[j]
+    acc = np.empty((ROWS, COLS), dtype=np.float32)
+    for i0 in range(r0, r1, ROWS):
+        nr = min(ROWS, r1 - i0)
+        for j0 in range(0, N, COLS):
+            j1 = min(j0 + COLS, N)
+            n = j1 - j0
+            for r in range(nr):
+                acc[r, :n] = c[i0 + r, j0:j1]
+            for k in range(K):
+                brow = b_f[k, j0:j1]
+                for r in range(nr):
+                    av = np.float64(a_f[i0 + r, k])
+                    arow = acc[r]
+                    for t in range(n):
+                        arow[t] = np.float32(np.float64(arow[t]) + av * np.float64(brow[t]))
+            for r in range(nr):
+                if rows[i0 + r]:
+                    out[i0 + r, j0:j1] = acc[r, :n]
