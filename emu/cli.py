@@ -41,7 +41,35 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         mod, attr = spec.split(":")
-        return getattr(importlib.import_module(mod), attr)
+        return _reject_empty_paths(getattr(importlib.import_module(mod), attr))
+
+
+def _names_a_path(param) -> bool:
+    """Options and arguments that take a file or directory name: a click.Path, or a
+    metavar such as A.npy, FILE.toml, PROG.s|PROG.bin or DIR (not NAME=FILE pairs)."""
+    mv = param.metavar or ""
+    return "=" not in mv and (isinstance(param.type, click.Path) or "." in mv or mv == "DIR")
+
+
+def _nonempty_path(ctx, param, value):
+    if value == "" or (isinstance(value, tuple) and "" in value):
+        raise click.BadParameter("empty file name", ctx=ctx, param=param)
+    return value
+
+
+def _reject_empty_paths(cmd):
+    """An empty file name (``--out ""``, an unset shell variable) is a usage error in
+    every command, never "option not given"."""
+    if getattr(cmd, "_fp8emu_paths_checked", False):
+        return cmd
+    for p in cmd.params:
+        if _names_a_path(p):
+            inner = p.callback
+            p.callback = (_nonempty_path if inner is None else
+                          lambda ctx, param, v, inner=inner: inner(ctx, param,
+                                                                   _nonempty_path(ctx, param, v)))
+    cmd._fp8emu_paths_checked = True
+    return cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -47,7 +47,7 @@ def load_npy(path, what: str = "input") -> np.ndarray:
         arr = arr.view(np.uint8)
     if arr.dtype.byteorder not in ("=", "|") and arr.dtype.byteorder != _native():
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    return np.ascontiguousarray(arr)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")   # keeps 0-d arrays 0-d
 
 
 def _load_one_byte_floats(path):

@@ -49,12 +49,12 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
         config = preset("default")
     if not isinstance(config, MacConfig):
         raise UsageError(f"config: expected an emu.MacConfig, got {type(config).__name__}")
+    for name, x, dims in (("a", a, "(M, K)"), ("b", b, "(K, N)")):
+        shape = np.shape(x)                 # before as_codes, which makes 0-d arrays 1-d
+        if len(shape) != 2:
+            raise UsageError(f"{name}: expected a 2-D {dims} array, got shape {shape}")
     a = as_codes(a, config.a_format, "a")
     b = as_codes(b, config.b_format, "b")
-    if a.ndim != 2:
-        raise UsageError(f"a: expected a 2-D (M, K) array, got shape {a.shape}")
-    if b.ndim != 2:
-        raise UsageError(f"b: expected a 2-D (K, N) array, got shape {b.shape}")
     M, K = a.shape
     if b.shape[0] != K:
         raise UsageError(f"b: shape {b.shape} does not fit a {a.shape}: "
