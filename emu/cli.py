@@ -32,7 +32,17 @@ COMMANDS = {
 }
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command (click would print a blank line and 'Aborted!')."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
+
     def list_commands(self, ctx):
         return list(COMMANDS)
 
@@ -114,7 +124,7 @@ def main(argv=None):
         fail(f"{where}{msg}")
     except UsageError as e:
         fail(str(e).replace("\n", " "))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Interrupted):
         fail("interrupted", 130)
     except MemoryError:
         fail("out of memory (try a smaller problem)")

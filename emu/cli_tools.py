@@ -42,6 +42,14 @@ def _input_options(f):
     return f
 
 
+def _isatty(stream) -> bool:
+    """Progress bars only on a terminal: a script's stderr holds errors only."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _config_label(name, sets):
     return name + (f"[{','.join(sets)}]" if sets else "")
 
@@ -427,7 +435,7 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
     refs = refs or ("exact",)
     points = plan(config, vs, inputs, refs)      # every point checked before any work
     with click.progressbar(length=len(points), label="sweep", file=sys.stderr,
-                           show_pos=True) as bar:
+                           show_pos=True, hidden=not _isatty(sys.stderr)) as bar:
         rows = sweep(config, vs, inputs, refs, progress=bar.update, points=points)
     click.echo(format_table(rows, vs))
     outputs = []
