@@ -14,7 +14,7 @@ import pytest
 
 import emu
 from tests.conftest import assert_bits_equal
-from tests.errcheck import cli, console, one_error_line, temp_files
+from tests.errcheck import ROOT, cli, console, one_error_line, temp_files
 
 FIELDS = r"\(fields: a_format, b_format, fused, .*, promote_round\)"
 PROG = """
@@ -565,3 +565,34 @@ def test_internal_errors_are_one_line_with_status_3(d, monkeypatch):
     monkeypatch.setenv("FP8EMU_TRACEBACK", "1")
     with pytest.raises(KeyError):
         cli("compare", "--k", "8", "--m", "1", "--n", "1", cwd=d)
+
+
+def test_readme_error_examples_are_what_the_commands_print(tmp_path):
+    """The README's table of error shapes shows real output."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Errors and exit status"):]
+    (block,) = re.findall(r"```text\n(.*?)```", section, re.S)[:1]
+    want = block.splitlines()
+    (tmp_path / "prog.s").write_text("\n" * 13 + "tld x1, x1, x2, 1, 1\n")
+    (tmp_path / "prog.bin").write_bytes(emu_asm("halt\nhalt\n")[:44])
+    np.save(tmp_path / "A.npy", np.zeros((4, 64), np.uint8))
+    np.save(tmp_path / "B.npy", np.zeros((63, 3), np.uint8))
+    (tmp_path / "my_mac.toml").write_text("fusd = 32\n")
+    (tmp_path / "p.s").write_text("li x1, 1\nlw x2, x1, 0\nhalt\n")
+    got = []
+    for args in (["asm", "prog.s", "-o", "o.bin"], ["disasm", "prog.bin"],
+                 ["gemm", "--a", "A.npy", "--b", "B.npy", "--out", "D.npy"],
+                 ["gemm", "--a", "A.npy", "--b", "B.npy", "--config", "my_mac.toml",
+                  "--out", "D.npy"],
+                 ["run", "p.s"]):
+        code, _, err = cli(*args, cwd=tmp_path)
+        assert code == 2
+        got.append(err.rstrip("\n"))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g == w or (w.endswith("...)") and g.startswith(w[:-4])), (g, w)
+
+
+def emu_asm(src):
+    from isa import assemble
+    return assemble(src, "x.s").to_bytes()
