@@ -32,6 +32,9 @@ COMMANDS = {
 }
 
 
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
+
+
 class _Interrupted(Exception):
     """Ctrl-C inside a command (click would print a blank line and 'Aborted!')."""
 
@@ -117,10 +120,15 @@ def main(argv=None):
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         fail("aborted", 130)
+    except _NO_ARGS as e:                          # bare `fp8emu`: help, then one line
+        click.echo(e.format_message())
+        fail(f"no command given (see {e.ctx.command_path} --help)")
     except click.ClickException as e:
         msg = e.format_message().replace("\n", " ")
         ctx = getattr(e, "ctx", None)
-        where = f"{ctx.command_path}: " if ctx is not None else ""
+        args = sys.argv[1:] if argv is None else list(argv)
+        where = (f"{ctx.command_path}: " if ctx is not None else
+                 f"fp8emu {args[0]}: " if args and args[0] in COMMANDS else "fp8emu: ")
         fail(f"{where}{msg}")
     except UsageError as e:
         fail(str(e).replace("\n", " "))

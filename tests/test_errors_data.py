@@ -596,3 +596,15 @@ def test_readme_error_examples_are_what_the_commands_print(tmp_path):
 def emu_asm(src):
     from isa import assemble
     return assemble(src, "x.s").to_bytes()
+
+
+def test_usage_errors_of_the_command_line_itself():
+    code, out, err = cli()
+    assert one_error_line(code, err) == "no command given (see fp8emu --help)"
+    assert out.startswith("Usage: fp8emu [OPTIONS] COMMAND [ARGS]...") and "Exit status" in out
+    code, out, err = cli("gemm")
+    assert one_error_line(code, err) == "fp8emu gemm: Missing option '--a'." and out == ""
+    code, out, err = cli("frobnicate")
+    assert one_error_line(code, err) == "fp8emu: No such command 'frobnicate'."
+    code, out, err = cli("run", "p.s", "--trace=yes")
+    assert one_error_line(code, err) == "fp8emu run: Option '--trace' does not take a value."
