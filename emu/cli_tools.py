@@ -289,13 +289,21 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
     if npz_path:
         if a_path or b_path or d_path:
             raise UsageError("give --npz or the text files (--a/--b/--d), not both")
-        cases = V.read_npz(npz_path, **kw)
+        try:                                # every error about the archive names it
+            cases = V.read_npz(npz_path, **kw)
+            rep = V.check(cases, config, any_nan=any_nan)
+        except UsageError as e:
+            msg = str(e)
+            if not msg.startswith("--npz"):
+                msg = (f"--npz: {msg}" if msg.startswith(f"{npz_path}: ") else
+                       f"--npz: {npz_path}: {msg}")
+            raise UsageError(msg) from None
     else:
         missing = [o for o, p in (("--a", a_path), ("--b", b_path), ("--d", d_path)) if not p]
         if missing:
             raise UsageError(f"missing {', '.join(missing)} (or give --npz / --dir)")
         cases = V.read_text(a_path, b_path, d_path, c_path, sa_path, sb_path, **kw)
-    rep = V.check(cases, config, any_nan=any_nan)
+        rep = V.check(cases, config, any_nan=any_nan)
     click.echo(V.format_report(rep, show))
     if json_path:
         from .io import save_text

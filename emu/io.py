@@ -43,11 +43,17 @@ def load_npy(path, what: str = "input") -> np.ndarray:
     if isinstance(arr, np.lib.npyio.NpzFile):
         arr.close()
         raise UsageError(f"{what}: {path}: is an .npz archive, expected a single .npy array")
+    return as_loaded(arr)
+
+
+def as_loaded(arr: np.ndarray) -> np.ndarray:
+    """A loaded array as the commands take it: one-byte raw values (ml_dtypes float8
+    saved by np.save) as uint8 codes, native byte order, C order (0-d stays 0-d)."""
     if arr.dtype.kind == "V" and arr.dtype.itemsize == 1 and arr.dtype.fields is None:
         arr = arr.view(np.uint8)
     if arr.dtype.byteorder not in ("=", "|") and arr.dtype.byteorder != _native():
         arr = arr.astype(arr.dtype.newbyteorder("="))
-    return arr if arr.flags.c_contiguous else arr.copy(order="C")   # keeps 0-d arrays 0-d
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def _load_one_byte_floats(path):

@@ -208,6 +208,8 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     sa / sb shaped as emu.gemm takes them) -> :class:`MatrixDump`."""
     import zipfile
     import zlib
+
+    from ..io import as_loaded
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -228,9 +230,7 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
                 raise UsageError(f"--npz: {path}: array {k!r} is not readable ({e})") \
                     from None
-            if v.dtype.byteorder not in ("=", "|") and not v.dtype.isnative:
-                v = v.astype(v.dtype.newbyteorder("="))
-            arr[k] = np.ascontiguousarray(v)
+            arr[k] = as_loaded(v)
     for k in ("a", "b", "d"):
         if k not in arr:
             raise UsageError(f"--npz: {path}: missing array {k!r} (has {', '.join(arr) or 'none'})")
