@@ -2,7 +2,8 @@
 
 Every output goes through :func:`save_all`: each file is first written in full to a
 temporary file in its own directory, and only when every one of them is written are
-they renamed over their targets.  A failure (bad data, a full disk, Ctrl-C) removes
+they renamed over their targets (a device or pipe such as /dev/null or /dev/stdout
+is written to directly, after the files).  A failure (bad data, a full disk, Ctrl-C) removes
 the temporary files and leaves every existing output as it was.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import stat
 import tempfile
 import zipfile
 
@@ -106,12 +108,15 @@ def save_all(outputs) -> None:
     Every file is staged as a temporary file beside its target; only when all are
     staged are they renamed into place.  On any error the staged files are removed,
     existing files are left untouched, and a UsageError names the failing output."""
-    staged = []
+    staged, special = [], []
     try:
         for path, data, what in outputs:
             path, d = _target_dir(path, what)
             if os.path.isdir(path):
                 raise UsageError(f"{what} {path}: is a directory")
+            if _is_special(path):          # /dev/null, /dev/stdout, a pipe: write through
+                special.append((path, data, what))
+                continue
             try:
                 fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=d)
             except OSError as e:
@@ -130,12 +135,27 @@ def save_all(outputs) -> None:
             except OSError as e:
                 raise UsageError(f"{what} {path}: cannot write ({e.strerror or e})") from None
             staged.pop(0)
+        for path, data, what in special:
+            try:
+                with open(path, "wb") as fh:
+                    _write(fh, data)
+            except OSError as e:
+                raise UsageError(f"{what} {path}: cannot write ({e.strerror or e})") from None
     finally:
         for tmp, _, _ in staged:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def _is_special(path) -> bool:
+    """An existing target that is not a regular file (a device such as /dev/null or
+    /dev/stdout, a named pipe): it cannot be replaced by a rename, and must not be."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _write(fh, data) -> None:
@@ -165,10 +185,14 @@ def save_text(path, text: str, what: str = "output") -> None:
 def check_writable(path, what: str = "output") -> None:
     """Fail early (before a long run) when an output path cannot be written."""
     path, d = _target_dir(path, what)
-    if not os.access(d, os.W_OK):
-        raise UsageError(f"{what} {path}: directory {d} is not writable")
     if os.path.isdir(path):
         raise UsageError(f"{what} {path}: is a directory")
+    if _is_special(path):
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{what} {path}: not writable")
+        return
+    if not os.access(d, os.W_OK):
+        raise UsageError(f"{what} {path}: directory {d} is not writable")
 
 
 def same_file(paths) -> str | None:

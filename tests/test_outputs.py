@@ -294,3 +294,21 @@ def test_a_directory_that_becomes_unwritable_before_the_write(work, monkeypatch)
     code, _, err = cli("asm", work / "h.s", "-o", out)
     assert one_error_line(code, err) == f"-o {out}: cannot write (Permission denied)"
     assert not out.exists() and temp_files(work) == []
+
+
+def test_devices_and_pipes_are_written_through_not_replaced(work):
+    """`-o /dev/stdout`, `--out /dev/null` or a named pipe: a rename would replace the
+    device or pipe by a regular file, so these are written to directly."""
+    import threading
+    fifo = work / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    (work / "h.s").write_text("halt 3\n")
+    code, _, err = cli("asm", work / "h.s", "-o", fifo)
+    reader.join(30)
+    assert code == 0 and err == ""
+    from isa import assemble
+    assert got == [assemble("halt 3\n", "h.s").to_bytes()]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and temp_files(work) == []
