@@ -11,6 +11,8 @@ import re
 import ml_dtypes
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import emu
 from tests.conftest import assert_bits_equal
@@ -623,3 +625,62 @@ def test_usage_errors_of_the_command_line_itself():
     assert one_error_line(code, err) == "fp8emu: No such command 'frobnicate'."
     code, out, err = cli("run", "p.s", "--trace=yes")
     assert one_error_line(code, err) == "fp8emu run: Option '--trace' does not take a value."
+
+
+# ------------------------------------------------------------------ random command lines
+OPTIONS = {
+    "gemm": ["--a", "--b", "--c", "--sa", "--sb", "--out", "--preset", "--config", "--set"],
+    "quantize": ["--x", "--format", "--block", "--scale-mode", "--out", "--scales"],
+    "run": ["--in", "--out", "--max-steps", "-D", "--mem-size", "--tile-rows", "--preset",
+            "--set"],
+    "compare": ["--a", "--b", "--c", "--sa", "--sb", "--dist", "--seed", "--mean",
+                "--scale-mode", "--preset", "--config", "--set", "--reference", "--json",
+                "--fail-above"],
+    "validate": ["--a", "--b", "--d", "--sa", "--npz", "--dir", "--format", "--show",
+                 "--json", "--preset", "--set"],
+    "vectors": ["--out", "--seed", "--preset", "--set", "--config"],
+    "sweep": ["--vary", "--dist", "--seed", "--mean", "--scale-mode", "--reference", "--csv",
+              "--plot", "--metric", "--preset", "--set"],
+}
+VALUE_WORDS = ["0", "-1", "3", "64", "1x32", "h100", "deepseek-v3", "nope", "e5m2", "fused=k",
+               "fused=3", "align_bits=8,12", "k=8,16", "X=x23.npy", "Y=o.npy", "Q=A.npy",
+               "max_rel=1e-3", "nan", "inf", "floor", "rceil", "exact-fp32", "outliers", "1M",
+               "o.npy", "o.json", "o.csv", "M=4", ""]
+FILE_WORDS = ["A.npy", "B.npy", "X.npy", "Y.npy", "C.npy", "SA.npy", "x23.npy", "f64.npy",
+              "rank1.npy", "A_e5m2.npy", "trunc.npy", "arch.npz", "dir.npy", "missing.npy",
+              "bad.toml", "unk.toml", "prog.s", "file"]
+
+
+@st.composite
+def command_lines(draw):
+    cmd = draw(st.sampled_from(sorted(OPTIONS)))
+    argv = [cmd] + (["prog.s"] if cmd == "run" else [])
+    for _ in range(draw(st.integers(0, 5))):
+        argv += [draw(st.sampled_from(OPTIONS[cmd])),
+                 draw(st.sampled_from(VALUE_WORDS + FILE_WORDS))]
+    if cmd in ("compare", "sweep", "vectors"):             # keep successful runs small
+        argv += ["--k", "64"] + (["--m", "3", "--n", "2"] if cmd != "vectors" else
+                                 ["--random", "2", "--no-directed"])
+    return argv
+
+
+@pytest.fixture(scope="module")
+def scratch(d, tmp_path_factory):
+    """A copy of the data directory that random command lines may write into."""
+    import shutil
+    p = tmp_path_factory.mktemp("scratch") / "d"
+    shutil.copytree(d, p)
+    return p
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(argv=command_lines())
+def test_random_command_lines_never_show_a_traceback(scratch, argv):
+    """Any mix of the data commands' options and good or bad files: success (0),
+    differences (1), or one error line (2); never a traceback or an internal error."""
+    code, out, err = cli(*argv, cwd=scratch)
+    event(f"{argv[0]} exit {code}")
+    assert "Traceback" not in err and code in (0, 1, 2), (code, err)
+    if code == 2:
+        one_error_line(code, err)
+    assert temp_files(scratch) == []                    # no temporary files, ever
