@@ -684,3 +684,15 @@ def test_random_command_lines_never_show_a_traceback(scratch, argv):
     if code == 2:
         one_error_line(code, err)
     assert temp_files(scratch) == []                    # no temporary files, ever
+
+
+@pytest.mark.xfail(strict=True, reason="emu/quant.py block_amax pads the input to whole "
+                   "blocks (np.zeros((nr * br, nc * bc))), so a block larger than the array "
+                   "allocates block-sized memory: --block 1000000000x1 on a 4x64 array is "
+                   "'out of memory' instead of one block per column")
+def test_quantize_block_larger_than_the_array_is_one_block(d, tmp_path):
+    code, _, err = cli("quantize", "--x", d / "X.npy", "--block", "1000000000x1",
+                       "--out", tmp_path / "q.npy", "--scales", tmp_path / "s.npy")
+    assert code == 0, err
+    codes, scales = emu.quantize(np.load(d / "X.npy"), "e4m3", block=(4, 1))
+    assert np.array_equal(np.load(tmp_path / "s.npy"), scales)
