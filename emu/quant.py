@@ -72,6 +72,11 @@ def _check_block(block):
     return br, bc
 
 
+def _fit_block(block, shape):
+    """A block larger than the array is one block covering it (same scales)."""
+    return min(block[0], max(shape[0], 1)), min(block[1], max(shape[1], 1))
+
+
 def block_amax(x, block):
     """max |x| of every (rows, cols) block of a 2-D array; NaN if the block has one."""
     br, bc = block
@@ -105,10 +110,10 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     if scale_mode not in SCALE_MODES:
         raise UsageError(f"unknown scale mode {scale_mode!r} "
                          f"(expected one of {', '.join(SCALE_MODES)})")
-    block = _check_block(block)
     x = np.asarray(x)
     if x.ndim != 2:
         raise UsageError(f"quantize: expected a 2-D array, got shape {x.shape}")
+    block = _fit_block(_check_block(block), x.shape)
     if x.dtype != np.float32:
         if not np.issubdtype(x.dtype, np.floating):
             raise UsageError(f"quantize: expected float32 data, got dtype {x.dtype}")
@@ -128,11 +133,11 @@ def dequantize(codes, scales, fmt: str = "e4m3", block=(1, 128)) -> np.ndarray:
     """float64 values codes * 2**(scale - 127) (NaN where the code or scale is NaN)."""
     if fmt not in ELEMENT_FORMATS:
         raise UsageError(f"dequantize: element format must be e4m3 or e5m2, got {fmt!r}")
-    block = _check_block(block)
     codes = np.asarray(codes)
     scales = np.asarray(scales)
     if codes.ndim != 2:
         raise UsageError(f"dequantize: expected 2-D codes, got shape {codes.shape}")
+    block = _fit_block(_check_block(block), codes.shape)
     want = tuple(-(-n // b) for n, b in zip(codes.shape, block))
     if scales.shape != want:
         raise UsageError(f"dequantize: scales of {codes.shape} codes in {block[0]}x{block[1]} "

@@ -686,10 +686,6 @@ def test_random_command_lines_never_show_a_traceback(scratch, argv):
     assert temp_files(scratch) == []                    # no temporary files, ever
 
 
-@pytest.mark.xfail(strict=True, reason="emu/quant.py block_amax pads the input to whole "
-                   "blocks (np.zeros((nr * br, nc * bc))), so a block larger than the array "
-                   "allocates block-sized memory: --block 1000000000x1 on a 4x64 array is "
-                   "'out of memory' instead of one block per column")
 def test_quantize_block_larger_than_the_array_is_one_block(d, tmp_path):
     code, _, err = cli("quantize", "--x", d / "X.npy", "--block", "1000000000x1",
                        "--out", tmp_path / "q.npy", "--scales", tmp_path / "s.npy")
