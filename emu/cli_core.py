@@ -135,7 +135,7 @@ def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
     """
     import os
 
-    from .io import check_writable, load_npy, save_npy
+    from .io import check_writable, load_npy, save_all
     from .quant import quantize
     try:
         br, bc = (int(v) for v in block.lower().split("x"))
@@ -153,11 +153,4 @@ def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
     if not np.issubdtype(x.dtype, np.floating):
         raise UsageError(f"--x {x_path}: expected float32 data, got dtype {x.dtype}")
     codes, scales = quantize(x, fmt, (br, bc), scale_mode)
-    existed = os.path.exists(out_path)
-    save_npy(out_path, codes)
-    try:
-        save_npy(scales_path, scales)
-    except BaseException:
-        if not existed:                    # leave nothing partial behind
-            os.unlink(out_path)
-        raise
+    save_all([(out_path, codes, "--out"), (scales_path, scales, "--scales")])

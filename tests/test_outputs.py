@@ -182,9 +182,6 @@ def test_save_all_is_all_or_nothing_for_api_users(tmp_path, monkeypatch):
     assert temp_files(tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="emu/cli_core.py quantize writes --out, then --scales "
-                   "with two save_npy calls: a failure on --scales leaves a new --out beside "
-                   "the old --scales (fix: emu.io.save_all for both)")
 def test_quantize_writes_codes_and_scales_together(work, monkeypatch):
     q, s = work / "q.npy", work / "s.npy"
     intact = existing(q, s)
