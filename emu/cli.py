@@ -35,6 +35,10 @@ COMMANDS = {
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
 
 
+class _BrokenPipe(Exception):
+    """The reader of stdout went away (``fp8emu ... | head``)."""
+
+
 class _Interrupted(Exception):
     """Ctrl-C inside a command (click would print a blank line and 'Aborted!')."""
 
@@ -45,6 +49,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted() from None
+        except BrokenPipeError:
+            raise _BrokenPipe() from None         # click would turn it into exit 1
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -134,6 +140,9 @@ def main(argv=None):
         fail(str(e).replace("\n", " "))
     except (KeyboardInterrupt, _Interrupted):
         fail("interrupted", 130)
+    except (BrokenPipeError, _BrokenPipe):        # `fp8emu ... | head`: stop quietly
+        _quiet_stdout()
+        sys.exit(141)
     except MemoryError:
         fail("out of memory (try a smaller problem)")
     except Exception as e:                        # a bug: still one line, status 3
@@ -145,6 +154,14 @@ def main(argv=None):
         fail(f"internal error: {msg} (a bug in fp8emu; please report it with the "
              "command line; FP8EMU_TRACEBACK=1 shows the traceback)", 3)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so Python's exit flush is silent."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _too_big(e: Exception) -> bool:

@@ -224,3 +224,20 @@ def test_machine_state_before_the_fault_is_what_the_program_did():
         m.run(100)
     assert m.read_buffer("V").tolist() == [7, 0] and m.steps == 3
     assert np.array_equal(m.mem[4:8], np.zeros(4, np.uint8))
+
+
+def test_broken_pipe_stops_quietly_with_141():
+    """`fp8emu run --trace ... | head -1`: the reader goes away; fp8emu stops with the
+    shell's SIGPIPE status (141, not 1 = "differences found") and prints nothing."""
+    import pathlib
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parent.parent
+    p = subprocess.Popen([sys.executable, "-m", "emu.cli", "run",
+                          str(root / "examples" / "rounding_probe.s"), "--trace"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root)
+    assert p.stdout.readline().startswith(b"0x0000")
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 141
+    assert err == b""
