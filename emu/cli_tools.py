@@ -112,6 +112,12 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
     if a_path or b_path:
         if not (a_path and b_path):
             raise UsageError("give both --a and --b (or neither, to generate inputs)")
+        ctx = click.get_current_context()
+        given = [f"--{p}" for p in ("dist", "m", "n", "k", "seed", "mean")
+                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise UsageError(f"{'/'.join(given)} describe generated inputs; "
+                             "they do not go with --a/--b")
         a, b = load_npy(a_path, "--a"), load_npy(b_path, "--b")
         if a.dtype == b.dtype == "uint8":
             codes = (a, b, load_npy(sa_path, "--sa") if sa_path else None,

@@ -261,3 +261,14 @@ def test_cli_fail_above_limits(capsys):
     code, out, err = run_cli(capsys, "compare", "--preset", "h100", *common,
                              "--fail-above", "max_rel")
     assert code == 2 and "expected METRIC=NUMBER" in err
+
+
+def test_cli_generation_options_do_not_go_with_files(tmp_path, capsys):
+    a = e4m3(1.0, 2.0).reshape(1, 2)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", a.reshape(2, 1))
+    code, out, err = run_cli(capsys, "compare", "--a", str(tmp_path / "a.npy"), "--b",
+                             str(tmp_path / "b.npy"), "--k", "64", "--seed", "3")
+    assert code == 2
+    assert err.strip() == ("fp8emu: error: --k/--seed describe generated inputs; "
+                           "they do not go with --a/--b")
