@@ -7,6 +7,7 @@ import click
 
 from .cli_core import config_options
 from .errors import UsageError
+from .io import read_error
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.I)
 
@@ -15,12 +16,8 @@ def _read(path, what="program") -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} {path}: is a directory") from None
     except OSError as e:
-        raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
+        raise read_error(e, f"{what} {path}") from None
 
 
 MAX_MEM = 1 << 34

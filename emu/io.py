@@ -22,6 +22,17 @@ from .errors import UsageError
 TEMP_PREFIX = ".fp8emu-"
 
 
+OPEN_ERRORS = {FileNotFoundError: "no such file", IsADirectoryError: "is a directory",
+                PermissionError: "permission denied"}
+
+
+def read_error(e: OSError, prefix: str) -> UsageError:
+    """The one-line error for an OSError from opening or reading a file; prefix names
+    the option and the file (e.g. ``"--a: A.npy"``)."""
+    reason = OPEN_ERRORS.get(type(e)) or f"cannot read ({e.strerror or e})"
+    return UsageError(f"{prefix}: {reason}")
+
+
 def load_npy(path, what: str = "input") -> np.ndarray:
     """Load a .npy file as a native-endian, C-contiguous array, or raise UsageError.
 
@@ -30,12 +41,8 @@ def load_npy(path, what: str = "input") -> np.ndarray:
     returned as uint8: those bytes are the FP8 codes."""
     try:
         arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UsageError(f"{what}: {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what}: {path}: is a directory") from None
-    except PermissionError:
-        raise UsageError(f"{what}: {path}: permission denied") from None
+    except tuple(OPEN_ERRORS) as e:
+        raise read_error(e, f"{what}: {path}") from None
     except ValueError as e:
         arr = _load_one_byte_floats(path) if "descr" in str(e) else None
         if arr is None:

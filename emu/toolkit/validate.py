@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UsageError
+from ..io import read_error
 from ..formats import canonical_nan, decode_table, fmt, round_array, values_to_codes
 from ..operands import n_blocks
 from .metrics import result_format, ulp_distance
@@ -65,12 +66,8 @@ def _lines(path, what):
     try:
         with open(path, encoding="ascii", errors="strict") as fh:
             text = fh.read()
-    except FileNotFoundError:
-        raise UsageError(f"{what}: {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what}: {path}: is a directory") from None
-    except PermissionError:
-        raise UsageError(f"{what}: {path}: permission denied") from None
+    except OSError as e:
+        raise read_error(e, f"{what}: {path}") from None
     except UnicodeDecodeError as e:
         raise UsageError(f"{what}: {path}: not an ASCII text file (byte {e.start})") from None
     out = []
@@ -209,15 +206,11 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     import zipfile
     import zlib
 
-    from ..io import as_loaded
+    from ..io import OPEN_ERRORS, as_loaded
     try:
         z = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UsageError(f"--npz: {path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"--npz: {path}: is a directory") from None
-    except PermissionError:
-        raise UsageError(f"--npz: {path}: permission denied") from None
+    except tuple(OPEN_ERRORS) as e:
+        raise read_error(e, f"--npz: {path}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise UsageError(f"--npz: {path}: not a readable .npz archive ({e})") from None
     if not hasattr(z, "files"):
