@@ -80,8 +80,10 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
 def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
     """out[t] = x[t] + tail[t] rounded to mbits fraction bits by mode, with integer
     operations on the float64 bits (|tail| < ulp(x)/2 carries only its sign, as from
-    TwoSum).  flag[t] marks results this cannot decide: zero, below 2**emin
-    (lo_bits), above max finite (hi_bits); the caller rounds those one by one."""
+    TwoSum).  flag[t] marks results this cannot decide: zero, x or the result below
+    2**emin (lo_bits: the format's spacing is coarser there, e.g. x = 2**emin with a
+    negative tail under rz), above max finite (hi_bits); the caller rounds those one
+    by one."""
     xb = x.view(np.int64)
     ob = out.view(np.int64)
     d = 52 - mbits
@@ -103,7 +105,7 @@ def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
         else:                                                  # away from zero
             r = (mag + low_mask + (1 if (same and low == 0) else 0)) & keep
         ob[t] = r | (b & SIGN)
-        flag[t] = (mag < lo_bits) | (r > hi_bits)
+        flag[t] = (mag < lo_bits) | (r < lo_bits) | (r > hi_bits)
 
 
 @jit
