@@ -242,3 +242,22 @@ def test_exact_alignment_on_the_fast_kernel(fused, acc):
         is not None
     assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
                       reference.gemm(a, b, c=c, config=cfg), repr(cfg))
+
+
+@pytest.mark.parametrize("cfg", [
+    emu.preset("deepseek-v3").replace(scale_b_tile=0, scale_block=16, promote_every=16,
+                                      fused=8, promote_round="rd"),
+    emu.preset("default").replace(scale_block=8, fused=8, c_in_alignment=False,
+                                  acc_format="bf16", acc_round="ru"),
+    emu.preset("h100").replace(fused=16, align_bits="exact", acc_format="e5m7"),
+], ids=["promotion", "c-outside", "exact-window"])
+def test_fast_kernel_across_row_blocks_and_column_tiles(cfg):
+    """M = 37 and N = 300 cross the fast kernel's 16-row blocks and 256-column tiles
+    (partial ones included); every element still equals the reference."""
+    rng = np.random.default_rng(5)
+    M, N, K = 37, 300, 40
+    a, b = random_codes(rng, (M, K), "narrow"), random_codes(rng, (K, N), "finite")
+    c = random_c(rng, (M, N), "finite")
+    sa, sb = random_scales(rng, cfg, M, N, K)
+    assert_bits_equal(emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
+                      reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg), repr(cfg))
