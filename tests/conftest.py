@@ -44,3 +44,12 @@ def random_scales(rng, cfg, M, N, K, nan_rate=0.0, lo=110, hi=145):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def run_cli(capsys, *args):
+    """Run ``fp8emu *args`` in-process: (exit status, stdout, stderr)."""
+    from emu.cli import main
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err

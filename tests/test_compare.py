@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import emu
-from emu.cli import main
 from emu.errors import UsageError
 from emu.formats import encode
 from emu.toolkit.compare import (References, compare, from_codes, generate, quantize_for,
@@ -14,14 +13,7 @@ from emu.toolkit.compare import (References, compare, from_codes, generate, quan
 from emu.toolkit.metrics import (error_metrics, result_format, ulp_distance, ulp_histogram,
                                  ulp_ordinal)
 
-from conftest import bits
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
+from conftest import bits, run_cli
 
 
 def e4m3(*vals):

@@ -5,19 +5,13 @@ import numpy as np
 import pytest
 
 import emu
-from emu.cli import main
 from emu.errors import UsageError
 from emu.toolkit import validate as V
 
+from conftest import run_cli
+
 H = 1.5 * 2 ** -7
 Q = 2.0 ** -7
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 def hexw(*vals):
