@@ -1,17 +1,33 @@
-# fp8emu: `make demo` and `make test` both set up a virtual environment first.
+# fp8emu: every target sets up its virtual environment first.
+#
+#   make demo          set up .venv from requirements.lock, run the tiled GEMM program
+#   make test          set up .venv from requirements.lock, run the whole suite
+#   make test-fast     the suite without the tests marked slow (the inner loop)
+#   make lint          ruff check + ruff format --check (CI runs it before the tests)
+#   make fmt           ruff format + ruff check --fix
+#   make lock          regenerate requirements.lock with uv (pinned, hashed, universal)
+#   make test-latest   a separate .venv-latest with the newest releases, unpinned
+#   make bench         throughput and start-up times against numpy in the same run
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LATEST := .venv-latest
+UV_VERSION := 0.13.9
 
-.PHONY: setup demo test bench docs clean
+.PHONY: setup demo test test-fast test-latest lint fmt lock bench docs clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The lock pins every package with its hashes; the project itself goes in editable
+# and without dependencies (they all come from the lock).  `python -m emu.warmup`
+# compiles every numba kernel into the on-disk cache, so the first real command
+# does not pay for it.
+$(STAMP): requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m emu.warmup
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,6 +37,35 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Run `make lock` after changing dependencies in pyproject.toml (and commit the
+# result); uv resolves for every platform and Python >= 3.11 in about a second.
+lock: $(STAMP)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra dev --universal \
+	    --python-version 3.11 --generate-hashes -o requirements.lock
+
+# The newest releases of everything, unpinned: run before `make lock`, and whenever
+# a dependency publishes a release, to see what the next lock will bring.
+test-latest:
+	rm -rf $(LATEST)
+	$(PY) -m venv $(LATEST)
+	$(LATEST)/bin/pip install -q --upgrade pip
+	$(LATEST)/bin/pip install -q --upgrade -e '.[test]'
+	$(LATEST)/bin/pip list --format=freeze | grep -iE '^(numpy|numba|llvmlite|ml.dtypes|click|hypothesis|pytest|matplotlib)=='
+	$(LATEST)/bin/python -m emu.warmup
+	$(LATEST)/bin/python -m pytest
+
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
@@ -28,4 +73,4 @@ docs: $(STAMP)
 	$(BIN)/python -m isa.docgen > docs/isa.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(LATEST) build *.egg-info

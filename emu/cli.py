@@ -5,6 +5,7 @@ Exit status: 0 success, 1 a check found differences, 2 usage or input error, 3 a
 internal error (a bug in fp8emu).  Errors are one line on stderr, never a traceback
 (set FP8EMU_TRACEBACK=1 to see the traceback of an internal error).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -32,7 +33,7 @@ COMMANDS = {
 }
 
 
-_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 class _BrokenPipe(Exception):
@@ -50,7 +51,7 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             raise _Interrupted() from None
         except BrokenPipeError:
-            raise _BrokenPipe() from None         # click would turn it into exit 1
+            raise _BrokenPipe() from None  # click would turn it into exit 1
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -84,9 +85,13 @@ def _reject_empty_paths(cmd):
     for p in cmd.params:
         if _names_a_path(p):
             inner = p.callback
-            p.callback = (_nonempty_path if inner is None else
-                          lambda ctx, param, v, inner=inner: inner(ctx, param,
-                                                                   _nonempty_path(ctx, param, v)))
+            p.callback = (
+                _nonempty_path
+                if inner is None
+                else lambda ctx, param, v, inner=inner: inner(
+                    ctx, param, _nonempty_path(ctx, param, v)
+                )
+            )
     cmd._fp8emu_paths_checked = True
     return cmd
 
@@ -126,33 +131,41 @@ def main(argv=None):
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         fail("aborted", 130)
-    except _NO_ARGS as e:                          # bare `fp8emu`: help, then one line
+    except _NO_ARGS as e:  # bare `fp8emu`: help, then one line
         click.echo(e.format_message())
         fail(f"no command given (see {e.ctx.command_path} --help)")
     except click.ClickException as e:
         msg = e.format_message().replace("\n", " ")
         ctx = getattr(e, "ctx", None)
         args = sys.argv[1:] if argv is None else list(argv)
-        where = (f"{ctx.command_path}: " if ctx is not None else
-                 f"fp8emu {args[0]}: " if args and args[0] in COMMANDS else "fp8emu: ")
+        where = (
+            f"{ctx.command_path}: "
+            if ctx is not None
+            else f"fp8emu {args[0]}: "
+            if args and args[0] in COMMANDS
+            else "fp8emu: "
+        )
         fail(f"{where}{msg}")
     except UsageError as e:
         fail(str(e).replace("\n", " "))
     except (KeyboardInterrupt, _Interrupted):
         fail("interrupted", 130)
-    except (BrokenPipeError, _BrokenPipe):        # `fp8emu ... | head`: stop quietly
+    except (BrokenPipeError, _BrokenPipe):  # `fp8emu ... | head`: stop quietly
         _quiet_stdout()
         sys.exit(141)
     except MemoryError:
         fail("out of memory (try a smaller problem)")
-    except Exception as e:                        # a bug: still one line, status 3
+    except Exception as e:  # a bug: still one line, status 3
         if _too_big(e):
             fail(f"out of memory: the problem is too large ({e})")
         if os.environ.get("FP8EMU_TRACEBACK"):
             raise
         msg = f"{type(e).__name__}: {e}".replace("\n", " ")
-        fail(f"internal error: {msg} (a bug in fp8emu; please report it with the "
-             "command line; FP8EMU_TRACEBACK=1 shows the traceback)", 3)
+        fail(
+            f"internal error: {msg} (a bug in fp8emu; please report it with the "
+            "command line; FP8EMU_TRACEBACK=1 shows the traceback)",
+            3,
+        )
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -167,8 +180,14 @@ def _quiet_stdout() -> None:
 def _too_big(e: Exception) -> bool:
     """numpy's errors for arrays larger than the address space."""
     return isinstance(e, ValueError) and any(
-        s in str(e) for s in ("array is too big", "Maximum allowed dimension exceeded",
-                              "maximum supported dimension", "too large to be allocated"))
+        s in str(e)
+        for s in (
+            "array is too big",
+            "Maximum allowed dimension exceeded",
+            "maximum supported dimension",
+            "too large to be allocated",
+        )
+    )
 
 
 if __name__ == "__main__":

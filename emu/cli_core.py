@@ -1,4 +1,5 @@
 """Core commands: gemm, presets, quantize; and the shared config options."""
+
 from __future__ import annotations
 
 import functools
@@ -12,33 +13,70 @@ from .errors import UsageError
 
 def config_options(f):
     """--preset / --config / --set, resolved into a MacConfig passed as ``config``."""
-    @click.option("--preset", "preset_name", metavar="NAME",
-                  help="Start from a named preset (see `fp8emu presets`).")
-    @click.option("--config", "config_path", metavar="FILE.toml",
-                  type=click.Path(dir_okay=False),
-                  help="Start from a flat TOML table of config fields.")
-    @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
-                  help="Override one field (repeatable), e.g. --set align_bits=13.")
+
+    @click.option(
+        "--preset",
+        "preset_name",
+        metavar="NAME",
+        help="Start from a named preset (see `fp8emu presets`).",
+    )
+    @click.option(
+        "--config",
+        "config_path",
+        metavar="FILE.toml",
+        type=click.Path(dir_okay=False),
+        help="Start from a flat TOML table of config fields.",
+    )
+    @click.option(
+        "--set",
+        "sets",
+        multiple=True,
+        metavar="FIELD=VALUE",
+        help="Override one field (repeatable), e.g. --set align_bits=13.",
+    )
     @functools.wraps(f)
     def wrapper(*args, preset_name=None, config_path=None, sets=(), **kw):
         return f(*args, config=resolve(preset_name, config_path, sets), **kw)
+
     return wrapper
 
 
 @click.command("gemm")
-@click.option("--a", "a_path", required=True, metavar="A.npy",
-              help="(M, K) uint8 codes or float8 array of a_format.")
-@click.option("--b", "b_path", required=True, metavar="B.npy",
-              help="(K, N) uint8 codes or float8 array of b_format.")
+@click.option(
+    "--a",
+    "a_path",
+    required=True,
+    metavar="A.npy",
+    help="(M, K) uint8 codes or float8 array of a_format.",
+)
+@click.option(
+    "--b",
+    "b_path",
+    required=True,
+    metavar="B.npy",
+    help="(K, N) uint8 codes or float8 array of b_format.",
+)
 @click.option("--sa", "sa_path", metavar="SA.npy", help="UE8M0 scales of A (M x K/block).")
-@click.option("--sb", "sb_path", metavar="SB.npy",
-              help="UE8M0 scales of B (K/block x N, or K/128 x N/128 tiles).")
+@click.option(
+    "--sb",
+    "sb_path",
+    metavar="SB.npy",
+    help="UE8M0 scales of B (K/block x N, or K/128 x N/128 tiles).",
+)
 @click.option("--c", "c_path", metavar="C.npy", help="float32 (M, N) accumulator input.")
 @config_options
-@click.option("--out", "out_path", required=True, metavar="D.npy",
-              help="Where to write the float32 (M, N) result.")
-@click.option("--reference", is_flag=True,
-              help="Use the slow exact reference instead of the kernels (small shapes).")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    metavar="D.npy",
+    help="Where to write the float32 (M, N) result.",
+)
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Use the slow exact reference instead of the kernels (small shapes).",
+)
 def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, reference):
     """D = C + A.B on the emulated tensor core; writes D as float32 .npy.
 
@@ -49,12 +87,13 @@ def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, referen
     """
     from .io import check_writable, load_npy, save_npy
     from .operands import check
+
     check_writable(out_path, "--out")
     paths = dict(a=a_path, b=b_path, sa=sa_path, sb=sb_path, c=c_path)
     arrays = {k: load_npy(p, f"--{k}") if p else None for k, p in paths.items()}
     for k in ("a", "b", "sa", "sb"):
         arrays[k] = _void_bytes_as_codes(arrays[k])
-    try:                                   # validate first: errors name the option
+    try:  # validate first: errors name the option
         check(arrays["a"], arrays["b"], arrays["c"], arrays["sa"], arrays["sb"], config)
     except UsageError as e:
         raise UsageError(_name_option(str(e), paths)) from None
@@ -62,16 +101,19 @@ def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, referen
         from .reference import gemm as g
     else:
         from .gemm import gemm as g
-    d = g(arrays["a"], arrays["b"], c=arrays["c"], sa=arrays["sa"], sb=arrays["sb"],
-          config=config)
+    d = g(arrays["a"], arrays["b"], c=arrays["c"], sa=arrays["sa"], sb=arrays["sb"], config=config)
     save_npy(out_path, d)
 
 
 def _void_bytes_as_codes(arr):
     """np.save() writes ml_dtypes float8 arrays as raw one-byte voids ('|V1'): those
     bytes are the codes, so read them as uint8."""
-    if (arr is not None and arr.dtype.kind == "V" and arr.dtype.itemsize == 1
-            and arr.dtype.fields is None):
+    if (
+        arr is not None
+        and arr.dtype.kind == "V"
+        and arr.dtype.itemsize == 1
+        and arr.dtype.fields is None
+    ):
         return arr.view(np.uint8)
     return arr
 
@@ -104,8 +146,9 @@ def presets_cmd(toml_name):
     rows = [("field", *names)]
     cfgs = [preset(n).to_dict() for n in names]
     for fld in FIELD_NAMES:
-        rows.append((fld, *[str(c[fld]).lower() if isinstance(c[fld], bool) else str(c[fld])
-                            for c in cfgs]))
+        rows.append(
+            (fld, *[str(c[fld]).lower() if isinstance(c[fld], bool) else str(c[fld]) for c in cfgs])
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
@@ -116,16 +159,32 @@ def presets_cmd(toml_name):
 
 @click.command("quantize")
 @click.option("--x", "x_path", required=True, metavar="X.npy", help="2-D float32 input.")
-@click.option("--format", "fmt", type=click.Choice(["e4m3", "e5m2"]), default="e4m3",
-              show_default=True, help="Element format.")
-@click.option("--block", default="1x128", show_default=True, metavar="RxC",
-              help="Block shape: 1x32, 1x128, 128x128, 128x1 (per-column K blocks).")
-@click.option("--scale-mode", type=click.Choice(["floor", "ceil", "rceil", "even"]),
-              default="floor", show_default=True, help="UE8M0 scale rule (spec 2.5).")
-@click.option("--out", "out_path", required=True, metavar="CODES.npy",
-              help="uint8 element codes.")
-@click.option("--scales", "scales_path", required=True, metavar="SCALES.npy",
-              help="uint8 UE8M0 scale codes.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["e4m3", "e5m2"]),
+    default="e4m3",
+    show_default=True,
+    help="Element format.",
+)
+@click.option(
+    "--block",
+    default="1x128",
+    show_default=True,
+    metavar="RxC",
+    help="Block shape: 1x32, 1x128, 128x128, 128x1 (per-column K blocks).",
+)
+@click.option(
+    "--scale-mode",
+    type=click.Choice(["floor", "ceil", "rceil", "even"]),
+    default="floor",
+    show_default=True,
+    help="UE8M0 scale rule (spec 2.5).",
+)
+@click.option("--out", "out_path", required=True, metavar="CODES.npy", help="uint8 element codes.")
+@click.option(
+    "--scales", "scales_path", required=True, metavar="SCALES.npy", help="uint8 UE8M0 scale codes."
+)
 def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
     """Quantise float32 data to FP8 codes plus UE8M0 block scales.
 
@@ -137,6 +196,7 @@ def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
 
     from .io import check_writable, load_npy, save_all
     from .quant import quantize
+
     try:
         br, bc = (int(v) for v in block.lower().split("x"))
     except ValueError:

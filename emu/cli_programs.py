@@ -1,4 +1,5 @@
 """Program commands: ``asm``, ``disasm``, ``run``."""
+
 from __future__ import annotations
 
 import re
@@ -8,6 +9,7 @@ import click
 from .cli_core import config_options
 from .errors import UsageError
 from .io import read_error
+from .machine import DEFAULT_MAX_MACS, DEFAULT_MAX_STEPS
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.I)
 
@@ -47,14 +49,26 @@ def _pairs(items, opt):
 
 
 def _defines_option(f):
-    return click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
-                        help="Override a .param of the program (repeatable).")(f)
+    return click.option(
+        "-D",
+        "--define",
+        "defines",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Override a .param of the program (repeatable).",
+    )(f)
 
 
 @click.command("asm")
 @click.argument("source", metavar="PROG.s")
-@click.option("-o", "--output", "out_path", required=True, metavar="PROG.bin",
-              help="Where to write the object file.")
+@click.option(
+    "-o",
+    "--output",
+    "out_path",
+    required=True,
+    metavar="PROG.bin",
+    help="Where to write the object file.",
+)
 @_defines_option
 def asm_cmd(source, out_path, defines):
     """Assemble a program into an object file.
@@ -65,7 +79,9 @@ def asm_cmd(source, out_path, defines):
       fp8emu asm examples/tiled_gemm.s -D M=64 -D N=128 -o small.bin
     """
     from isa.asm import assemble, parse_defines
+
     from .io import check_writable, save_bytes
+
     check_writable(out_path, "-o")
     text = _decode(_read(source), source)
     obj = assemble(text, source, parse_defines(defines))
@@ -75,16 +91,24 @@ def asm_cmd(source, out_path, defines):
 def _decode(data: bytes, path: str) -> str:
     from isa.asm import decode_source
     from isa.objfile import is_object
+
     if is_object(data):
-        raise UsageError(f"{path}: byte 0: an fp8emu object file, not assembly text "
-                         "(fp8emu disasm reads those; fp8emu run takes either)")
+        raise UsageError(
+            f"{path}: byte 0: an fp8emu object file, not assembly text "
+            "(fp8emu disasm reads those; fp8emu run takes either)"
+        )
     return decode_source(data, path)
 
 
 @click.command("disasm")
 @click.argument("binary", metavar="PROG.bin")
-@click.option("-o", "--output", "out_path", metavar="PROG.s",
-              help="Write the assembly here instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    "out_path",
+    metavar="PROG.s",
+    help="Write the assembly here instead of standard output.",
+)
 def disasm_cmd(binary, out_path):
     """Disassemble an object file; assembling the output gives the same bytes.
 
@@ -95,13 +119,16 @@ def disasm_cmd(binary, out_path):
     """
     from isa.disasm import disassemble
     from isa.objfile import ObjectError, ObjectFile, is_object
+
     from .io import check_writable, save_text
+
     if out_path:
         check_writable(out_path, "-o")
     data = _read(binary, "object file")
     if not is_object(data):
-        raise UsageError(f"{binary}: byte 0: not an fp8emu object file (no FP8X magic; "
-                         "fp8emu asm makes one)")
+        raise UsageError(
+            f"{binary}: byte 0: not an fp8emu object file (no FP8X magic; fp8emu asm makes one)"
+        )
     try:
         obj = ObjectFile.from_bytes(data)
     except ObjectError as e:
@@ -115,24 +142,74 @@ def disasm_cmd(binary, out_path):
 
 @click.command("run")
 @click.argument("program", metavar="PROG.s|PROG.bin")
-@click.option("--in", "inputs", multiple=True, metavar="NAME=FILE.npy",
-              help="Place an array into the program's buffer NAME (repeatable).")
-@click.option("--out", "outputs", multiple=True, metavar="NAME=FILE.npy",
-              help="After halt, write buffer NAME to a .npy file (repeatable).")
+@click.option(
+    "--in",
+    "inputs",
+    multiple=True,
+    metavar="NAME=FILE.npy",
+    help="Place an array into the program's buffer NAME (repeatable).",
+)
+@click.option(
+    "--out",
+    "outputs",
+    multiple=True,
+    metavar="NAME=FILE.npy",
+    help="After halt, write buffer NAME to a .npy file (repeatable).",
+)
 @config_options
-@click.option("--trace", is_flag=True,
-              help="Print each executed instruction and the registers it changed.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=10_000_000,
-              show_default=True, help="Fault after this many instructions.")
+@click.option(
+    "--trace", is_flag=True, help="Print each executed instruction and the registers it changed."
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_STEPS,
+    show_default=True,
+    help="Fault after this many instructions.",
+)
+@click.option(
+    "--max-macs",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_MACS,
+    show_default=True,
+    help="Fault before an MMA that would take all MMAs together past this many "
+    "multiply-accumulates (M*N*K each; the default is up to a minute of work).",
+)
 @_defines_option
-@click.option("--mem-size", default="64M", show_default=True, metavar="SIZE",
-              help="Memory size in bytes (suffix K, M, G allowed).")
-@click.option("--tile-rows", type=click.IntRange(1, 4095), default=256, show_default=True,
-              help="Rows of a tile register.")
-@click.option("--tile-bytes", type=click.IntRange(4, 1 << 20), default=1024,
-              show_default=True, help="Bytes per row of a tile register (acc: /4 values).")
-def run_cmd(program, inputs, outputs, config, trace, max_steps, defines, mem_size,
-            tile_rows, tile_bytes):
+@click.option(
+    "--mem-size",
+    default="64M",
+    show_default=True,
+    metavar="SIZE",
+    help="Memory size in bytes (suffix K, M, G allowed).",
+)
+@click.option(
+    "--tile-rows",
+    type=click.IntRange(1, 4095),
+    default=256,
+    show_default=True,
+    help="Rows of a tile register.",
+)
+@click.option(
+    "--tile-bytes",
+    type=click.IntRange(4, 1 << 20),
+    default=1024,
+    show_default=True,
+    help="Bytes per row of a tile register (acc: /4 values).",
+)
+def run_cmd(
+    program,
+    inputs,
+    outputs,
+    config,
+    trace,
+    max_steps,
+    max_macs,
+    defines,
+    mem_size,
+    tile_rows,
+    tile_bytes,
+):
     """Run a program (assembly or object file) on the emulated machine.
 
     The config options set the numerics registers before the program starts; the
@@ -146,8 +223,10 @@ def run_cmd(program, inputs, outputs, config, trace, max_steps, defines, mem_siz
       fp8emu run examples/rounding_probe.s --trace
     """
     from isa.asm import parse_defines
+
     from .io import check_writable, load_npy, same_file, save_all
     from .machine import Machine, load_program
+
     ins, outs = _pairs(inputs, "--in"), _pairs(outputs, "--out")
     for name, path in outs.items():
         check_writable(path, f"--out {name}")
@@ -157,17 +236,19 @@ def run_cmd(program, inputs, outputs, config, trace, max_steps, defines, mem_siz
     mem = _size(mem_size, "--mem-size")
     obj = load_program(_read(program), program, parse_defines(defines))
     try:
-        m = Machine(obj, config=config, mem_size=mem, tile_rows=tile_rows,
-                    tile_bytes=tile_bytes)
+        m = Machine(obj, config=config, mem_size=mem, tile_rows=tile_rows, tile_bytes=tile_bytes)
     except UsageError as e:
         raise UsageError(f"{program}: {e} (see --mem-size)") from None
     for name in outs:
         m._buffer(name, f"--out {name}")
     for name, path in ins.items():
         m.write_buffer(name, load_npy(path, f"--in {name}"), f"--in {name}={path}")
-    status = m.run(max_steps, (lambda line: click.echo(line)) if trace else None)
+    status = m.run(max_steps, (lambda line: click.echo(line)) if trace else None, max_macs)
     save_all([(path, m.read_buffer(name), f"--out {name}") for name, path in outs.items()])
     if status:
-        click.echo(f"fp8emu: program halted with status {status} "
-                   f"(pc={m.pc * 8:#06x}, {m.steps} instructions)", err=True)
+        click.echo(
+            f"fp8emu: program halted with status {status} "
+            f"(pc={m.pc * 8:#06x}, {m.steps} instructions)",
+            err=True,
+        )
         raise click.exceptions.Exit(1)

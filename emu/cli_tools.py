@@ -3,6 +3,7 @@
 Heavy modules (the kernels, matplotlib) are imported inside the commands so that
 ``fp8emu --help`` stays fast.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,33 @@ _REFS = ("exact", "exact-fp32", "numpy-fp32")
 def _input_options(f):
     """--dist/--m/--n/--k/--seed/--mean/--scale-mode for generated inputs."""
     opts = [
-        click.option("--dist", type=click.Choice(_DISTS), default="normal", show_default=True,
-                     help="Distribution of generated FP32 inputs."),
+        click.option(
+            "--dist",
+            type=click.Choice(_DISTS),
+            default="normal",
+            show_default=True,
+            help="Distribution of generated FP32 inputs.",
+        ),
         click.option("--m", type=int, default=128, show_default=True, help="Rows of A."),
         click.option("--n", type=int, default=128, show_default=True, help="Columns of B."),
-        click.option("--k", type=int, default=1024, show_default=True,
-                     help="Inner dimension."),
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-                     help="Random seed."),
-        click.option("--mean", type=float, default=0.0, show_default=True,
-                     help="Added to every generated value."),
-        click.option("--scale-mode", type=click.Choice(_SCALE_MODES), default="floor",
-                     show_default=True, help="UE8M0 scale rule used to quantise (spec 2.5)."),
+        click.option("--k", type=int, default=1024, show_default=True, help="Inner dimension."),
+        click.option(
+            "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed."
+        ),
+        click.option(
+            "--mean",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Added to every generated value.",
+        ),
+        click.option(
+            "--scale-mode",
+            type=click.Choice(_SCALE_MODES),
+            default="floor",
+            show_default=True,
+            help="UE8M0 scale rule used to quantise (spec 2.5).",
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -56,27 +72,71 @@ def _config_label(name, sets):
 
 # ------------------------------------------------------------------ compare
 @click.command("compare")
-@click.option("--a", "a_path", metavar="A.npy",
-              help="(M, K) float32 data (quantised per config) or uint8 FP8 codes.")
+@click.option(
+    "--a",
+    "a_path",
+    metavar="A.npy",
+    help="(M, K) float32 data (quantised per config) or uint8 FP8 codes.",
+)
 @click.option("--b", "b_path", metavar="B.npy", help="(K, N), like --a.")
 @click.option("--c", "c_path", metavar="C.npy", help="float32 (M, N) accumulator input.")
 @click.option("--sa", "sa_path", metavar="SA.npy", help="UE8M0 codes of A (with code inputs).")
 @click.option("--sb", "sb_path", metavar="SB.npy", help="UE8M0 codes of B (with code inputs).")
 @_input_options
-@click.option("--preset", "presets_", multiple=True, metavar="NAME",
-              help="A preset to compare (repeatable).")
-@click.option("--config", "configs", multiple=True, metavar="FILE.toml",
-              type=click.Path(dir_okay=False), help="A config file to compare (repeatable).")
-@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
-              help="Override a field in every config (repeatable).")
-@click.option("--reference", "refs", multiple=True, type=click.Choice(_REFS),
-              help="References to report (repeatable; default all three).")
+@click.option(
+    "--preset", "presets_", multiple=True, metavar="NAME", help="A preset to compare (repeatable)."
+)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar="FILE.toml",
+    type=click.Path(dir_okay=False),
+    help="A config file to compare (repeatable).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Override a field in every config (repeatable).",
+)
+@click.option(
+    "--reference",
+    "refs",
+    multiple=True,
+    type=click.Choice(_REFS),
+    help="References to report (repeatable; default all three).",
+)
 @click.option("--json", "json_path", metavar="FILE.json", help="Also write the results as JSON.")
-@click.option("--fail-above", "limits", multiple=True, metavar="METRIC=VALUE",
-              help="Exit 1 when a config's METRIC against the exact result exceeds VALUE "
-                   "(max_abs, max_rel, median_rel, normwise, max_ulp; repeatable).")
-def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, mean,
-                scale_mode, presets_, configs, sets, refs, json_path, limits):
+@click.option(
+    "--fail-above",
+    "limits",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Exit 1 when a config's METRIC against the exact result exceeds VALUE "
+    "(max_abs, max_rel, median_rel, normwise, max_ulp; repeatable).",
+)
+def compare_cmd(
+    a_path,
+    b_path,
+    c_path,
+    sa_path,
+    sb_path,
+    dist,
+    m,
+    n,
+    k,
+    seed,
+    mean,
+    scale_mode,
+    presets_,
+    configs,
+    sets,
+    refs,
+    json_path,
+    limits,
+):
     """Run one GEMM under one or more configs and measure each result against the
     exact result of the quantised inputs, the exact result rounded once to fp32,
     and numpy's float32 matmul (BLAS) of the dequantised inputs.
@@ -102,8 +162,10 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
     if json_path:
         check_writable(json_path, "--json")
     cfgs = [(_config_label(p, sets), resolve(p, None, sets)) for p in presets_]
-    cfgs += [(_config_label(os.path.splitext(os.path.basename(p))[0], sets),
-              resolve(None, p, sets)) for p in configs]
+    cfgs += [
+        (_config_label(os.path.splitext(os.path.basename(p))[0], sets), resolve(None, p, sets))
+        for p in configs
+    ]
     if not cfgs:
         cfgs = [(_config_label("default", sets), resolve(None, None, sets))]
     paths = dict(a=a_path, b=b_path, c=c_path, sa=sa_path, sb=sb_path)
@@ -113,15 +175,23 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
         if not (a_path and b_path):
             raise UsageError("give both --a and --b (or neither, to generate inputs)")
         ctx = click.get_current_context()
-        given = [f"--{p}" for p in ("dist", "m", "n", "k", "seed", "mean")
-                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE]
+        given = [
+            f"--{p}"
+            for p in ("dist", "m", "n", "k", "seed", "mean")
+            if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE
+        ]
         if given:
-            raise UsageError(f"{'/'.join(given)} describe generated inputs; "
-                             "they do not go with --a/--b")
+            raise UsageError(
+                f"{'/'.join(given)} describe generated inputs; they do not go with --a/--b"
+            )
         a, b = load_npy(a_path, "--a"), load_npy(b_path, "--b")
         if a.dtype == b.dtype == "uint8":
-            codes = (a, b, load_npy(sa_path, "--sa") if sa_path else None,
-                     load_npy(sb_path, "--sb") if sb_path else None)
+            codes = (
+                a,
+                b,
+                load_npy(sa_path, "--sa") if sa_path else None,
+                load_npy(sb_path, "--sb") if sb_path else None,
+            )
             _check_codes(codes, c, cfgs, paths)
         elif a.dtype.kind == "f" and b.dtype.kind == "f":
             if sa_path or sb_path:
@@ -129,28 +199,53 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
             _check_data(a, b, c, paths)
             x, y = a.astype("float32"), b.astype("float32")
         else:
-            raise UsageError(f"--a/--b: expected both float data or both uint8 codes, "
-                             f"got {a.dtype} and {b.dtype}")
-        source = {"a": a_path, "b": b_path, "c": c_path, "sa": sa_path, "sb": sb_path,
-                  "kind": "codes" if codes else "fp32 data", "scale_mode": scale_mode}
+            raise UsageError(
+                f"--a/--b: expected both float data or both uint8 codes, "
+                f"got {a.dtype} and {b.dtype}"
+            )
+        source = {
+            "a": a_path,
+            "b": b_path,
+            "c": c_path,
+            "sa": sa_path,
+            "sb": sb_path,
+            "kind": "codes" if codes else "fp32 data",
+            "scale_mode": scale_mode,
+        }
     else:
         if sa_path or sb_path:
             raise UsageError("--sa/--sb need --a/--b code inputs")
         x, y = generate(dist, m, n, k, seed, mean)
         _check_data(x, y, c, dict(paths, a=None, b=None))
-        source = {"generated": dist, "m": m, "n": n, "k": k, "seed": seed, "mean": mean,
-                  "scale_mode": scale_mode}
-    rows = compare(cfgs, x=x, y=y, c=c, scale_mode=scale_mode, codes=codes,
-                   references=refs or _REFS)
+        source = {
+            "generated": dist,
+            "m": m,
+            "n": n,
+            "k": k,
+            "seed": seed,
+            "mean": mean,
+            "scale_mode": scale_mode,
+        }
+    rows = compare(
+        cfgs, x=x, y=y, c=c, scale_mode=scale_mode, codes=codes, references=refs or _REFS
+    )
     click.echo(format_table(rows))
     if json_path:
         from .io import save_text
-        doc = {"inputs": source,
-               "configs": {name: cfg.to_dict() for name, cfg in cfgs},
-               "results": rows}
+
+        doc = {
+            "inputs": source,
+            "configs": {name: cfg.to_dict() for name, cfg in cfgs},
+            "results": rows,
+        }
         save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n", "--json")
-    over = [f"{r['config']}: {name} = {r[name]:.3e} > {lim:.3e}" for r in rows
-            if r["reference"] == "exact" for name, lim in checks if r[name] > lim]
+    over = [
+        f"{r['config']}: {name} = {r[name]:.3e} > {lim:.3e}"
+        for r in rows
+        if r["reference"] == "exact"
+        for name, lim in checks
+        if r[name] > lim
+    ]
     if over:
         click.echo("compare: limit exceeded: " + "; ".join(over), err=True)
         sys.exit(1)
@@ -159,22 +254,29 @@ def compare_cmd(a_path, b_path, c_path, sa_path, sb_path, dist, m, n, k, seed, m
 def _opt(name, paths):
     """'--a A.npy' (or '--m/--k' style text for generated inputs)."""
     p = paths.get(name)
-    return f"--{name} {p}" if p else {"a": "generated A (--m x --k)",
-                                      "b": "generated B (--k x --n)"}.get(name, f"--{name}")
+    return (
+        f"--{name} {p}"
+        if p
+        else {"a": "generated A (--m x --k)", "b": "generated B (--k x --n)"}.get(name, f"--{name}")
+    )
 
 
 def _check_data(x, y, c, paths):
     """Shapes of fp32 data inputs (and C), each error naming its option and file."""
     for name, arr, dims in (("a", x, "(M, K)"), ("b", y, "(K, N)")):
         if arr.ndim != 2:
-            raise UsageError(f"{_opt(name, paths)}: expected a 2-D {dims} array, got shape "
-                             f"{arr.shape}")
+            raise UsageError(
+                f"{_opt(name, paths)}: expected a 2-D {dims} array, got shape {arr.shape}"
+            )
         if 0 in arr.shape:
-            raise UsageError(f"{_opt(name, paths)}: expected a non-empty array, got shape "
-                             f"{arr.shape}")
+            raise UsageError(
+                f"{_opt(name, paths)}: expected a non-empty array, got shape {arr.shape}"
+            )
     if y.shape[0] != x.shape[1]:
-        raise UsageError(f"{_opt('b', paths)}: shape {y.shape} does not fit "
-                         f"{_opt('a', paths)} {x.shape}: expected ({x.shape[1]}, N)")
+        raise UsageError(
+            f"{_opt('b', paths)}: shape {y.shape} does not fit "
+            f"{_opt('a', paths)} {x.shape}: expected ({x.shape[1]}, N)"
+        )
     _check_c(c, (x.shape[0], y.shape[1]), paths)
 
 
@@ -191,11 +293,13 @@ def _check_codes(codes, c, cfgs, paths):
     """FP8 code inputs against every config (operands.check), naming the option."""
     from .cli_core import _name_option
     from .operands import check
+
     a, b, sa, sb = codes
     for name, arr in (("a", a), ("b", b)):
         if arr.ndim == 2 and 0 in arr.shape:
-            raise UsageError(f"{_opt(name, paths)}: expected a non-empty array, got shape "
-                             f"{arr.shape}")
+            raise UsageError(
+                f"{_opt(name, paths)}: expected a non-empty array, got shape {arr.shape}"
+            )
     for label, cfg in cfgs:
         try:
             check(a, b, c, sa, sb, cfg)
@@ -213,8 +317,9 @@ def _parse_limits(limits):
     for item in limits:
         name, _, val = item.partition("=")
         if name not in _LIMIT_METRICS:
-            raise UsageError(f"--fail-above {item!r}: metric must be one of "
-                             f"{', '.join(_LIMIT_METRICS)}")
+            raise UsageError(
+                f"--fail-above {item!r}: metric must be one of {', '.join(_LIMIT_METRICS)}"
+            )
         try:
             v = float(val)
         except ValueError:
@@ -230,29 +335,74 @@ def _parse_limits(limits):
 @config_options
 @click.option("--a", "a_path", metavar="a.txt", help="Rows of A: K fp32 hex words per line.")
 @click.option("--b", "b_path", metavar="b.txt", help="Columns of B: K fp32 hex words per line.")
-@click.option("--c", "c_path", metavar="c.txt",
-              help="C: one 32-binary-digit fp32 word per line (absent = +0).")
-@click.option("--d", "d_path", metavar="d.txt",
-              help="The results to check: one 32-binary-digit fp32 word per line.")
-@click.option("--sa", "sa_path", metavar="sa.txt",
-              help="UE8M0 codes of each row, 2 hex digits per K block (absent = 7F).")
+@click.option(
+    "--c",
+    "c_path",
+    metavar="c.txt",
+    help="C: one 32-binary-digit fp32 word per line (absent = +0).",
+)
+@click.option(
+    "--d",
+    "d_path",
+    metavar="d.txt",
+    help="The results to check: one 32-binary-digit fp32 word per line.",
+)
+@click.option(
+    "--sa",
+    "sa_path",
+    metavar="sa.txt",
+    help="UE8M0 codes of each row, 2 hex digits per K block (absent = 7F).",
+)
 @click.option("--sb", "sb_path", metavar="sb.txt", help="UE8M0 codes of each column, likewise.")
-@click.option("--npz", "npz_path", metavar="CASES.npz",
-              help="Instead of text files: arrays a, b, d and optional c, sa, sb: test "
-                   "cases (a, b: cases x K) or a whole GEMM (a: M x K, b: K x N, d: M x N).")
-@click.option("--dir", "dir_path", metavar="DIR",
-              help="Take a/b/c/d/sa/sb.txt from DIR (as written by `fp8emu vectors`) "
-                   "unless given.")
-@click.option("--format", "elem_format", type=click.Choice(["e4m3", "e5m2"]),
-              help="Operand format of A and B (overrides a_format and b_format).")
-@click.option("--any-nan", is_flag=True,
-              help="Accept any NaN payload (default: NaN must be 0x7FFFFFFF, bit exact).")
-@click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
-              help="How many mismatches to list.")
+@click.option(
+    "--npz",
+    "npz_path",
+    metavar="CASES.npz",
+    help="Instead of text files: arrays a, b, d and optional c, sa, sb: test "
+    "cases (a, b: cases x K) or a whole GEMM (a: M x K, b: K x N, d: M x N).",
+)
+@click.option(
+    "--dir",
+    "dir_path",
+    metavar="DIR",
+    help="Take a/b/c/d/sa/sb.txt from DIR (as written by `fp8emu vectors`) unless given.",
+)
+@click.option(
+    "--format",
+    "elem_format",
+    type=click.Choice(["e4m3", "e5m2"]),
+    help="Operand format of A and B (overrides a_format and b_format).",
+)
+@click.option(
+    "--any-nan",
+    is_flag=True,
+    help="Accept any NaN payload (default: NaN must be 0x7FFFFFFF, bit exact).",
+)
+@click.option(
+    "--show",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="How many mismatches to list.",
+)
 @click.option("--json", "json_path", metavar="FILE.json", help="Also write the report as JSON.")
 @click.pass_context
-def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, npz_path,
-                 dir_path, elem_format, any_nan, show, json_path):
+def validate_cmd(
+    ctx,
+    config,
+    a_path,
+    b_path,
+    c_path,
+    d_path,
+    sa_path,
+    sb_path,
+    npz_path,
+    dir_path,
+    elem_format,
+    any_nan,
+    show,
+    json_path,
+):
     """Compare the emulator with result dumps of another implementation (an RTL
     simulation, silicon), bit for bit, one dot product per test case.
 
@@ -274,6 +424,7 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
         config = config.replace(a_format=elem_format, b_format=elem_format)
     if json_path:
         from .io import check_writable
+
         check_writable(json_path, "--json")
     if dir_path:
         if not os.path.isdir(dir_path):
@@ -290,19 +441,21 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
         if config.scale_block:
             sa_path, sb_path = pick(sa_path, "sa.txt"), pick(sb_path, "sb.txt")
         _note_manifest_config(dir_path, config)
-    kw = dict(a_format=config.a_format, b_format=config.b_format,
-              scale_block=config.scale_block)
+    kw = dict(a_format=config.a_format, b_format=config.b_format, scale_block=config.scale_block)
     if npz_path:
         if a_path or b_path or d_path:
             raise UsageError("give --npz or the text files (--a/--b/--d), not both")
-        try:                                # every error about the archive names it
+        try:  # every error about the archive names it
             cases = V.read_npz(npz_path, **kw)
             rep = V.check(cases, config, any_nan=any_nan)
         except UsageError as e:
             msg = str(e)
             if not msg.startswith("--npz"):
-                msg = (f"--npz: {msg}" if msg.startswith(f"{npz_path}: ") else
-                       f"--npz: {npz_path}: {msg}")
+                msg = (
+                    f"--npz: {msg}"
+                    if msg.startswith(f"{npz_path}: ")
+                    else f"--npz: {npz_path}: {msg}"
+                )
             raise UsageError(msg) from None
     else:
         missing = [o for o, p in (("--a", a_path), ("--b", b_path), ("--d", d_path)) if not p]
@@ -314,12 +467,23 @@ def validate_cmd(ctx, config, a_path, b_path, c_path, d_path, sa_path, sb_path, 
     if json_path:
         from .io import save_text
         from .toolkit.compare import json_safe
-        doc = {"cases": rep.n, "passed": rep.passed, "result_format": rep.result_format,
-               "config": config.to_dict(),
-               "mismatches": [dict(case=m.case, where=m.where,
-                                   expected=f"0x{_bits(m.expected):08X}",
-                                   got=f"0x{_bits(m.got):08X}", ulp=m.ulp)
-                              for m in rep.mismatches]}
+
+        doc = {
+            "cases": rep.n,
+            "passed": rep.passed,
+            "result_format": rep.result_format,
+            "config": config.to_dict(),
+            "mismatches": [
+                dict(
+                    case=m.case,
+                    where=m.where,
+                    expected=f"0x{_bits(m.expected):08X}",
+                    got=f"0x{_bits(m.got):08X}",
+                    ulp=m.ulp,
+                )
+                for m in rep.mismatches
+            ],
+        }
         save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n", "--json")
     ctx.exit(0 if rep.ok else 1)
 
@@ -333,27 +497,43 @@ def _note_manifest_config(dir_path, config) -> None:
         return
     diff = sorted(k for k, v in config.to_dict().items() if k in made and made[k] != v)
     if diff:
-        click.echo(f"note: {dir_path}/manifest.json was generated under another config "
-                   f"(differs in {', '.join(diff)}); expected results are recomputed under "
-                   f"the config given here", err=True)
+        click.echo(
+            f"note: {dir_path}/manifest.json was generated under another config "
+            f"(differs in {', '.join(diff)}); expected results are recomputed under "
+            f"the config given here",
+            err=True,
+        )
 
 
 def _bits(x: float) -> int:
     import numpy as np
+
     return int(np.float32(x).view(np.uint32))
 
 
 # ------------------------------------------------------------------ vectors
 @click.command("vectors")
 @config_options
-@click.option("--out", "out_dir", required=True, metavar="DIR",
-              help="Output directory (created if missing).")
-@click.option("--k", type=int, help="Values per dot product "
-              "(default: two promotion intervals, two scale blocks or 2 x fused, >= 64).")
-@click.option("--random", "n_random", type=int, default=256, show_default=True,
-              help="Number of random cases after the directed ones.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Random seed.")
+@click.option(
+    "--out", "out_dir", required=True, metavar="DIR", help="Output directory (created if missing)."
+)
+@click.option(
+    "--k",
+    type=int,
+    help="Values per dot product "
+    "(default: two promotion intervals, two scale blocks or 2 x fused, >= 64).",
+)
+@click.option(
+    "--random",
+    "n_random",
+    type=int,
+    default=256,
+    show_default=True,
+    help="Number of random cases after the directed ones.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed."
+)
 @click.option("--no-directed", is_flag=True, help="Random cases only.")
 def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     """Export test vectors for an RTL test bench under a config: directed corner
@@ -389,9 +569,8 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
-        raise UsageError(f"--out {out_dir}: cannot create the directory ({e.strerror})") \
-            from None
-    try:                                          # every file or none of them
+        raise UsageError(f"--out {out_dir}: cannot create the directory ({e.strerror})") from None
+    try:  # every file or none of them
         save_all([(os.path.join(out_dir, name), text, "--out") for name, text in files.items()])
     except BaseException:
         if created:
@@ -401,30 +580,53 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
                 pass
         raise
     nd = len(cases) - n_random
-    click.echo(f"wrote {len(cases)} cases ({nd} directed, {n_random} random; "
-               f"{len(skipped)} directed cases skipped, see manifest.json) with "
-               f"K = {len(cases.a[0])} to {out_dir}")
-    click.echo(f"check: fp8emu validate --config {os.path.join(out_dir, 'config.toml')} "
-               f"--dir {out_dir}")
+    click.echo(
+        f"wrote {len(cases)} cases ({nd} directed, {n_random} random; "
+        f"{len(skipped)} directed cases skipped, see manifest.json) with "
+        f"K = {len(cases.a[0])} to {out_dir}"
+    )
+    click.echo(
+        f"check: fp8emu validate --config {os.path.join(out_dir, 'config.toml')} --dir {out_dir}"
+    )
 
 
 # ------------------------------------------------------------------ sweep
 @click.command("sweep")
 @config_options
-@click.option("--vary", "varies", multiple=True, required=True, metavar="KNOB=VALUES",
-              help="A knob and its values: a config field or k, m, n, dist, scale_mode, "
-                   "mean, seed; values v1,v2,... or lo:hi[:step].  Once or twice.")
+@click.option(
+    "--vary",
+    "varies",
+    multiple=True,
+    required=True,
+    metavar="KNOB=VALUES",
+    help="A knob and its values: a config field or k, m, n, dist, scale_mode, "
+    "mean, seed; values v1,v2,... or lo:hi[:step].  Once or twice.",
+)
 @_input_options
-@click.option("--reference", "refs", multiple=True, type=click.Choice(_REFS),
-              help="References to record (repeatable; default exact).")
+@click.option(
+    "--reference",
+    "refs",
+    multiple=True,
+    type=click.Choice(_REFS),
+    help="References to record (repeatable; default exact).",
+)
 @click.option("--csv", "csv_path", metavar="FILE.csv", help="Write every point as CSV.")
-@click.option("--plot", "plot_path", metavar="FILE.png",
-              help="Plot --metric against the first knob (one line per second-knob value).")
-@click.option("--metric", default="max_rel", show_default=True,
-              type=click.Choice(["max_abs", "max_rel", "median_rel", "normwise", "bit_exact",
-                                 "max_ulp"]), help="Metric to plot.")
-def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_path,
-              plot_path, metric):
+@click.option(
+    "--plot",
+    "plot_path",
+    metavar="FILE.png",
+    help="Plot --metric against the first knob (one line per second-knob value).",
+)
+@click.option(
+    "--metric",
+    default="max_rel",
+    show_default=True,
+    type=click.Choice(["max_abs", "max_rel", "median_rel", "normwise", "bit_exact", "max_ulp"]),
+    help="Metric to plot.",
+)
+def sweep_cmd(
+    config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_path, plot_path, metric
+):
     """Vary one or two knobs and record the metrics of `compare` at every point;
     prints a table, writes CSV and a PNG plot.
 
@@ -447,9 +649,14 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
     vs = [parse_vary(v) for v in varies]
     inputs = dict(m=m, n=n, k=k, dist=dist, seed=seed, mean=mean, scale_mode=scale_mode)
     refs = refs or ("exact",)
-    points = plan(config, vs, inputs, refs)      # every point checked before any work
-    with click.progressbar(length=len(points), label="sweep", file=sys.stderr,
-                           show_pos=True, hidden=not _isatty(sys.stderr)) as bar:
+    points = plan(config, vs, inputs, refs)  # every point checked before any work
+    with click.progressbar(
+        length=len(points),
+        label="sweep",
+        file=sys.stderr,
+        show_pos=True,
+        hidden=not _isatty(sys.stderr),
+    ) as bar:
         rows = sweep(config, vs, inputs, refs, progress=bar.update, points=points)
     click.echo(format_table(rows, vs))
     outputs = []
@@ -457,10 +664,11 @@ def sweep_cmd(config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_p
         outputs.append((csv_path, to_csv(rows), "--csv"))
     if plot_path:
         varied = {x for x, _ in vs}
-        fields = ("fused", "align_bits", "acc_format", "acc_round", "scale_block",
-                  "promote_every")
-        title = (" ".join(f"{f}={getattr(config, f)}" for f in fields if f not in varied)
-                 + "\n" + " ".join(f"{kk}={v}" for kk, v in inputs.items()
-                                   if kk not in varied))
+        fields = ("fused", "align_bits", "acc_format", "acc_round", "scale_block", "promote_every")
+        title = (
+            " ".join(f"{f}={getattr(config, f)}" for f in fields if f not in varied)
+            + "\n"
+            + " ".join(f"{kk}={v}" for kk, v in inputs.items() if kk not in varied)
+        )
         outputs.append((plot_path, plot_png(rows, vs, metric, refs[0], title), "--plot"))
-    save_all(outputs)                             # both or neither
+    save_all(outputs)  # both or neither

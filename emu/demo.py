@@ -5,6 +5,7 @@ Activations A get one scale per 1 x 128 row block, weights B one per 128 x 1 col
 block (the K blocks of spec 2.3).  On h100 the same scales are applied to the
 products (``--set scale_block=128``): the Hopper datapath fed with scaled data.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,12 @@ def errors(d, exact):
     diff = np.abs(d - exact)
     nz = exact != 0
     rel = diff[nz] / np.abs(exact[nz])
-    return (diff.max(), rel.max(), np.median(rel),
-            np.linalg.norm(d - exact) / np.linalg.norm(exact))
+    return (
+        diff.max(),
+        rel.max(),
+        np.median(rel),
+        np.linalg.norm(d - exact) / np.linalg.norm(exact),
+    )
 
 
 def main(m: int = 256, n: int = 256, k: int = 1024, seed: int = 0) -> None:
@@ -35,19 +40,27 @@ def main(m: int = 256, n: int = 256, k: int = 1024, seed: int = 0) -> None:
     t = time.perf_counter()
     exact = emu.gemm(a, b, sa=sa, sb=sb, config=emu.preset("exact").replace(scale_block=128))
     print(f"  exact result (one rounding to fp32) in {time.perf_counter() - t:.2f} s")
-    print(f"  {'machine':<26}{'max abs err':>13}{'max rel err':>13}{'median rel':>12}"
-          f"{'normwise':>10}{'bit-exact':>13}{'time':>7}")
-    for label, cfg in [("default (UE8M0 block 128)", emu.preset("default")),
-                       ("h100 (+ product scales)", emu.preset("h100").replace(scale_block=128))]:
+    print(
+        f"  {'machine':<26}{'max abs err':>13}{'max rel err':>13}{'median rel':>12}"
+        f"{'normwise':>10}{'bit-exact':>13}{'time':>7}"
+    )
+    for label, cfg in [
+        ("default (UE8M0 block 128)", emu.preset("default")),
+        ("h100 (+ product scales)", emu.preset("h100").replace(scale_block=128)),
+    ]:
         t = time.perf_counter()
         d = emu.gemm(a, b, sa=sa, sb=sb, config=cfg)
         dt = time.perf_counter() - t
         mx, rel, med, nw = errors(d, exact)
         same = np.count_nonzero(d.view(np.uint32) == exact.view(np.uint32))
-        print(f"  {label:<26}{mx:>13.3e}{rel:>13.3e}{med:>12.2e}{nw:>10.2e}"
-              f"{same:>7}/{d.size:<5}{dt:>6.2f}s")
-    print("  (max rel err is large where the exact result is close to zero; the median"
-          " and normwise errors show the accumulator)")
+        print(
+            f"  {label:<26}{mx:>13.3e}{rel:>13.3e}{med:>12.2e}{nw:>10.2e}"
+            f"{same:>7}/{d.size:<5}{dt:>6.2f}s"
+        )
+    print(
+        "  (max rel err is large where the exact result is close to zero; the median"
+        " and normwise errors show the accumulator)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,14 +10,14 @@ other and against ``ml_dtypes``:
 Rounding modes: ``rne`` (nearest, ties to even), ``rz`` (toward zero),
 ``ru`` (toward +inf), ``rd`` (toward -inf).
 """
+
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
-import ml_dtypes
 import numpy as np
 
 from .errors import UsageError
@@ -81,8 +81,21 @@ class Format:
         return self.kind == "ieee" and self.ebits <= 8 and self.mbits <= 23
 
     @property
+    def ml_name(self) -> str | None:
+        """The numpy / ml_dtypes dtype name of this format (None if it has none)."""
+        return _ML_NAMES.get(self.name)
+
+    @property
     def ml_dtype(self):
-        return _ML_DTYPES.get(self.name)
+        """The numpy / ml_dtypes dtype (ml_dtypes is imported only here: it takes
+        about a second to import, and ``fp8emu --help`` must not pay that)."""
+        if self.ml_name is None:
+            return None
+        if self.ml_name in ("float32", "float16"):
+            return np.dtype(self.ml_name)
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, self.ml_name))
 
 
 _TABLE = {
@@ -95,13 +108,13 @@ _TABLE = {
     "bf16": (8, 7, "ieee"),
 }
 _ALIASES = {"e8m0": "ue8m0", "e8m23": "fp32", "e5m10": "fp16", "e8m7": "bf16"}
-_ML_DTYPES = {
-    "e4m3": np.dtype(ml_dtypes.float8_e4m3fn),
-    "e5m2": np.dtype(ml_dtypes.float8_e5m2),
-    "ue8m0": np.dtype(ml_dtypes.float8_e8m0fnu),
-    "fp32": np.dtype(np.float32),
-    "fp16": np.dtype(np.float16),
-    "bf16": np.dtype(ml_dtypes.bfloat16),
+_ML_NAMES = {
+    "e4m3": "float8_e4m3fn",
+    "e5m2": "float8_e5m2",
+    "ue8m0": "float8_e8m0fnu",
+    "fp32": "float32",
+    "fp16": "float16",
+    "bf16": "bfloat16",
 }
 _GENERIC = re.compile(r"^e(\d+)m(\d+)$")
 ELEMENT_FORMATS = ("e4m3", "e5m2")
@@ -116,7 +129,7 @@ def get_format(name: str) -> Format:
     return _get_format(name.strip().lower())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _get_format(key: str) -> Format:
     name = key
     key = _ALIASES.get(key, key)
@@ -129,7 +142,8 @@ def _get_format(key: str) -> Format:
         if 2 <= eb <= 11 and 0 <= mb <= 52:
             return Format(key, eb, mb, "ieee")
     raise UsageError(
-        f"unknown format {name!r} (expected one of {', '.join(_TABLE)} or eXmY, e.g. e8m13)")
+        f"unknown format {name!r} (expected one of {', '.join(_TABLE)} or eXmY, e.g. e8m13)"
+    )
 
 
 def fmt(f) -> Format:
@@ -141,19 +155,22 @@ OVERFLOW_POLICIES = ("ieee", "sat", "nonsat")
 
 def _check_mode(mode):
     if mode not in ROUND_MODES:
-        raise UsageError(f"unknown rounding mode {mode!r} (expected one of "
-                         f"{', '.join(ROUND_MODES)})")
+        raise UsageError(
+            f"unknown rounding mode {mode!r} (expected one of {', '.join(ROUND_MODES)})"
+        )
 
 
 def _check_overflow(overflow):
     if overflow not in OVERFLOW_POLICIES:
-        raise UsageError(f"unknown overflow policy {overflow!r} (expected one of "
-                         f"{', '.join(OVERFLOW_POLICIES)})")
+        raise UsageError(
+            f"unknown overflow policy {overflow!r} (expected one of {', '.join(OVERFLOW_POLICIES)})"
+        )
 
 
 # ---------------------------------------------------------------- scalar, exact
-def round_exact(n: int, e: int, f, mode: str = "rne", *, subnormals: bool = True,
-                overflow: str = "ieee"):
+def round_exact(
+    n: int, e: int, f, mode: str = "rne", *, subnormals: bool = True, overflow: str = "ieee"
+):
     """Round the exact value n * 2**e (n a Python int) into format f.
 
     Returns ``(sign, m, x)`` with value (-1)**sign * m * 2**x (m a non-negative int),
@@ -175,8 +192,8 @@ def round_exact(n: int, e: int, f, mode: str = "rne", *, subnormals: bool = True
     a = -n if sign else n
     if a == 0:
         return (0, 0, 0)
-    top = a.bit_length() - 1 + e               # floor(log2 |value|)
-    lsb = max(top, f.emin) - f.mbits            # exponent of one unit in the last place
+    top = a.bit_length() - 1 + e  # floor(log2 |value|)
+    lsb = max(top, f.emin) - f.mbits  # exponent of one unit in the last place
     drop = lsb - e
     if drop <= 0:
         m = a << -drop
@@ -211,7 +228,7 @@ def exact_to_float(r) -> float:
         return float("nan")
     if x == "inf":
         return -float("inf") if sign else float("inf")
-    v = float(m) * 2.0 ** x if m else 0.0
+    v = float(m) * 2.0**x if m else 0.0
     return -v if sign else v
 
 
@@ -253,8 +270,9 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
     _check_mode(mode)
     _check_overflow(overflow)
     if f.kind == "e8m0":
-        raise UsageError("ue8m0 holds scale exponents: code = S + 127 "
-                         "(see emu.quant.scale_exponent)")
+        raise UsageError(
+            "ue8m0 holds scale exponents: code = S + 127 (see emu.quant.scale_exponent)"
+        )
     x = float(x)
     sbit = 1 << (f.ebits + f.mbits)
     neg = math.copysign(1.0, x) < 0
@@ -279,9 +297,9 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
         return s | (((1 << f.ebits) - 1) << f.mbits)
     if m == 0:
         return s
-    if m < (1 << f.mbits):                        # subnormal
+    if m < (1 << f.mbits):  # subnormal
         return s | m
-    while m >= (2 << f.mbits):                    # rounding carried into the next binade
+    while m >= (2 << f.mbits):  # rounding carried into the next binade
         m >>= 1
         lsb += 1
     E = lsb + f.mbits + f.bias
@@ -300,7 +318,7 @@ def canonical_nan(f) -> int:
 
 
 # ---------------------------------------------------------------- arrays
-@lru_cache(maxsize=None)
+@cache
 def decode_table(name: str) -> np.ndarray:
     """float64 value of every code of an 8-bit format (index = code)."""
     f = get_format(name)
@@ -321,8 +339,9 @@ def decode(f, codes) -> np.ndarray:
     return decode_table(f.name)[codes.astype(np.uint8)]
 
 
-def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
-                overflow: str = "ieee") -> np.ndarray:
+def round_array(
+    x, f, mode: str = "rne", *, subnormals: bool = True, overflow: str = "ieee"
+) -> np.ndarray:
     """Round float64 values into format f; returns float64 values of f.
 
     Same rules as :func:`round_exact` (ties-to-even for rne; a value rounding to zero
@@ -333,7 +352,7 @@ def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
     f = fmt(f)
     _check_mode(mode)
     _check_overflow(overflow)
-    with np.errstate(invalid="ignore"):          # signalling NaN payloads warn in casts
+    with np.errstate(invalid="ignore"):  # signalling NaN payloads warn in casts
         x = np.asarray(x, dtype=np.float64)
     a = np.abs(x)
     neg = np.signbit(x)
@@ -347,14 +366,13 @@ def round_array(x, f, mode: str = "rne", *, subnormals: bool = True,
         m = np.trunc(r)
     elif mode == "ru":
         m = np.where(neg, np.floor(r), np.ceil(r))
-    else:                                         # rd
+    else:  # rd
         m = np.where(neg, np.ceil(r), np.floor(r))
     v = np.ldexp(m, lsb)
     if not subnormals:
-        v = np.where(v < 2.0 ** f.emin, 0.0, v)
+        v = np.where(v < 2.0**f.emin, 0.0, v)
     over = (v > f.max_finite) | np.isinf(a)
-    away = {"rne": np.ones_like(neg), "rz": np.zeros_like(neg),
-            "ru": ~neg, "rd": neg}[mode]
+    away = {"rne": np.ones_like(neg), "rz": np.zeros_like(neg), "ru": ~neg, "rd": neg}[mode]
     if overflow == "sat":
         big = np.full_like(v, f.max_finite)
     elif overflow == "nonsat":
@@ -415,10 +433,11 @@ def as_codes(x, f, what: str = "array") -> np.ndarray:
     x = np.asarray(x)
     if x.dtype == np.uint8:
         return np.ascontiguousarray(x)
-    if f.ml_dtype is not None and x.dtype == f.ml_dtype:
+    if f.ml_name is not None and x.dtype.name == f.ml_name and x.dtype.itemsize == 1:
         return np.ascontiguousarray(x).view(np.uint8)
     raise UsageError(
-        f"{what}: expected uint8 codes or {f.ml_dtype} for {f.name}, got dtype {x.dtype}")
+        f"{what}: expected uint8 codes or {f.ml_name} for {f.name}, got dtype {x.dtype}"
+    )
 
 
 def to_ml(codes, f) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The public GEMM entry point: checks operands, dispatches to a numba kernel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,4 +17,5 @@ def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
     """
     ops = check(a, b, c, sa, sb, config)
     from .kernels import run
+
     return run(ops)

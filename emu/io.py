@@ -6,6 +6,7 @@ they renamed over their targets (a device or pipe such as /dev/null or /dev/stdo
 is written to directly, after the files).  A failure (bad data, a full disk, Ctrl-C) removes
 the temporary files and leaves every existing output as it was.
 """
+
 from __future__ import annotations
 
 import ast
@@ -22,8 +23,11 @@ from .errors import UsageError
 TEMP_PREFIX = ".fp8emu-"
 
 
-OPEN_ERRORS = {FileNotFoundError: "no such file", IsADirectoryError: "is a directory",
-                PermissionError: "permission denied"}
+OPEN_ERRORS = {
+    FileNotFoundError: "no such file",
+    IsADirectoryError: "is a directory",
+    PermissionError: "permission denied",
+}
 
 
 def read_error(e: OSError, prefix: str) -> UsageError:
@@ -121,7 +125,7 @@ def save_all(outputs) -> None:
             path, d = _target_dir(path, what)
             if os.path.isdir(path):
                 raise UsageError(f"{what} {path}: is a directory")
-            if _is_special(path):          # /dev/null, /dev/stdout, a pipe: write through
+            if _is_special(path):  # /dev/null, /dev/stdout, a pipe: write through
                 special.append((path, data, what))
                 continue
             try:
@@ -132,7 +136,7 @@ def save_all(outputs) -> None:
             try:
                 with os.fdopen(fd, "wb") as fh:
                     _write(fh, data)
-                os.chmod(tmp, 0o666 & ~_umask())      # mkstemp's 0600 would survive
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would survive
             except OSError as e:
                 raise UsageError(f"{what} {path}: cannot write ({e.strerror or e})") from None
         while staged:
@@ -171,8 +175,8 @@ def _write(fh, data) -> None:
     elif isinstance(data, (bytes, bytearray, memoryview)):
         fh.write(data)
     else:
-        buf = io.BytesIO()                 # serialise first: a failing np.save
-        np.save(buf, np.asarray(data), allow_pickle=False)     # writes nothing
+        buf = io.BytesIO()  # serialise first: a failing np.save
+        np.save(buf, np.asarray(data), allow_pickle=False)  # writes nothing
         fh.write(buf.getbuffer())
 
 

@@ -1,9 +1,9 @@
 """Checking and normalising gemm operands (shared by the reference and the kernels)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
 
 from .config import MacConfig, preset
@@ -13,11 +13,11 @@ from .formats import as_codes
 
 @dataclass
 class Operands:
-    a: np.ndarray        # (M, K) uint8 codes of config.a_format
-    b: np.ndarray        # (K, N) uint8 codes of config.b_format
-    c: np.ndarray        # (M, N) float32
-    sa: np.ndarray       # (M, nkb) uint8 UE8M0 codes (all 127 when no scales)
-    sb: np.ndarray       # (nkb, N) uint8 UE8M0 codes, expanded from 128x128 tiles
+    a: np.ndarray  # (M, K) uint8 codes of config.a_format
+    b: np.ndarray  # (K, N) uint8 codes of config.b_format
+    c: np.ndarray  # (M, N) float32
+    sa: np.ndarray  # (M, nkb) uint8 UE8M0 codes (all 127 when no scales)
+    sb: np.ndarray  # (nkb, N) uint8 UE8M0 codes, expanded from 128x128 tiles
     config: MacConfig
 
     @property
@@ -31,11 +31,12 @@ def n_blocks(K: int, block: int) -> int:
 
 def _scale_codes(s, what):
     s = np.asarray(s)
-    if s.dtype == np.dtype(ml_dtypes.float8_e8m0fnu):
+    if s.dtype.name == "float8_e8m0fnu" and s.dtype.itemsize == 1:
         s = s.view(np.uint8)
     if s.dtype != np.uint8:
-        raise UsageError(f"{what}: expected uint8 UE8M0 codes or float8_e8m0fnu, "
-                         f"got dtype {s.dtype}")
+        raise UsageError(
+            f"{what}: expected uint8 UE8M0 codes or float8_e8m0fnu, got dtype {s.dtype}"
+        )
     if s.ndim != 2:
         raise UsageError(f"{what}: expected a 2-D array, got shape {s.shape}")
     return np.ascontiguousarray(s)
@@ -50,15 +51,14 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
     if not isinstance(config, MacConfig):
         raise UsageError(f"config: expected an emu.MacConfig, got {type(config).__name__}")
     for name, x, dims in (("a", a, "(M, K)"), ("b", b, "(K, N)")):
-        shape = np.shape(x)                 # before as_codes, which makes 0-d arrays 1-d
+        shape = np.shape(x)  # before as_codes, which makes 0-d arrays 1-d
         if len(shape) != 2:
             raise UsageError(f"{name}: expected a 2-D {dims} array, got shape {shape}")
     a = as_codes(a, config.a_format, "a")
     b = as_codes(b, config.b_format, "b")
     M, K = a.shape
     if b.shape[0] != K:
-        raise UsageError(f"b: shape {b.shape} does not fit a {a.shape}: "
-                         f"expected ({K}, N)")
+        raise UsageError(f"b: shape {b.shape} does not fit a {a.shape}: expected ({K}, N)")
     N = b.shape[1]
     if c is None:
         c = np.zeros((M, N), dtype=np.float32)
@@ -79,18 +79,20 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
     else:
         sa = np.full((M, nkb), 127, np.uint8) if sa is None else _scale_codes(sa, "sa")
         if sa.shape != (M, nkb):
-            raise UsageError(f"sa: expected shape {(M, nkb)} (M x ceil(K/{bs})), "
-                             f"got {sa.shape}")
+            raise UsageError(f"sa: expected shape {(M, nkb)} (M x ceil(K/{bs})), got {sa.shape}")
         if config.scale_b_tile:
             nt = n_blocks(N, 128)
             sb = np.full((nkb, nt), 127, np.uint8) if sb is None else _scale_codes(sb, "sb")
             if sb.shape != (nkb, nt):
-                raise UsageError(f"sb: expected shape {(nkb, nt)} (ceil(K/128) x "
-                                 f"ceil(N/128) tiles), got {sb.shape}")
+                raise UsageError(
+                    f"sb: expected shape {(nkb, nt)} (ceil(K/128) x "
+                    f"ceil(N/128) tiles), got {sb.shape}"
+                )
             sb = np.ascontiguousarray(np.repeat(sb, 128, axis=1)[:, :N])
         else:
             sb = np.full((nkb, N), 127, np.uint8) if sb is None else _scale_codes(sb, "sb")
             if sb.shape != (nkb, N):
-                raise UsageError(f"sb: expected shape {(nkb, N)} (ceil(K/{bs}) x N), "
-                                 f"got {sb.shape}")
+                raise UsageError(
+                    f"sb: expected shape {(nkb, N)} (ceil(K/{bs}) x N), got {sb.shape}"
+                )
     return Operands(a, b, c, sa, sb, config)

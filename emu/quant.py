@@ -4,6 +4,7 @@ Blocks are ``(rows, cols)`` tiles of the input: ``(1, 32)``, ``(1, 128)`` (per-r
 K blocks of A), ``(128, 128)`` (DeepSeek weight tiles) and ``(128, 1)`` (per-column
 K blocks of B) are the usual ones; the last block of a row/column may be partial.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,7 @@ def scale_exponent(amax, fmt: str, scale_mode: str) -> np.ndarray:
     maxe = np.float32(f.max_finite)
     if scale_mode == "floor":
         pos = a > 0
-        S = np.where(pos, _frexp_exponent(np.where(pos, a, 1).astype(np.float64)) - f.emax,
-                     -127)
+        S = np.where(pos, _frexp_exponent(np.where(pos, a, 1).astype(np.float64)) - f.emax, -127)
     elif scale_mode == "ceil":
         sf = (np.maximum(a, np.float32(1e-4)) / maxe).astype(np.float32)
         S = _ceil_log2(sf)
@@ -50,15 +50,16 @@ def scale_exponent(amax, fmt: str, scale_mode: str) -> np.ndarray:
         E = ((bits >> 23) & 0xFF).astype(np.int64)
         S = np.where(E > 0, E - 127 - f.emax, -127)
     else:
-        raise UsageError(f"unknown scale mode {scale_mode!r} "
-                         f"(expected one of {', '.join(SCALE_MODES)})")
+        raise UsageError(
+            f"unknown scale mode {scale_mode!r} (expected one of {', '.join(SCALE_MODES)})"
+        )
     S = np.clip(np.asarray(S, dtype=np.int64), -127, 127)
     return np.where(bad, 128, S)
 
 
 def _ceil_log2(v):
     """ceil(log2 v) exactly, for positive float32 values (subnormals included)."""
-    m, e = np.frexp(np.asarray(v, dtype=np.float64))   # v = m * 2**e, m in [0.5, 1)
+    m, e = np.frexp(np.asarray(v, dtype=np.float64))  # v = m * 2**e, m in [0.5, 1)
     return np.where(m == 0.5, e - 1, e)
 
 
@@ -85,7 +86,7 @@ def block_amax(x, block):
     pad = np.zeros((nr * br, nc * bc), dtype=np.float32)
     pad[:R, :C] = np.abs(x)
     t = pad.reshape(nr, br, nc, bc)
-    amax = t.max(axis=(1, 3))          # NaN propagates through max
+    amax = t.max(axis=(1, 3))  # NaN propagates through max
     return amax.astype(np.float32)
 
 
@@ -108,8 +109,9 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     if fmt not in ELEMENT_FORMATS:
         raise UsageError(f"quantize: element format must be e4m3 or e5m2, got {fmt!r}")
     if scale_mode not in SCALE_MODES:
-        raise UsageError(f"unknown scale mode {scale_mode!r} "
-                         f"(expected one of {', '.join(SCALE_MODES)})")
+        raise UsageError(
+            f"unknown scale mode {scale_mode!r} (expected one of {', '.join(SCALE_MODES)})"
+        )
     x = np.asarray(x)
     if x.ndim != 2:
         raise UsageError(f"quantize: expected a 2-D array, got shape {x.shape}")
@@ -117,7 +119,7 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     if x.dtype != np.float32:
         if not np.issubdtype(x.dtype, np.floating):
             raise UsageError(f"quantize: expected float32 data, got dtype {x.dtype}")
-        with np.errstate(over="ignore"):        # beyond fp32 range -> +-Inf (NaN block)
+        with np.errstate(over="ignore"):  # beyond fp32 range -> +-Inf (NaN block)
             x = x.astype(np.float32)
     S = scale_exponent(block_amax(x, block), fmt, scale_mode)
     full = expand(S, block, x.shape)
@@ -140,8 +142,10 @@ def dequantize(codes, scales, fmt: str = "e4m3", block=(1, 128)) -> np.ndarray:
     block = _fit_block(_check_block(block), codes.shape)
     want = tuple(-(-n // b) for n, b in zip(codes.shape, block))
     if scales.shape != want:
-        raise UsageError(f"dequantize: scales of {codes.shape} codes in {block[0]}x{block[1]} "
-                         f"blocks must have shape {want}, got {scales.shape}")
+        raise UsageError(
+            f"dequantize: scales of {codes.shape} codes in {block[0]}x{block[1]} "
+            f"blocks must have shape {want}, got {scales.shape}"
+        )
     v = decode(fmt, codes)
     s = expand(decode("ue8m0", scales), block, codes.shape)
     return v * s

@@ -5,6 +5,7 @@ accumulator values are Python floats (every acc/promote format fits in fp32, so 
 float holds them exactly, signed zeros, Inf and NaN included).  The numba kernels
 in ``emu.kernels`` must agree with this module bit for bit.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formats import get_format, round_exact, exact_to_float
+from .formats import exact_to_float, get_format, round_exact
 from .operands import check
 
 NAN = float("nan")
@@ -25,6 +26,7 @@ class Term:
     """(-1)**sign * sig * 2**(exp - frac): a product (frac = Ma + Mb) or c (frac = 23+).
 
     ``exp`` is the exponent the alignment uses (2.1 steps 1 and 2)."""
+
     sign: int
     sig: int
     exp: int
@@ -58,11 +60,11 @@ def product(a, b, scale_exp):
     Not renormalised: exponent e_a + e_b (+ block scales with scale_apply=product)."""
     if a[0] == "nan" or b[0] == "nan":
         return ("nan",)
-    sign = (a[1] ^ b[1])
+    sign = a[1] ^ b[1]
     if a[0] == "inf" or b[0] == "inf":
         other = b if a[0] == "inf" else a
         if other[0] == "num" and other[2] == 0:
-            return ("nan",)                                 # Inf * 0
+            return ("nan",)  # Inf * 0
         return ("inf", sign)
     _, _, ma, ea, Ma = a
     _, _, mb, eb, Mb = b
@@ -148,7 +150,7 @@ def fused_step(c: float, prods: list, cfg) -> float:
     sp = specials(prods + ([c_val] if c_val else []))
     if sp is not None:
         return sp
-    terms = [p for p in prods if isinstance(p, Term)]                 # 3. drop zeros
+    terms = [p for p in prods if isinstance(p, Term)]  # 3. drop zeros
     c_term = acc_term(c, cfg.acc_format) if c != 0 else None
     aligned = list(terms) + ([c_term] if c_term and cfg.c_in_alignment else [])
     parts = []
@@ -156,12 +158,12 @@ def fused_step(c: float, prods: list, cfg) -> float:
         if cfg.align_bits == "exact":
             parts = [((-1) ** t.sign * t.sig, t.lsb) for t in aligned]
         else:
-            qe = max(t.exp for t in aligned) - cfg.align_bits          # 4. quantum
+            qe = max(t.exp for t in aligned) - cfg.align_bits  # 4. quantum
             parts = [(cut(t, qe, cfg.align_round), qe) for t in aligned]
     if c != 0 and not cfg.c_in_alignment:
-        parts.append(float_parts(c))                                  # 5. c joins here
+        parts.append(float_parts(c))  # 5. c joins here
     n, e = exact_sum(parts)
-    if n == 0:                                                        # 6. zero
+    if n == 0:  # 6. zero
         zeros = [p for p in prods if not isinstance(p, Term)]
         all_zero = not terms and c == 0
         all_neg = all(s for _, s in zeros) and math.copysign(1, c) < 0
@@ -172,10 +174,12 @@ def fused_step(c: float, prods: list, cfg) -> float:
 # ------------------------------------------------------------------ 2.4 promotion
 def promote(o: float, p: float, scale_exp, cfg) -> float:
     """o <- round(o + p * 2**scale) into promote_format, one rounding (2.4)."""
-    if scale_exp is None:                       # NaN scale
+    if scale_exp is None:  # NaN scale
         return NAN
-    vals = [("nan",) if math.isnan(x) else ("inf", int(x < 0)) if math.isinf(x) else None
-            for x in (o, p)]
+    vals = [
+        ("nan",) if math.isnan(x) else ("inf", int(x < 0)) if math.isinf(x) else None
+        for x in (o, p)
+    ]
     sp = specials([v for v in vals if v])
     if sp is not None:
         return sp

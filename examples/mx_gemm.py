@@ -6,6 +6,7 @@ Data: A (M x K) quantised to E4M3 per 1x32 and B (K x N) to E5M2 per 32x1, both 
 OCP MX ``floor`` scales.  Exit status 0 when D matches.
 FP8EMU_EXAMPLE_QUICK=1 shrinks the problem (M=32, N=64, K=128).
 """
+
 import os
 import sys
 from pathlib import Path
@@ -18,8 +19,11 @@ import emu  # noqa: E402
 from emu.demo_program import run_cli  # noqa: E402
 
 QUICK = os.environ.get("FP8EMU_EXAMPLE_QUICK") == "1"
-SHAPE = dict(M=32, N=64, K=128, MT=16, NT=32, KT=64) if QUICK else \
-    dict(M=256, N=256, K=1024, MT=128, NT=128, KT=256)
+SHAPE = (
+    dict(M=32, N=64, K=128, MT=16, NT=32, KT=64)
+    if QUICK
+    else dict(M=256, N=256, K=1024, MT=128, NT=128, KT=256)
+)
 
 
 def main() -> int:
@@ -27,15 +31,18 @@ def main() -> int:
     rng = np.random.default_rng(32)
     a, sa = emu.quantize(rng.standard_normal((M, K)).astype(np.float32), "e4m3", (1, 32))
     b, sb = emu.quantize(rng.standard_normal((K, N)).astype(np.float32), "e5m2", (32, 1))
-    status, out, err = run_cli(ROOT / "examples" / "mx_gemm.s", dict(A=a, B=b, SA=sa, SB=sb),
-                               ["D"], SHAPE)
+    status, out, err = run_cli(
+        ROOT / "examples" / "mx_gemm.s", dict(A=a, B=b, SA=sa, SB=sb), ["D"], SHAPE
+    )
     if status:
         print(f"fp8emu run failed (status {status}): {err.strip()}")
         return 1
     want = emu.gemm(a, b, sa=sa, sb=sb, config=emu.preset("mxfp8").replace(b_format="e5m2"))
     bad = int(np.count_nonzero(out["D"].view(np.uint32) != want.view(np.uint32)))
-    print(f"MX GEMM {M}x{N}x{K}, E4M3 x E5M2, block 32 (tiles "
-          f"{SHAPE['MT']}x{SHAPE['NT']}x{SHAPE['KT']})")
+    print(
+        f"MX GEMM {M}x{N}x{K}, E4M3 x E5M2, block 32 (tiles "
+        f"{SHAPE['MT']}x{SHAPE['NT']}x{SHAPE['KT']})"
+    )
     print(f"  machine vs emu.gemm, mxfp8: {f'{bad} elements differ' if bad else 'bit-identical'}")
     return 1 if bad else 0
 

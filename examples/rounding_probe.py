@@ -3,6 +3,7 @@
 its six results against the numbers of spec section 4 (the program also checks
 them itself and halts with status 1 on a mismatch).  Exit status 0 when all match.
 """
+
 import os
 import subprocess
 import sys
@@ -27,11 +28,24 @@ PROBES = [
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "r.npy")
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-        r = subprocess.run([sys.executable, "-m", "emu.cli", "run",
-                            str(ROOT / "examples" / "rounding_probe.s"), "--out", f"R={out}"],
-                           env=env, capture_output=True, text=True)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+        )
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emu.cli",
+                "run",
+                str(ROOT / "examples" / "rounding_probe.s"),
+                "--out",
+                f"R={out}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if r.returncode:
             print(f"fp8emu run: status {r.returncode}: {r.stderr.strip()}")
             return 1

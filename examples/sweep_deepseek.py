@@ -16,6 +16,7 @@ FP8EMU_EXAMPLE_QUICK=1 shrinks M and N (K stays 4096).
 
 Run:  python examples/sweep_deepseek.py
 """
+
 import os
 import sys
 
@@ -43,12 +44,16 @@ def main() -> int:
     for label, mean in (("N(1, 1)", 1.0), ("N(0, 1)", 0.0)):
         res[label] = measure(mean)
         for name, r in res[label].items():
-            print(f"{label:12} {name:12} {r['max_rel']:10.3e} {r['median_rel']:11.3e} "
-                  f"{r['normwise']:10.3e}")
+            print(
+                f"{label:12} {name:12} {r['max_rel']:10.3e} {r['median_rel']:11.3e} "
+                f"{r['normwise']:10.3e}"
+            )
     h, d = res["N(1, 1)"]["h100"]["max_rel"], res["N(1, 1)"]["deepseek-v3"]["max_rel"]
     ratio = h / d
-    print(f"N(1, 1): h100 max relative error {h:.2%}, deepseek-v3 {d:.4%}: "
-          f"promotion every 128 cuts it {ratio:.0f}x")
+    print(
+        f"N(1, 1): h100 max relative error {h:.2%}, deepseek-v3 {d:.4%}: "
+        f"promotion every 128 cuts it {ratio:.0f}x"
+    )
     ok = 3e-3 <= h <= 1e-1 and ratio > 10
     print("OK" if ok else "FAILED: expected h100 ~1e-2 and a > 10x improvement")
     return 0 if ok else 1

@@ -20,6 +20,7 @@ float.  Labels are byte addresses: code labels in the program, data labels in me
 Every error is ``file:line:col: error: expected ...``.  Two passes: the first lays
 out code and data (sizes may use symbols defined above them), the second encodes.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,16 @@ from dataclasses import dataclass
 from emu.errors import UsageError
 
 from .encoding import Instr, cfg_python_to_value, encode
-from .objfile import (BUFFER_ALIGN, DTYPE_NAMES, DTYPES, MAX_ADDR, MAX_DIM, NAME_RE,
-                      ObjectFile, Symbol)
+from .objfile import (
+    BUFFER_ALIGN,
+    DTYPE_NAMES,
+    DTYPES,
+    MAX_ADDR,
+    MAX_DIM,
+    NAME_RE,
+    ObjectFile,
+    Symbol,
+)
 from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
 
 MAX_DATA = MAX_ADDR
@@ -48,7 +57,7 @@ class Loc:
     line: int
     col: int
 
-    def at(self, offset: int) -> "Loc":
+    def at(self, offset: int) -> Loc:
         return Loc(self.file, self.line, self.col + offset)
 
     def error(self, msg: str) -> AsmError:
@@ -56,7 +65,8 @@ class Loc:
 
 
 # ---------------------------------------------------------------------- expressions
-_TOKEN_RE = re.compile(r"""
+_TOKEN_RE = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<hexfloat>0[xX][0-9a-fA-F_]*\.?[0-9a-fA-F_]*[pP][+-]?\d+)
   | (?P<int>0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+)
@@ -64,9 +74,23 @@ _TOKEN_RE = re.compile(r"""
   | (?P<dec>\d[\d_]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>\*\*|//|<<|>>|[-+*/%&|^~()])
-""", re.X)
-_BINARY = {"|": 1, "^": 2, "&": 3, "<<": 4, ">>": 4, "+": 5, "-": 5,
-           "*": 6, "/": 6, "//": 6, "%": 6, "**": 8}
+""",
+    re.X,
+)
+_BINARY = {
+    "|": 1,
+    "^": 2,
+    "&": 3,
+    "<<": 4,
+    ">>": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "//": 6,
+    "%": 6,
+    "**": 8,
+}
 _UNARY_PREC = 7
 
 
@@ -96,8 +120,9 @@ class _Expr:
         v = self.expr(0)
         if self.i < len(self.toks):
             _, t, pos = self.toks[self.i]
-            raise self.loc.at(pos).error(f"expected an operator or the end of the "
-                                         f"expression, got {t!r}")
+            raise self.loc.at(pos).error(
+                f"expected an operator or the end of the expression, got {t!r}"
+            )
         return v
 
     def peek(self):
@@ -121,8 +146,7 @@ class _Expr:
     def unary(self):
         t = self.peek()
         if t is None:
-            raise self.loc.at(len(self.text)).error("expected a value at the end of the "
-                                                    "expression")
+            raise self.loc.at(len(self.text)).error("expected a value at the end of the expression")
         kind, s, pos = t
         self.i += 1
         if kind == "op" and s in "-+~":
@@ -154,8 +178,9 @@ class _Expr:
                 return math.nan
             v = self.lookup(s)
             if v is None:
-                raise self.loc.at(pos).error(f"expected a defined symbol, {s!r} is not "
-                                             "defined (here)")
+                raise self.loc.at(pos).error(
+                    f"expected a defined symbol, {s!r} is not defined (here)"
+                )
             return v
         raise self.loc.at(pos).error(f"expected a value, got {s!r}")
 
@@ -185,7 +210,7 @@ class _Expr:
                     return float(a) ** b
                 if ints and a not in (0, 1, -1) and b * abs(a).bit_length() > 8192:
                     raise where.error("expected a smaller value (over 4096 bits)")
-                return a ** b
+                return a**b
             if op in ("<<", ">>"):
                 if b < 0 or b > 4096:
                     raise where.error(f"expected a shift count in 0..4096, got {b}")
@@ -200,11 +225,11 @@ class _Expr:
 # ---------------------------------------------------------------------- lines
 @dataclass
 class _Stmt:
-    loc: Loc            # of the mnemonic / directive
+    loc: Loc  # of the mnemonic / directive
     name: str
-    operands: list      # [(text, Loc)]
+    operands: list  # [(text, Loc)]
     section: str
-    addr: int           # pc (text) or data address
+    addr: int  # pc (text) or data address
 
 
 _PRE_ALIGN = {".word": 4, ".float": 4, ".buffer": 64}
@@ -233,9 +258,11 @@ def _split_operands(text: str, base: Loc):
             part = text[start:i]
             lead = len(part) - len(part.lstrip())
             if not part.strip():
-                raise base.at(start + lead).error("expected an operand before ','"
-                                                  if i < len(text) else
-                                                  "expected an operand after ','")
+                raise base.at(start + lead).error(
+                    "expected an operand before ','"
+                    if i < len(text)
+                    else "expected an operand after ','"
+                )
             out.append((part.strip(), base.at(start + lead)))
             start = i + 1
     return out
@@ -245,8 +272,7 @@ def _check_name(name: str, loc: Loc) -> None:
     if not NAME_RE.match(name):
         raise loc.error(f"expected a symbol name (letters, digits, _), got {name!r}")
     if _REG_RE.match(name) or name in RESERVED:
-        raise loc.error(f"expected a symbol name, {name!r} is a reserved word or "
-                        "register name")
+        raise loc.error(f"expected a symbol name, {name!r} is a reserved word or register name")
 
 
 # ---------------------------------------------------------------------- assembler
@@ -256,12 +282,12 @@ class Assembler:
     def __init__(self, filename: str, defines: dict | None):
         self.file = filename
         self.defines = dict(defines or {})
-        self.symbols = {}       # name -> (value, kind, Loc)
+        self.symbols = {}  # name -> (value, kind, Loc)
         self.params = set()
         self.code_syms, self.data_syms = [], []
         self.stmts = []
         self.section = "text"
-        self.pc = 0             # bytes
+        self.pc = 0  # bytes
         self.daddr = 0
 
     # -- symbols
@@ -273,8 +299,7 @@ class Assembler:
         _check_name(name, loc)
         if name in self.symbols:
             prev = self.symbols[name][2]
-            raise loc.error(f"expected a new name, {name!r} is already defined at line "
-                            f"{prev.line}")
+            raise loc.error(f"expected a new name, {name!r} is already defined at line {prev.line}")
         self.symbols[name] = (value, kind, loc)
 
     def eval(self, text, loc):
@@ -307,7 +332,7 @@ class Assembler:
                 pos = m.end()
             m = _MNEM_RE.match(line, pos)
             align = _PRE_ALIGN.get(m.group(1).lower(), 1) if m else 1
-            if self.section == "data":      # a label on a .word line names the word
+            if self.section == "data":  # a label on a .word line names the word
                 self.daddr = -(-self.daddr // align) * align
             for name, loc in labels:
                 self.label(name, loc)
@@ -316,14 +341,15 @@ class Assembler:
             if not m:
                 col = pos + len(line[pos:]) - len(line[pos:].lstrip())
                 raise Loc(self.file, n, col + 1).error(
-                    f"expected a label, an instruction or a directive, got "
-                    f"{line[col:].strip()!r}")
+                    f"expected a label, an instruction or a directive, got {line[col:].strip()!r}"
+                )
             name = m.group(1)
             loc = Loc(self.file, n, m.start(1) + 1)
-            rest = line[m.end():]
+            rest = line[m.end() :]
             if rest and not rest[0].isspace():
                 raise loc.at(m.end() - m.start(1)).error(
-                    f"expected a space after {name!r}, got {rest[0]!r}")
+                    f"expected a space after {name!r}, got {rest[0]!r}"
+                )
             ops = _split_operands(rest, Loc(self.file, n, m.end() + 1))
             self.statement(name, ops, loc)
         for name in self.defines:
@@ -343,13 +369,14 @@ class Assembler:
         if low.startswith("."):
             handler = getattr(self, "d_" + low[1:], None)
             if handler is None:
-                raise loc.error(f"expected a directive ({', '.join(DIRECTIVES)}), "
-                                f"got {name!r}")
+                raise loc.error(f"expected a directive ({', '.join(DIRECTIVES)}), got {name!r}")
             handler(ops, loc)
             return
         if self.section != "text":
-            raise loc.error(f"expected a data directive in .data, got instruction {name!r} "
-                            "(instructions belong in .text)")
+            raise loc.error(
+                f"expected a data directive in .data, got instruction {name!r} "
+                "(instructions belong in .text)"
+            )
         self.stmts.append(_Stmt(loc, name, ops, "text", self.pc))
         self.pc += WORD_BYTES
 
@@ -407,8 +434,9 @@ class Assembler:
     def d_zero(self, ops, loc):
         self._data_only(loc, ".zero")
         self._need(ops, loc, 1, ".zero count")
-        self._place(self.daddr + self.eval_int(*ops[0], lo=0, hi=MAX_DATA, what="a byte count"),
-                    loc)
+        self._place(
+            self.daddr + self.eval_int(*ops[0], lo=0, hi=MAX_DATA, what="a byte count"), loc
+        )
 
     def _values(self, name, size, align, ops, loc):
         self._data_only(loc, "." + name)
@@ -439,10 +467,8 @@ class Assembler:
         self._need(ops, loc, 4, syntax, optional=1)
         (name, nloc), (dt, tloc) = ops[:2]
         if dt.lower() not in DTYPES:
-            raise tloc.error(f"expected a buffer dtype ({', '.join(DTYPE_NAMES)}), "
-                             f"got {dt!r}")
-        shape = tuple(self.eval_int(*o, lo=1, hi=MAX_DIM, what="a dimension")
-                      for o in ops[2:])
+            raise tloc.error(f"expected a buffer dtype ({', '.join(DTYPE_NAMES)}), got {dt!r}")
+        shape = tuple(self.eval_int(*o, lo=1, hi=MAX_DIM, what="a dimension") for o in ops[2:])
         self.daddr = -(-self.daddr // BUFFER_ALIGN) * BUFFER_ALIGN
         self.define(name, self.daddr, "buffer", nloc)
         sym = Symbol(name, "buffer", self.daddr, dt.lower(), shape)
@@ -461,14 +487,14 @@ class Assembler:
         chunks.sort(key=lambda c: c[0])
         for addr, data, loc in chunks:
             if segments and addr < segments[-1][0] + len(segments[-1][1]):
-                raise loc.error(f"expected free memory, data at {addr:#x} overlaps earlier "
-                                "data")
+                raise loc.error(f"expected free memory, data at {addr:#x} overlaps earlier data")
             if segments and addr == segments[-1][0] + len(segments[-1][1]):
                 segments[-1] = (segments[-1][0], segments[-1][1] + data)
             else:
                 segments.append((addr, data))
-        syms = sorted(self.code_syms, key=lambda s: s.addr) + \
-            sorted(self.data_syms, key=lambda s: s.addr)
+        syms = sorted(self.code_syms, key=lambda s: s.addr) + sorted(
+            self.data_syms, key=lambda s: s.addr
+        )
         return ObjectFile(words, segments, syms)
 
     def instruction(self, st: _Stmt) -> Instr:
@@ -480,8 +506,10 @@ class Assembler:
         need = sum(f.default is None for f in ops)
         if not need <= len(st.operands) <= len(ops):
             where = st.operands[len(ops)][1] if len(st.operands) > len(ops) else st.loc
-            raise where.error(f"expected {op.syntax} ({len(ops)} operand"
-                              f"{'s' if len(ops) != 1 else ''}), got {len(st.operands)}")
+            raise where.error(
+                f"expected {op.syntax} ({len(ops)} operand"
+                f"{'s' if len(ops) != 1 else ''}), got {len(st.operands)}"
+            )
         args = list(quals)
         ctx = {}
         for i, f in enumerate(ops):
@@ -497,8 +525,7 @@ class Assembler:
     @staticmethod
     def _unknown(name):
         base = name.split(".")[0].lower()
-        forms = sorted({op.syntax.split(" ")[0] for op in OPS if op.mnemonic.split(".")[0]
-                        == base})
+        forms = sorted({op.syntax.split(" ")[0] for op in OPS if op.mnemonic.split(".")[0] == base})
         if forms:
             return f"expected {' or '.join(forms)}, got {name!r}"
         return f"expected an instruction mnemonic, got {name!r}"
@@ -512,16 +539,14 @@ class Assembler:
             return int(m.group(2))
         if k.enum:
             if text.lower() not in k.enum:
-                raise loc.error(f"expected {f.name}: one of {', '.join(k.enum)}, "
-                                f"got {text!r}")
+                raise loc.error(f"expected {f.name}: one of {', '.join(k.enum)}, got {text!r}")
             return k.enum.index(text.lower())
         if k.name == "cfgval":
             return self.cfg_value(CONFIG_FIELDS[ctx["field"]], text, loc)
         if k.name == "target":
             v = self.eval_int(text, loc, what="a code address")
             if v % WORD_BYTES:
-                raise loc.error(f"expected a code address (a multiple of {WORD_BYTES}), "
-                                f"got {v:#x}")
+                raise loc.error(f"expected a code address (a multiple of {WORD_BYTES}), got {v:#x}")
             off = (v - pc) // WORD_BYTES
             if not k.lo <= off <= k.hi:
                 raise loc.error("expected a branch target within 2^31 instructions")
@@ -540,11 +565,11 @@ class Assembler:
                 value = rule[1]
             else:
                 special = f" or {rule[1]}" if rule[1] else ""
-                value = self.eval_int(text, loc, -(1 << 31), (1 << 31) - 1,
-                                      what=f"{field}: an integer{special}")
+                value = self.eval_int(
+                    text, loc, -(1 << 31), (1 << 31) - 1, what=f"{field}: an integer{special}"
+                )
                 if rule[1] is not None and value == -1:
-                    raise loc.error(f"expected {field}: an integer other than -1 "
-                                    f"(write {rule[1]})")
+                    raise loc.error(f"expected {field}: an integer other than -1 (write {rule[1]})")
         else:
             value = low
         try:
@@ -554,6 +579,7 @@ class Assembler:
 
     def data_bytes(self, st: _Stmt) -> bytes:
         import numpy as np
+
         kind = st.name[1:]
         out = bytearray()
         for text, loc in st.operands:
@@ -577,13 +603,17 @@ class Assembler:
     @staticmethod
     def fp8_code(fmt, v, loc):
         from emu.formats import decode_scalar, encode_scalar
+
         v = float(v)
         code = encode_scalar(fmt, v, overflow="nonsat")
         back = decode_scalar(fmt, code)
-        if not (back == v or (math.isnan(v) and math.isnan(back))) or \
-                math.copysign(1, back) != math.copysign(1, v):
-            raise loc.error(f"expected a value exactly representable in {fmt}, got {v!r} "
-                            f"(nearest: {back!r}; use .byte for raw codes)")
+        if not (back == v or (math.isnan(v) and math.isnan(back))) or math.copysign(
+            1, back
+        ) != math.copysign(1, v):
+            raise loc.error(
+                f"expected a value exactly representable in {fmt}, got {v!r} "
+                f"(nearest: {back!r}; use .byte for raw codes)"
+            )
         return code
 
 
@@ -595,7 +625,7 @@ def assemble(text: str, filename: str = "<input>", defines: dict | None = None) 
 
     ``defines`` maps ``.param`` names to values (the CLI's ``-D NAME=VALUE``)."""
     a = Assembler(filename, defines)
-    a.pass1(text[1:] if text.startswith("\ufeff") else text)    # a UTF-8 byte order mark
+    a.pass1(text[1:] if text.startswith("\ufeff") else text)  # a UTF-8 byte order mark
     return a.pass2()
 
 
@@ -607,10 +637,10 @@ def decode_source(data: bytes, filename: str = "<input>") -> str:
     except UnicodeDecodeError as e:
         line_start = data.rfind(b"\n", 0, e.start) + 1
         line = data.count(b"\n", 0, e.start) + 1
-        col = len(data[line_start:e.start].decode("utf-8", "replace")) + 1
+        col = len(data[line_start : e.start].decode("utf-8", "replace")) + 1
         raise Loc(filename, line, col).error(
-            f"expected UTF-8 assembly text, got byte {data[e.start]:#04x} (file offset "
-            f"{e.start})") from None
+            f"expected UTF-8 assembly text, got byte {data[e.start]:#04x} (file offset {e.start})"
+        ) from None
 
 
 def parse_defines(items) -> dict:

@@ -1,5 +1,6 @@
 """The disassembler: :class:`ObjectFile` -> assembly text that assembles to the same
 bytes (labels, data segments and buffers included)."""
+
 from __future__ import annotations
 
 from .encoding import Instr, cfg_value_text, decode
@@ -83,12 +84,12 @@ def _data_lines(obj, data):
         inner = [c for c in cuts if addr < c < addr + len(blob)]
         bounds = [addr] + inner + [addr + len(blob)]
         for a, b in zip(bounds, bounds[1:]):
-            items.append((a, 1, 0, blob[a - addr:b - addr]))
+            items.append((a, 1, 0, blob[a - addr : b - addr]))
     items.sort(key=lambda t: t[:3])
     lines, cur = [], 0
     for addr, typ, _, payload in items:
         if typ == 0 and payload.kind == "buffer" and addr == -(-cur // BUFFER_ALIGN) * BUFFER_ALIGN:
-            cur = addr                  # .buffer aligns by itself
+            cur = addr  # .buffer aligns by itself
         if addr != cur:
             lines.append(f".org {addr:#x}")
             cur = addr
@@ -100,6 +101,6 @@ def _data_lines(obj, data):
             cur = addr + payload.nbytes
         else:
             for i in range(0, len(payload), 16):
-                lines.append("    .byte " + ", ".join(f"{b:#04x}" for b in payload[i:i + 16]))
+                lines.append("    .byte " + ", ".join(f"{b:#04x}" for b in payload[i : i + 16]))
             cur = addr + len(payload)
     return lines

@@ -4,11 +4,21 @@
 
 A test fails when docs/isa.md differs from this output.
 """
+
 from __future__ import annotations
 
 from .objfile import DTYPES, HEADER, MAGIC, VERSION
-from .table import (CONFIG_FIELDS, CONFIG_VALUE_RULES, GROUPS, KINDS, OPCODE_BITS, OPS,
-                    PRESETS, SPELLINGS, WORD_BITS)
+from .table import (
+    CONFIG_FIELDS,
+    CONFIG_VALUE_RULES,
+    GROUPS,
+    KINDS,
+    OPCODE_BITS,
+    OPS,
+    PRESETS,
+    SPELLINGS,
+    WORD_BITS,
+)
 
 _INTRO = f"""\
 # fp8emu ISA reference
@@ -133,8 +143,9 @@ def generate() -> str:
     out.append("")
     quals = [op for op in OPS if op.qualifiers]
     out.append("## Qualified mnemonics\n")
-    out.append("Qualifiers are written as suffixes of the mnemonic, in order; the legal "
-               "spellings are:\n")
+    out.append(
+        "Qualifiers are written as suffixes of the mnemonic, in order; the legal spellings are:\n"
+    )
     for op in quals:
         names = [s for s, (o, _) in SPELLINGS.items() if o is op]
         out.append(f"* `{op.mnemonic}`: " + ", ".join(f"`{n}`" for n in names))
@@ -145,8 +156,9 @@ def generate() -> str:
     for i, f in enumerate(CONFIG_FIELDS):
         out.append(f"| {i} | `{f}` | {_cfg_rule(f)} |")
     out.append("")
-    out.append("Presets (`cfgp NAME`): " + ", ".join(f"`{p}` = {i}"
-                                                    for i, p in enumerate(PRESETS)) + ".\n")
+    out.append(
+        "Presets (`cfgp NAME`): " + ", ".join(f"`{p}` = {i}" for i, p in enumerate(PRESETS)) + ".\n"
+    )
     out.append("## Buffer element types (`.buffer NAME, dtype, rows[, cols]`)\n")
     out.append("| dtype | stored as | `--in` accepts |")
     out.append("|---|---|---|")

@@ -4,6 +4,7 @@
 opcode, that every bit outside the fields is zero, and that enum and config-value
 fields hold a defined value; anything else is an :class:`IllegalInstruction`.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ class Instr:
     """A decoded instruction: its table row and one integer per field (table order).
 
     Target fields hold the signed word offset from this instruction."""
+
     op: Op
     args: tuple
 
@@ -38,8 +40,9 @@ def encode(ins: Instr) -> int:
     w = ins.op.opcode
     for f, v in zip(ins.op.fields, ins.args):
         if not f.kind.lo <= v <= f.kind.hi:
-            raise ValueError(f"{ins.op.mnemonic}: {f.name} = {v} does not fit "
-                             f"{f.kind.lo}..{f.kind.hi}")
+            raise ValueError(
+                f"{ins.op.mnemonic}: {f.name} = {v} does not fit {f.kind.lo}..{f.kind.hi}"
+            )
         w |= (v & ((1 << f.width) - 1)) << f.lo
     return w
 
@@ -61,8 +64,9 @@ def decode(word: int) -> Instr:
         if f.kind.signed and v >> (f.width - 1):
             v -= 1 << f.width
         if f.kind.enum and v >= len(f.kind.enum):
-            raise IllegalInstruction(f"{op.mnemonic}: {f.name} = {v} is not a defined "
-                                     f"{f.kind.name} value")
+            raise IllegalInstruction(
+                f"{op.mnemonic}: {f.name} = {v} is not a defined {f.kind.name} value"
+            )
         if f.kind.name == "field":
             field_name = CONFIG_FIELDS[v]
         if f.kind.name == "cfgval":
@@ -74,8 +78,7 @@ def decode(word: int) -> Instr:
 
 
 # ------------------------------------------------------------------ config values
-_CANON_FORMATS = {(4, 3): "e4m3", (5, 2): "e5m2", (8, 23): "fp32", (5, 10): "fp16",
-                  (8, 7): "bf16"}
+_CANON_FORMATS = {(4, 3): "e4m3", (5, 2): "e5m2", (8, 23): "fp32", (5, 10): "fp16", (8, 7): "bf16"}
 _FMT_RE = re.compile(r"^e(\d+)m(\d+)$")
 _FMT_NAMES = {v: k for k, v in _CANON_FORMATS.items()}
 _FMT_NAMES.update({"e8m23": (8, 23), "e5m10": (5, 10), "e8m7": (8, 7)})
@@ -122,8 +125,9 @@ def cfg_python_to_value(field: str, value) -> int:
         m = _FMT_RE.match(name)
         if m and 2 <= int(m.group(1)) <= 11 and int(m.group(2)) <= 52:
             return int(m.group(1)) << 8 | int(m.group(2))
-        raise ValueError(f"expected a format name (e4m3, e5m2, fp32, fp16, bf16 or eXmY), "
-                         f"got {value!r}")
+        raise ValueError(
+            f"expected a format name (e4m3, e5m2, fp32, fp16, bf16 or eXmY), got {value!r}"
+        )
     if rule[0] == "enum":
         name = str(value).strip().lower()
         if name not in rule[1]:

@@ -24,6 +24,7 @@ what the assembler can produce (data below 2^48, buffer dimensions 1..2^32, buff
 64-byte aligned, symbol names unique), so the disassembly of any loadable object
 assembles again.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,9 +52,9 @@ DTYPES = {
     "ue8m0": ("u1", ("uint8", "float8_e8m0fnu")),
 }
 DTYPE_NAMES = tuple(DTYPES)
-BUFFER_ALIGN = 64          # buffers start at multiples of this
-MAX_ADDR = 1 << 48         # data (segments, labels, buffers) lies below this
-MAX_DIM = 1 << 32          # largest buffer dimension
+BUFFER_ALIGN = 64  # buffers start at multiples of this
+MAX_ADDR = 1 << 48  # data (segments, labels, buffers) lies below this
+MAX_DIM = 1 << 32  # largest buffer dimension
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -64,6 +65,7 @@ class ObjectError(ValueError):
 @dataclass(frozen=True)
 class Symbol:
     """A named address: a code label, a data label, or a buffer (dtype + shape)."""
+
     name: str
     kind: str
     addr: int
@@ -79,9 +81,9 @@ class Symbol:
 
 @dataclass
 class ObjectFile:
-    words: list                                   # u64 instruction words
+    words: list  # u64 instruction words
     segments: list = field(default_factory=list)  # (address, bytes)
-    symbols: list = field(default_factory=list)   # Symbol
+    symbols: list = field(default_factory=list)  # Symbol
 
     def buffers(self) -> dict:
         return {s.name: s for s in self.symbols if s.kind == "buffer"}
@@ -94,17 +96,31 @@ class ObjectFile:
             body += struct.pack("<QQ", addr, len(data)) + data + _pad(len(data))
         for s in self.symbols:
             name = s.name.encode("ascii")
-            rec = struct.pack("<BBBBIQ", SYMBOL_KINDS.index(s.kind),
-                              DTYPE_NAMES.index(s.dtype) if s.dtype else 0,
-                              len(s.shape), len(name), 0, s.addr)
+            rec = struct.pack(
+                "<BBBBIQ",
+                SYMBOL_KINDS.index(s.kind),
+                DTYPE_NAMES.index(s.dtype) if s.dtype else 0,
+                len(s.shape),
+                len(name),
+                0,
+                s.addr,
+            )
             rec += b"".join(struct.pack("<Q", d) for d in s.shape) + name + _pad(len(name))
             body += rec
-        head = HEADER.pack(MAGIC, VERSION, HEADER.size, len(self.words), len(self.segments),
-                           len(self.symbols), zlib.crc32(body), 0)
+        head = HEADER.pack(
+            MAGIC,
+            VERSION,
+            HEADER.size,
+            len(self.words),
+            len(self.segments),
+            len(self.symbols),
+            zlib.crc32(body),
+            0,
+        )
         return head + bytes(body)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "ObjectFile":
+    def from_bytes(cls, data: bytes) -> ObjectFile:
         """Parse an object file; ObjectError("byte N: ...") on any defect."""
         r = _Reader(data)
         if len(data) < HEADER.size:
@@ -146,8 +162,7 @@ class ObjectFile:
             addr = r.u64("symbol address")
             if kind >= len(SYMBOL_KINDS):
                 r.fail(at, f"unknown symbol kind {kind}")
-            if dt >= len(DTYPE_NAMES) or res or (SYMBOL_KINDS[kind] != "buffer"
-                                                 and (dt or ndim)):
+            if dt >= len(DTYPE_NAMES) or res or (SYMBOL_KINDS[kind] != "buffer" and (dt or ndim)):
                 r.fail(at, "malformed symbol record")
             shape = tuple(r.u64("symbol dims") for _ in range(ndim))
             name_at = r.pos
@@ -165,21 +180,18 @@ class ObjectFile:
             if k == "buffer" and not 1 <= ndim <= 2:
                 r.fail(at, f"buffer {name}: {ndim} dimensions (expected 1 or 2)")
             if k == "buffer" and not all(1 <= d <= MAX_DIM for d in shape):
-                r.fail(at + 16, f"buffer {name}: shape {shape} (dimensions must be "
-                                "in 1..2^32)")
+                r.fail(at + 16, f"buffer {name}: shape {shape} (dimensions must be in 1..2^32)")
             if k == "buffer" and addr % BUFFER_ALIGN:
-                r.fail(at + 8, f"buffer {name} at {addr:#x} is not {BUFFER_ALIGN}-byte "
-                               "aligned")
+                r.fail(at + 8, f"buffer {name} at {addr:#x} is not {BUFFER_ALIGN}-byte aligned")
             if k != "code" and addr > MAX_ADDR:
                 r.fail(at + 8, f"{k} symbol {name} at {addr:#x} lies beyond 2^48")
             sym = Symbol(name, k, addr, DTYPE_NAMES[dt] if k == "buffer" else "", shape)
             if sym.addr + sym.nbytes > MAX_ADDR:
-                r.fail(at + 8, f"buffer {name} at {addr:#x} of {sym.nbytes} bytes ends "
-                               "beyond 2^48")
+                r.fail(at + 8, f"buffer {name} at {addr:#x} of {sym.nbytes} bytes ends beyond 2^48")
             symbols.append(sym)
         if r.pos != len(data):
             r.fail(r.pos, f"{len(data) - r.pos} unexpected bytes after the last record")
-        if zlib.crc32(data[HEADER.size:]) != crc:
+        if zlib.crc32(data[HEADER.size :]) != crc:
             r.fail(20, "CRC-32 mismatch: the file is corrupt")
         return cls(words, segments, symbols)
 
@@ -202,9 +214,10 @@ class _Reader:
 
     def take(self, n, what):
         if self.pos + n > len(self.data):
-            self.fail(self.pos, f"truncated {what} (needs {n} bytes, "
-                                f"{len(self.data) - self.pos} left)")
-        b = self.data[self.pos:self.pos + n]
+            self.fail(
+                self.pos, f"truncated {what} (needs {n} bytes, {len(self.data) - self.pos} left)"
+            )
+        b = self.data[self.pos : self.pos + n]
         self.pos += n
         return b
 

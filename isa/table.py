@@ -16,6 +16,7 @@ suffixes of the mnemonic, PTX style: ``quant.e4m3.ceil``) from the operands
 (written after it, separated by commas).  ``name:kind=default`` makes a trailing
 operand optional.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,10 +27,23 @@ OPCODE_BITS = 8
 
 # Numerics fields as they appear in emu.MacConfig, in a fixed order (the encoding
 # of `cfg` depends on it; a test checks it against emu.config.FIELD_NAMES).
-CONFIG_FIELDS = ("a_format", "b_format", "fused", "align_bits", "align_round",
-                 "acc_format", "acc_round", "acc_subnormals", "c_in_alignment",
-                 "scale_block", "scale_apply", "scale_b_tile", "promote_every",
-                 "promote_format", "promote_round")
+CONFIG_FIELDS = (
+    "a_format",
+    "b_format",
+    "fused",
+    "align_bits",
+    "align_round",
+    "acc_format",
+    "acc_round",
+    "acc_subnormals",
+    "c_in_alignment",
+    "scale_block",
+    "scale_apply",
+    "scale_b_tile",
+    "promote_every",
+    "promote_format",
+    "promote_round",
+)
 # Presets in a fixed order (the encoding of `cfgp`; checked against emu.presets()).
 PRESETS = ("default", "exact", "fp32-seq", "h100", "ada", "b200", "mxfp8", "deepseek-v3")
 ROUNDINGS = ("rz", "rne", "ru", "rd")
@@ -46,6 +60,7 @@ class Kind:
     ``reg``: a register prefix (``x`` -> x0..x31); ``enum``: the names of the values
     0, 1, ...; ``cfgval``: a config value whose spelling depends on the ``field``
     operand of the same instruction (see :data:`CONFIG_VALUE_RULES`)."""
+
     name: str
     width: int
     signed: bool = False
@@ -62,26 +77,42 @@ class Kind:
         return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
 
 
-KINDS = {k.name: k for k in (
-    Kind("x", 5, reg="x", doc="scalar register x0..x31 (x0 reads as 0, writes are dropped)"),
-    Kind("t", 4, reg="t", doc="FP8 tile register t0..t15 (the default machine has t0..t7)"),
-    Kind("acc", 4, reg="acc", doc="FP32 accumulator tile acc0..acc15 (default machine: "
-                                  "acc0..acc7)"),
-    Kind("s", 4, reg="s", doc="UE8M0 scale register s0..s15 (default machine: s0..s7)"),
-    Kind("i32", 32, signed=True, doc="signed 32-bit integer expression"),
-    Kind("u12", 12, doc="unsigned 12-bit integer expression (0..4095)"),
-    Kind("u8", 8, doc="unsigned 8-bit integer expression (0..255)"),
-    Kind("target", 32, signed=True, doc="code address (a label or an expression, a "
-                                        "multiple of 8); encoded as a signed word offset "
-                                        "from this instruction"),
-    Kind("elem", 2, enum=ELEMENTS, doc="element format: " + ", ".join(ELEMENTS)),
-    Kind("smode", 2, enum=SCALE_MODES, doc="UE8M0 scale rule (spec 2.5): "
-                                           + ", ".join(SCALE_MODES)),
-    Kind("ovf", 1, enum=OVERFLOWS, doc="overflow policy (spec 1): " + ", ".join(OVERFLOWS)),
-    Kind("field", 4, enum=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
-    Kind("cfgval", 32, signed=True, doc="a value of that field, spelt as in TOML/--set"),
-    Kind("preset", 4, enum=PRESETS, doc="preset name: " + ", ".join(PRESETS)),
-)}
+KINDS = {
+    k.name: k
+    for k in (
+        Kind("x", 5, reg="x", doc="scalar register x0..x31 (x0 reads as 0, writes are dropped)"),
+        Kind("t", 4, reg="t", doc="FP8 tile register t0..t15 (the default machine has t0..t7)"),
+        Kind(
+            "acc",
+            4,
+            reg="acc",
+            doc="FP32 accumulator tile acc0..acc15 (default machine: acc0..acc7)",
+        ),
+        Kind("s", 4, reg="s", doc="UE8M0 scale register s0..s15 (default machine: s0..s7)"),
+        Kind("i32", 32, signed=True, doc="signed 32-bit integer expression"),
+        Kind("u12", 12, doc="unsigned 12-bit integer expression (0..4095)"),
+        Kind("u8", 8, doc="unsigned 8-bit integer expression (0..255)"),
+        Kind(
+            "target",
+            32,
+            signed=True,
+            doc="code address (a label or an expression, a "
+            "multiple of 8); encoded as a signed word offset "
+            "from this instruction",
+        ),
+        Kind("elem", 2, enum=ELEMENTS, doc="element format: " + ", ".join(ELEMENTS)),
+        Kind(
+            "smode",
+            2,
+            enum=SCALE_MODES,
+            doc="UE8M0 scale rule (spec 2.5): " + ", ".join(SCALE_MODES),
+        ),
+        Kind("ovf", 1, enum=OVERFLOWS, doc="overflow policy (spec 1): " + ", ".join(OVERFLOWS)),
+        Kind("field", 4, enum=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
+        Kind("cfgval", 32, signed=True, doc="a value of that field, spelt as in TOML/--set"),
+        Kind("preset", 4, enum=PRESETS, doc="preset name: " + ", ".join(PRESETS)),
+    )
+}
 
 # How `cfg FIELD, VALUE` encodes VALUE (a signed 32-bit field) for each field.
 #   format:  (exponent bits << 8) | fraction bits  (e4m3, e5m2, fp32, bf16, e8m13, ...)
@@ -89,83 +120,176 @@ KINDS = {k.name: k for k in (
 #   bool:    0 = false, 1 = true
 #   int:     the integer; `special` names the value encoded as -1
 CONFIG_VALUE_RULES = {
-    "a_format": ("format",), "b_format": ("format",),
-    "fused": ("int", "k"), "align_bits": ("int", "exact"),
+    "a_format": ("format",),
+    "b_format": ("format",),
+    "fused": ("int", "k"),
+    "align_bits": ("int", "exact"),
     "align_round": ("enum", ROUNDINGS),
-    "acc_format": ("format",), "acc_round": ("enum", ROUNDINGS),
-    "acc_subnormals": ("bool",), "c_in_alignment": ("bool",),
-    "scale_block": ("int", None), "scale_apply": ("enum", SCALE_APPLY),
-    "scale_b_tile": ("int", None), "promote_every": ("int", None),
-    "promote_format": ("format",), "promote_round": ("enum", ROUNDINGS),
+    "acc_format": ("format",),
+    "acc_round": ("enum", ROUNDINGS),
+    "acc_subnormals": ("bool",),
+    "c_in_alignment": ("bool",),
+    "scale_block": ("int", None),
+    "scale_apply": ("enum", SCALE_APPLY),
+    "scale_b_tile": ("int", None),
+    "promote_every": ("int", None),
+    "promote_format": ("format",),
+    "promote_round": ("enum", ROUNDINGS),
 }
 
 # ---------------------------------------------------------------------------- table
 _ROWS = (
     # ---- scalar
-    ("halt", 0x01, "code:u8=0", "scalar",
-     "Stop the program with exit status `code` (0 = success; `fp8emu run` exits 1 for "
-     "any other code, after writing the outputs)."),
+    (
+        "halt",
+        0x01,
+        "code:u8=0",
+        "scalar",
+        "Stop the program with exit status `code` (0 = success; `fp8emu run` exits 1 for "
+        "any other code, after writing the outputs).",
+    ),
     ("li", 0x02, "rd:x imm:i32", "scalar", "rd <- imm, sign-extended to 64 bits."),
     ("add", 0x03, "rd:x rs1:x rs2:x", "scalar", "rd <- rs1 + rs2 (64-bit, wraps)."),
     ("sub", 0x04, "rd:x rs1:x rs2:x", "scalar", "rd <- rs1 - rs2 (64-bit, wraps)."),
-    ("mul", 0x05, "rd:x rs1:x rs2:x", "scalar",
-     "rd <- rs1 * rs2 (low 64 bits, two's complement)."),
+    ("mul", 0x05, "rd:x rs1:x rs2:x", "scalar", "rd <- rs1 * rs2 (low 64 bits, two's complement)."),
     ("addi", 0x06, "rd:x rs1:x imm:i32", "scalar", "rd <- rs1 + imm (64-bit, wraps)."),
     ("beq", 0x08, "rs1:x rs2:x target:target", "scalar", "Branch to target if rs1 == rs2."),
     ("bne", 0x09, "rs1:x rs2:x target:target", "scalar", "Branch to target if rs1 != rs2."),
-    ("blt", 0x0A, "rs1:x rs2:x target:target", "scalar",
-     "Branch to target if rs1 < rs2 (signed)."),
-    ("bge", 0x0B, "rs1:x rs2:x target:target", "scalar",
-     "Branch to target if rs1 >= rs2 (signed)."),
+    ("blt", 0x0A, "rs1:x rs2:x target:target", "scalar", "Branch to target if rs1 < rs2 (signed)."),
+    (
+        "bge",
+        0x0B,
+        "rs1:x rs2:x target:target",
+        "scalar",
+        "Branch to target if rs1 >= rs2 (signed).",
+    ),
     ("j", 0x0C, "target:target", "scalar", "Jump to target."),
-    ("jal", 0x0D, "rd:x target:target", "scalar",
-     "rd <- address of the next instruction; jump to target (call)."),
-    ("jr", 0x0E, "rs1:x", "scalar",
-     "Jump to the code address in rs1 (return); it must be a multiple of 8 inside the "
-     "program."),
-    ("lw", 0x10, "rd:x rs1:x imm:i32", "scalar",
-     "rd <- the 32-bit little-endian word at rs1 + imm, sign-extended (4-byte aligned)."),
-    ("sw", 0x11, "rs2:x rs1:x imm:i32", "scalar",
-     "The 32-bit word at rs1 + imm <- low 32 bits of rs2 (4-byte aligned)."),
+    (
+        "jal",
+        0x0D,
+        "rd:x target:target",
+        "scalar",
+        "rd <- address of the next instruction; jump to target (call).",
+    ),
+    (
+        "jr",
+        0x0E,
+        "rs1:x",
+        "scalar",
+        "Jump to the code address in rs1 (return); it must be a multiple of 8 inside the program.",
+    ),
+    (
+        "lw",
+        0x10,
+        "rd:x rs1:x imm:i32",
+        "scalar",
+        "rd <- the 32-bit little-endian word at rs1 + imm, sign-extended (4-byte aligned).",
+    ),
+    (
+        "sw",
+        0x11,
+        "rs2:x rs1:x imm:i32",
+        "scalar",
+        "The 32-bit word at rs1 + imm <- low 32 bits of rs2 (4-byte aligned).",
+    ),
     # ---- memory
-    ("tld", 0x20, "td:t rs1:x rs2:x rows:u12 cols:u12", "memory",
-     "FP8 tile td <- rows x cols bytes from address rs1, row stride rs2 bytes (any "
-     "stride >= 0; 0 repeats one row)."),
-    ("tst", 0x21, "ts:t rs1:x rs2:x", "memory",
-     "Store tile ts (its whole shape) at rs1, row stride rs2 (>= the row size)."),
-    ("sld", 0x22, "sd:s rs1:x rs2:x rows:u12 cols:u12", "memory",
-     "Scale register sd <- rows x cols UE8M0 codes (bytes) from rs1, row stride rs2."),
-    ("sst", 0x23, "ss:s rs1:x rs2:x", "memory",
-     "Store scale register ss at rs1, row stride rs2."),
-    ("ald", 0x24, "ad:acc rs1:x rs2:x rows:u12 cols:u12", "memory",
-     "Accumulator ad <- rows x cols fp32 (little-endian) from rs1, row stride rs2 bytes "
-     "(address and stride 4-byte aligned). The tile starts a new accumulation (C)."),
-    ("ast", 0x25, "src:acc rs1:x rs2:x", "memory",
-     "Store accumulator src as fp32 at rs1, row stride rs2 (4-byte aligned)."),
+    (
+        "tld",
+        0x20,
+        "td:t rs1:x rs2:x rows:u12 cols:u12",
+        "memory",
+        "FP8 tile td <- rows x cols bytes from address rs1, row stride rs2 bytes (any "
+        "stride >= 0; 0 repeats one row).",
+    ),
+    (
+        "tst",
+        0x21,
+        "ts:t rs1:x rs2:x",
+        "memory",
+        "Store tile ts (its whole shape) at rs1, row stride rs2 (>= the row size).",
+    ),
+    (
+        "sld",
+        0x22,
+        "sd:s rs1:x rs2:x rows:u12 cols:u12",
+        "memory",
+        "Scale register sd <- rows x cols UE8M0 codes (bytes) from rs1, row stride rs2.",
+    ),
+    ("sst", 0x23, "ss:s rs1:x rs2:x", "memory", "Store scale register ss at rs1, row stride rs2."),
+    (
+        "ald",
+        0x24,
+        "ad:acc rs1:x rs2:x rows:u12 cols:u12",
+        "memory",
+        "Accumulator ad <- rows x cols fp32 (little-endian) from rs1, row stride rs2 bytes "
+        "(address and stride 4-byte aligned). The tile starts a new accumulation (C).",
+    ),
+    (
+        "ast",
+        0x25,
+        "src:acc rs1:x rs2:x",
+        "memory",
+        "Store accumulator src as fp32 at rs1, row stride rs2 (4-byte aligned).",
+    ),
     # ---- config
-    ("cfg", 0x30, "field:field value:cfgval", "config",
-     "Set one numerics field, e.g. `cfg acc_format, e8m13`, `cfg fused, k`, "
-     "`cfg align_bits, 13`. Checked for legal combinations when an MMA uses it."),
-    ("cfgp", 0x31, "name:preset", "config",
-     "Set every numerics field from a preset, e.g. `cfgp deepseek-v3`."),
+    (
+        "cfg",
+        0x30,
+        "field:field value:cfgval",
+        "config",
+        "Set one numerics field, e.g. `cfg acc_format, e8m13`, `cfg fused, k`, "
+        "`cfg align_bits, 13`. Checked for legal combinations when an MMA uses it.",
+    ),
+    (
+        "cfgp",
+        0x31,
+        "name:preset",
+        "config",
+        "Set every numerics field from a preset, e.g. `cfgp deepseek-v3`.",
+    ),
     # ---- compute
-    ("azero", 0x40, "ad:acc rows:u12 cols:u12", "compute",
-     "Accumulator ad <- rows x cols of +0.0; starts a new accumulation."),
-    ("mma", 0x41, "ad:acc ta:t tb:t", "compute",
-     "ad <- ad + ta . tb on the tensor core (no block scales: every scale is 2^0). "
-     "ta is M x kt, tb is kt x N, ad is M x N. Continues ad's fold over k (see MMA "
-     "chunking)."),
-    ("mma.bs", 0x42, "ad:acc ta:t tb:t sa:s sb:s", "compute",
-     "ad <- ad + (ta * 2^sa) . (tb * 2^sb) with UE8M0 block scales (spec 2.3), applied "
-     "per product or on promotion as the config says. sa is M x ceil(kt/scale_block); "
-     "sb is ceil(kt/scale_block) x N, or x ceil(N/128) with scale_b_tile = 128."),
-    ("quant", 0x43, "fmt:elem mode:smode | td:t sd:s src:acc brows:u12 bcols:u12", "compute",
-     "Quantise the fp32 tile src per block of brows x bcols values (spec 2.5): td <- "
-     "element codes (rne, sat), sd <- one UE8M0 code per block, shape "
-     "ceil(rows/brows) x ceil(cols/bcols). E.g. `quant.e4m3.ceil t0, s0, acc1, 1, 128`."),
-    ("cvt", 0x44, "fmt:elem ovf:ovf | td:t src:acc", "compute",
-     "td <- the fp32 tile src converted to FP8 codes, rne, sat or nonsat (spec 1), "
-     "e.g. `cvt.e5m2.sat t2, acc0`."),
+    (
+        "azero",
+        0x40,
+        "ad:acc rows:u12 cols:u12",
+        "compute",
+        "Accumulator ad <- rows x cols of +0.0; starts a new accumulation.",
+    ),
+    (
+        "mma",
+        0x41,
+        "ad:acc ta:t tb:t",
+        "compute",
+        "ad <- ad + ta . tb on the tensor core (no block scales: every scale is 2^0). "
+        "ta is M x kt, tb is kt x N, ad is M x N. Continues ad's fold over k (see MMA "
+        "chunking).",
+    ),
+    (
+        "mma.bs",
+        0x42,
+        "ad:acc ta:t tb:t sa:s sb:s",
+        "compute",
+        "ad <- ad + (ta * 2^sa) . (tb * 2^sb) with UE8M0 block scales (spec 2.3), applied "
+        "per product or on promotion as the config says. sa is M x ceil(kt/scale_block); "
+        "sb is ceil(kt/scale_block) x N, or x ceil(N/128) with scale_b_tile = 128.",
+    ),
+    (
+        "quant",
+        0x43,
+        "fmt:elem mode:smode | td:t sd:s src:acc brows:u12 bcols:u12",
+        "compute",
+        "Quantise the fp32 tile src per block of brows x bcols values (spec 2.5): td <- "
+        "element codes (rne, sat), sd <- one UE8M0 code per block, shape "
+        "ceil(rows/brows) x ceil(cols/bcols). E.g. `quant.e4m3.ceil t0, s0, acc1, 1, 128`.",
+    ),
+    (
+        "cvt",
+        0x44,
+        "fmt:elem ovf:ovf | td:t src:acc",
+        "compute",
+        "td <- the fp32 tile src converted to FP8 codes, rne, sat or nonsat (spec 1), "
+        "e.g. `cvt.e5m2.sat t2, acc0`.",
+    ),
 )
 
 GROUPS = ("scalar", "memory", "config", "compute")
@@ -175,7 +299,7 @@ GROUPS = ("scalar", "memory", "config", "compute")
 class Field:
     name: str
     kind: Kind
-    lo: int          # first bit in the word
+    lo: int  # first bit in the word
     qualifier: bool
     default: int | None = None
 
@@ -191,6 +315,7 @@ class Field:
 @dataclass(frozen=True)
 class Op:
     """One instruction: mnemonic, opcode, fields with their bit positions."""
+
     mnemonic: str
     opcode: int
     fields: tuple
@@ -260,8 +385,11 @@ def spellings() -> dict:
     for op in OPS:
         combos = [((), op.mnemonic)]
         for q in op.qualifiers:
-            combos = [(vals + (i,), text + "." + name)
-                      for vals, text in combos for i, name in enumerate(q.kind.enum)]
+            combos = [
+                (vals + (i,), text + "." + name)
+                for vals, text in combos
+                for i, name in enumerate(q.kind.enum)
+            ]
         for vals, text in combos:
             out[text] = (op, vals)
     return out

@@ -4,6 +4,7 @@ the same run on the same inputs.  Not a test: it asserts nothing about time.
 
     python scripts/bench.py [--sizes 256,1024] [--big] [--repeat 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ PRESETS = ["h100", "default", "deepseek-v3", "exact", "fp32-seq"]
 
 
 def best_time(fn, repeat):
-    fn()                                     # warm-up: compile or load the cache
+    fn()  # warm-up: compile or load the cache
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -57,10 +58,12 @@ def bench_gemm(n, repeat, rows):
     rows.append((f"{n}^3", "numpy float32 matmul", t_np, n**3 / t_np, 1.0))
     for name in PRESETS:
         cfg, kw = gemm_args(name, sa, sb_col, sb_tile)
-        t = best_time(lambda: emu.gemm(a, b, config=cfg, **kw), repeat)
+        t = best_time(lambda cfg=cfg, kw=kw: emu.gemm(a, b, config=cfg, **kw), repeat)
         rows.append((f"{n}^3", f"emu.gemm {name}", t, n**3 / t, t / t_np))
-        print(f"  {n}^3 {name:<12} {t:8.3f} s  {n**3 / t / 1e9:6.3f} GMAC/s  "
-              f"{t / t_np:6.1f}x numpy", flush=True)
+        print(
+            f"  {n}^3 {name:<12} {t:8.3f} s  {n**3 / t / 1e9:6.3f} GMAC/s  {t / t_np:6.1f}x numpy",
+            flush=True,
+        )
     return t_np
 
 
@@ -68,6 +71,7 @@ def bench_machine(repeat, rows):
     """The tiled GEMM example program (256 x 256 x 1024) through the machine."""
     from emu.machine import Machine
     from isa.asm import assemble
+
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
     path = os.path.join(here, "tiled_gemm.s")
     if not os.path.exists(path):
@@ -93,8 +97,9 @@ def bench_machine(repeat, rows):
 
     t_m = best_time(run_machine, repeat)
     macs = n * n * k
-    rows.append(("256x256x1024", "emu.gemm default (128x128 B tiles)", t_gemm, macs / t_gemm,
-                 t_gemm / t_np))
+    rows.append(
+        ("256x256x1024", "emu.gemm default (128x128 B tiles)", t_gemm, macs / t_gemm, t_gemm / t_np)
+    )
     rows.append(("256x256x1024", "machine: examples/tiled_gemm.s", t_m, macs / t_m, t_m / t_np))
     print(f"  machine {t_m:.3f} s vs emu.gemm {t_gemm:.3f} s: {t_m / t_gemm:.2f}x", flush=True)
 
@@ -105,8 +110,20 @@ def cli_start(rows):
         rng = np.random.default_rng(1)
         np.save(os.path.join(d, "a.npy"), rng.integers(0, 0x7E, (16, 128), dtype=np.uint8))
         np.save(os.path.join(d, "b.npy"), rng.integers(0, 0x7E, (128, 16), dtype=np.uint8))
-        cmd = [sys.executable, "-m", "emu.cli", "gemm", "--a", f"{d}/a.npy", "--b",
-               f"{d}/b.npy", "--preset", "h100", "--out", f"{d}/d.npy"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "emu.cli",
+            "gemm",
+            "--a",
+            f"{d}/a.npy",
+            "--b",
+            f"{d}/b.npy",
+            "--preset",
+            "h100",
+            "--out",
+            f"{d}/d.npy",
+        ]
         env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(d, "cache"))
         for label in ("cold (empty numba cache)", "warm"):
             t = time.perf_counter()
@@ -124,9 +141,13 @@ def main():
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] + ([2048] if args.big else [])
     import numba
-    print(f"fp8emu {emu.__version__} bench on {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, numba {numba.__version__}, "
-          f"{numba.config.NUMBA_NUM_THREADS} threads", flush=True)
+
+    print(
+        f"fp8emu {emu.__version__} bench on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, numba {numba.__version__}, "
+        f"{numba.config.NUMBA_NUM_THREADS} threads",
+        flush=True,
+    )
     rows = []
     for n in sizes:
         bench_gemm(n, args.repeat, rows)

@@ -1,4 +1,5 @@
 """Shared helpers for the tests."""
+
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-from emu.operands import n_blocks
+from emu.operands import n_blocks  # noqa: E402 (after the profile is loaded)
 
 
 def bits(x):
@@ -23,8 +24,10 @@ def assert_bits_equal(got, want, msg=""):
     g, w = bits(got), bits(want)
     if not np.array_equal(g, w):
         idx = np.argwhere(g != w)[0]
-        raise AssertionError(f"{msg} first mismatch at {tuple(idx)}: got "
-                             f"{g[tuple(idx)]:#010x} want {w[tuple(idx)]:#010x}")
+        raise AssertionError(
+            f"{msg} first mismatch at {tuple(idx)}: got "
+            f"{g[tuple(idx)]:#010x} want {w[tuple(idx)]:#010x}"
+        )
 
 
 def random_scales(rng, cfg, M, N, K, nan_rate=0.0, lo=110, hi=145):
@@ -49,6 +52,7 @@ def rng():
 def run_cli(capsys, *args):
     """Run ``fp8emu *args`` in-process: (exit status, stdout, stderr)."""
     from emu.cli import main
+
     with pytest.raises(SystemExit) as e:
         main([str(a) for a in args])
     out = capsys.readouterr()

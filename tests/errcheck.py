@@ -1,5 +1,6 @@
 """Helpers for the error tests: run the CLI in-process or as the real console entry,
 and the shapes every error line must have."""
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,14 @@ def console(*argv, cwd=None, env=None, timeout=120):
     """The real console entry point ``python -m emu.cli`` in a subprocess."""
     e = dict(os.environ, PYTHONPATH=str(ROOT))
     e.update(env or {})
-    p = subprocess.run([sys.executable, "-m", "emu.cli", *map(str, argv)], cwd=cwd, env=e,
-                       capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, "-m", "emu.cli", *map(str, argv)],
+        cwd=cwd,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -55,7 +62,7 @@ def one_error_line(code, err, pattern=None):
     assert code == 2, (code, err)
     assert len(lines) == 1, err
     assert lines[0].startswith(PREFIX), lines[0]
-    text = lines[0][len(PREFIX):]
+    text = lines[0][len(PREFIX) :]
     if pattern is not None:
         assert re.fullmatch(pattern, text), f"{text!r} !~ {pattern!r}"
     return text
@@ -71,7 +78,7 @@ def byte_error(path) -> str:
     return re.escape(str(path)) + r": byte (\d+): \S.*"
 
 
-FAULT = r"pc=0x[0-9a-f]{4,}: (\S.*?): (\S.*)"      # pc, instruction, reason
+FAULT = r"pc=0x[0-9a-f]{4,}: (\S.*?): (\S.*)"  # pc, instruction, reason
 
 
 def temp_files(directory) -> list:

@@ -1,6 +1,7 @@
 """The core CLI (fp8emu presets / gemm / quantize): outputs equal the Python API bit
 for bit; bad input gives exit status 2 and one line `fp8emu: error: ...`, no
 traceback, and leaves no output file behind."""
+
 import os
 import subprocess
 import sys
@@ -8,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_bits_equal, random_scales
 
 import emu
 from emu import reference
 from emu.cli import main
 from emu.config import FIELD_NAMES, MacConfig
 from emu.quant import quantize
-
-from conftest import assert_bits_equal, random_scales
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def data(tmp_path, cfg, M=5, N=6, K=70, seed=0):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 256, (M, K)).astype(np.uint8)
     b = rng.integers(0, 256, (K, N)).astype(np.uint8)
-    for x in (a, b):                    # no NaN/Inf codes: keep the data finite
+    for x in (a, b):  # no NaN/Inf codes: keep the data finite
         x[(x & 0x7F) >= 0x78] &= 0xF7
     c = (rng.standard_normal((M, N)) * 100).astype(np.float32)
     sa, sb = random_scales(rng, cfg, M, N, K)
@@ -69,14 +69,25 @@ def test_presets_lists_every_preset_and_field(capsys):
     for i, fld in enumerate(FIELD_NAMES):
         row = lines[1 + i].split()
         assert row[0] == fld
-        want = [str(getattr(emu.preset(n), fld)).lower()
-                if isinstance(getattr(emu.preset(n), fld), bool)
-                else str(getattr(emu.preset(n), fld)) for n in names]
+        want = [
+            str(getattr(emu.preset(n), fld)).lower()
+            if isinstance(getattr(emu.preset(n), fld), bool)
+            else str(getattr(emu.preset(n), fld))
+            for n in names
+        ]
         assert row[1:] == want, fld
     for name, desc in emu.presets().items():
         assert f"{name}: {desc}" in lines
-    assert set(names) == {"default", "exact", "fp32-seq", "h100", "ada", "b200", "mxfp8",
-                          "deepseek-v3"}
+    assert set(names) == {
+        "default",
+        "exact",
+        "fp32-seq",
+        "h100",
+        "ada",
+        "b200",
+        "mxfp8",
+        "deepseek-v3",
+    }
 
 
 @pytest.mark.parametrize("name", list(emu.presets()))
@@ -86,7 +97,7 @@ def test_presets_toml_round_trips_through_config(name, tmp_path, capsys):
     p = tmp_path / f"{name}.toml"
     p.write_text(text)
     assert MacConfig.from_toml(p) == emu.preset(name)
-    if name in ("h100", "deepseek-v3"):          # and gemm --config == gemm --preset
+    if name in ("h100", "deepseek-v3"):  # and gemm --config == gemm --preset
         paths, _ = data(tmp_path, emu.preset(name), K=300)
         ok(gemm_args(paths, tmp_path / "d1.npy") + ["--config", p], capsys)
         ok(gemm_args(paths, tmp_path / "d2.npy") + ["--preset", name], capsys)
@@ -102,15 +113,16 @@ def test_gemm_writes_the_kernel_bits(name, tmp_path, capsys):
     assert ok(gemm_args(paths, out) + ["--preset", name], capsys) == ""
     d = np.load(out)
     assert d.dtype == np.float32 and d.shape == (5, 6)
-    assert_bits_equal(d, emu.gemm(arr["a"], arr["b"], c=arr["c"], sa=arr["sa"],
-                                  sb=arr["sb"], config=cfg))
+    assert_bits_equal(
+        d, emu.gemm(arr["a"], arr["b"], c=arr["c"], sa=arr["sa"], sb=arr["sb"], config=cfg)
+    )
 
 
 def test_gemm_default_without_c_and_scales(tmp_path, capsys):
     paths, arr = data(tmp_path, emu.preset("h100"), K=64)
     out = tmp_path / "d.npy"
     ok(["gemm", "--a", paths["a"], "--b", paths["b"], "--out", out], capsys)
-    assert_bits_equal(np.load(out), emu.gemm(arr["a"], arr["b"]))     # default machine
+    assert_bits_equal(np.load(out), emu.gemm(arr["a"], arr["b"]))  # default machine
 
 
 def test_gemm_set_overrides(tmp_path, capsys):
@@ -119,8 +131,9 @@ def test_gemm_set_overrides(tmp_path, capsys):
     sets = ["--set", "align_bits=16", "--set", "acc_round=rne", "--set", "fused=16"]
     ok(gemm_args(paths, tmp_path / "s.npy") + ["--preset", "h100", *sets], capsys)
     ok(gemm_args(paths, tmp_path / "h.npy") + ["--preset", "h100"], capsys)
-    want = emu.gemm(arr["a"], arr["b"], c=arr["c"],
-                    config=cfg.replace(align_bits=16, acc_round="rne", fused=16))
+    want = emu.gemm(
+        arr["a"], arr["b"], c=arr["c"], config=cfg.replace(align_bits=16, acc_round="rne", fused=16)
+    )
     got = np.load(tmp_path / "s.npy")
     assert_bits_equal(got, want)
     assert not np.array_equal(got.view(np.uint32), np.load(tmp_path / "h.npy").view(np.uint32))
@@ -134,35 +147,61 @@ def test_gemm_reference_flag_equals_kernel(name, tmp_path, capsys):
     ok(gemm_args(paths, tmp_path / "k.npy") + ["--preset", name], capsys)
     r = np.load(tmp_path / "r.npy")
     assert_bits_equal(r, np.load(tmp_path / "k.npy"))
-    assert_bits_equal(r, reference.gemm(arr["a"], arr["b"], c=arr["c"], sa=arr["sa"],
-                                        sb=arr["sb"], config=cfg))
+    assert_bits_equal(
+        r, reference.gemm(arr["a"], arr["b"], c=arr["c"], sa=arr["sa"], sb=arr["sb"], config=cfg)
+    )
 
 
 def test_gemm_accepts_ml_dtypes_operands(tmp_path, capsys):
     # np.save writes an ml_dtypes float8 array as raw bytes ('|V1'); those are codes
     import ml_dtypes
+
     paths, arr = data(tmp_path, emu.preset("h100"), K=40)
     np.save(paths["a"], arr["a"].view(ml_dtypes.float8_e4m3fn))
     assert np.load(paths["a"]).dtype == np.dtype("V1")
     ok(gemm_args(paths, tmp_path / "d.npy") + ["--preset", "h100"], capsys)
-    assert_bits_equal(np.load(tmp_path / "d.npy"),
-                      emu.gemm(arr["a"], arr["b"], c=arr["c"], config=emu.preset("h100")))
+    assert_bits_equal(
+        np.load(tmp_path / "d.npy"),
+        emu.gemm(arr["a"], arr["b"], c=arr["c"], config=emu.preset("h100")),
+    )
 
 
 # ------------------------------------------------------------------ quantize
-@pytest.mark.parametrize("fmt,block,mode", [("e4m3", "1x128", "floor"),
-                                            ("e4m3", "1x32", "ceil"),
-                                            ("e5m2", "128x128", "rceil"),
-                                            ("e4m3", "128x1", "even")])
+@pytest.mark.parametrize(
+    "fmt,block,mode",
+    [
+        ("e4m3", "1x128", "floor"),
+        ("e4m3", "1x32", "ceil"),
+        ("e5m2", "128x128", "rceil"),
+        ("e4m3", "128x1", "even"),
+    ],
+)
 def test_quantize_writes_codes_and_scales(fmt, block, mode, tmp_path, capsys):
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((130, 300)) * 2.0 ** rng.integers(-20, 20, (130, 1))).astype(
-        np.float32)
+        np.float32
+    )
     x[3, 7] = np.nan
     np.save(tmp_path / "x.npy", x)
     out, sc = tmp_path / "q.npy", tmp_path / "s.npy"
-    ok(["quantize", "--x", tmp_path / "x.npy", "--format", fmt, "--block", block,
-        "--scale-mode", mode, "--out", out, "--scales", sc], capsys)
+    ok(
+        [
+            "quantize",
+            "--x",
+            tmp_path / "x.npy",
+            "--format",
+            fmt,
+            "--block",
+            block,
+            "--scale-mode",
+            mode,
+            "--out",
+            out,
+            "--scales",
+            sc,
+        ],
+        capsys,
+    )
     br, bc = (int(v) for v in block.split("x"))
     codes, scales = quantize(x, fmt, (br, bc), mode)
     got_c, got_s = np.load(out), np.load(sc)
@@ -231,9 +270,15 @@ BAD = [
 @pytest.mark.parametrize("args,match", BAD, ids=[" ".join(a[1:]) for a, _ in BAD])
 def test_bad_input_one_line_exit_2_no_output(args, match, files, capsys, monkeypatch):
     import re
+
     monkeypatch.chdir(files)
-    extra = (["--out", "OUT.npy", "--scales", "SC.npy"] if args[0] == "quantize"
-             else ["--out", "OUT.npy"] if args[0] == "gemm" else [])
+    extra = (
+        ["--out", "OUT.npy", "--scales", "SC.npy"]
+        if args[0] == "quantize"
+        else ["--out", "OUT.npy"]
+        if args[0] == "gemm"
+        else []
+    )
     code, out, err = run(args + extra, capsys)
     assert code == 2
     assert out == ""
@@ -243,7 +288,7 @@ def test_bad_input_one_line_exit_2_no_output(args, match, files, capsys, monkeyp
     assert re.search(match, lines[0]), lines[0]
     assert "Traceback" not in err
     assert not (files / "OUT.npy").exists() and not (files / "SC.npy").exists()
-    assert not [p for p in os.listdir(files) if p.startswith(".fp8emu-")]   # no temp files
+    assert not [p for p in os.listdir(files) if p.startswith(".fp8emu-")]  # no temp files
 
 
 def test_quantize_same_output_files(files, capsys, monkeypatch):
@@ -257,23 +302,47 @@ def test_failed_command_leaves_existing_output_alone(files, capsys, monkeypatch)
     (files / "OUT.npy").write_bytes(b"old")
     code, _, _ = run(["gemm", "--a", "A.npy", "--b", "B63.npy", "--out", "OUT.npy"], capsys)
     assert code == 2 and (files / "OUT.npy").read_bytes() == b"old"
-    code, _, _ = run(["gemm", "--a", "A.npy", "--b", "B.npy", "--out", "nodir/OUT.npy"],
-                     capsys)
+    code, _, _ = run(["gemm", "--a", "A.npy", "--b", "B.npy", "--out", "nodir/OUT.npy"], capsys)
     assert code == 2
 
 
 def test_console_entry_point_subprocess(files):
     """The real entry point: one stderr line, status 2, no traceback, no output."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "emu.cli", "gemm", "--a", "A.npy", "--b", "B.npy",
-           "--config", "bin.toml", "--out", "OUT.npy"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "emu.cli",
+        "gemm",
+        "--a",
+        "A.npy",
+        "--b",
+        "B.npy",
+        "--config",
+        "bin.toml",
+        "--out",
+        "OUT.npy",
+    ]
     p = subprocess.run(cmd, cwd=files, env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.splitlines() == [
-        "fp8emu: error: bin.toml: malformed TOML: not UTF-8 text (byte 0)"]
+        "fp8emu: error: bin.toml: malformed TOML: not UTF-8 text (byte 0)"
+    ]
     assert not (files / "OUT.npy").exists()
-    cmd = [sys.executable, "-m", "emu.cli", "gemm", "--a", "A.npy", "--b", "B.npy",
-           "--preset", "h100", "--out", "OUT.npy"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "emu.cli",
+        "gemm",
+        "--a",
+        "A.npy",
+        "--b",
+        "B.npy",
+        "--preset",
+        "h100",
+        "--out",
+        "OUT.npy",
+    ]
     p = subprocess.run(cmd, cwd=files, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout == "" and p.stderr == ""
     a, b = np.load(files / "A.npy"), np.load(files / "B.npy")

@@ -1,19 +1,30 @@
 """fp8emu compare: metrics, ULP distances, the exact references, the command line."""
+
 import json
 import math
 
 import numpy as np
 import pytest
+from conftest import bits, run_cli
 
 import emu
 from emu.errors import UsageError
 from emu.formats import encode
-from emu.toolkit.compare import (References, compare, from_codes, generate, quantize_for,
-                                 run_emulator)
-from emu.toolkit.metrics import (error_metrics, result_format, ulp_distance, ulp_histogram,
-                                 ulp_ordinal)
-
-from conftest import bits, run_cli
+from emu.toolkit.compare import (
+    References,
+    compare,
+    from_codes,
+    generate,
+    quantize_for,
+    run_emulator,
+)
+from emu.toolkit.metrics import (
+    error_metrics,
+    result_format,
+    ulp_distance,
+    ulp_histogram,
+    ulp_ordinal,
+)
 
 
 def e4m3(*vals):
@@ -29,7 +40,7 @@ def test_ulp_ordinal_of_fp32_is_its_bit_pattern(rng):
 
 
 def test_ulp_ordinal_of_e5m2_is_its_code():
-    codes = np.arange(0x7D, dtype=np.uint8)          # +0 ... +Inf (0x7C)
+    codes = np.arange(0x7D, dtype=np.uint8)  # +0 ... +Inf (0x7C)
     vals = emu.formats.decode("e5m2", codes)
     assert np.array_equal(ulp_ordinal(vals, "e5m2"), codes.astype(np.float64))
 
@@ -39,11 +50,11 @@ def test_ulp_distance_special_values():
     assert ulp_distance(0.0, -0.0, f) == 0
     assert ulp_distance(np.nan, np.nan, f) == 0
     assert ulp_distance(np.nan, 1.0, f) == math.inf
-    big = (2 - 2.0 ** -13) * 2.0 ** 127                 # e8m13 max finite
+    big = (2 - 2.0**-13) * 2.0**127  # e8m13 max finite
     assert ulp_distance(np.inf, big, f) == 1
-    assert ulp_distance(1.0, 1 + 2.0 ** -13, f) == 1
-    assert ulp_distance(1.0, 1 + 2.0 ** -15, f) == 0.25          # off the grid
-    assert ulp_distance(-2.0 ** -139, 2.0 ** -139, f) == 2       # smallest subnormals
+    assert ulp_distance(1.0, 1 + 2.0**-13, f) == 1
+    assert ulp_distance(1.0, 1 + 2.0**-15, f) == 0.25  # off the grid
+    assert ulp_distance(-(2.0**-139), 2.0**-139, f) == 2  # smallest subnormals
     h = ulp_histogram(np.array([0, 0, 1, 2.5, 3, 300, np.inf]))
     assert h["0"] == 2 and h["1"] == 1 and h["3-4"] == 2 and h["257-4096"] == 1
     assert h["nan"] == 1
@@ -83,7 +94,7 @@ def test_exact_reference_breaks_fp64_midpoints_by_the_residual():
     """c = 1, products 2**-24 (block 0) and +-2**-80 (block 1): the float64 sum is the
     fp32 midpoint 1 + 2**-24; the residual decides, as the exact preset does."""
     cfg = emu.preset("exact").replace(scale_block=32)
-    for sign, want in ((1, 1 + 2.0 ** -23), (-1, 1.0)):
+    for sign, want in ((1, 1 + 2.0**-23), (-1, 1.0)):
         a = np.zeros((1, 64), np.uint8)
         b = np.zeros((64, 1), np.uint8)
         a[0, 0] = b[0, 0] = a[0, 32] = 0x38
@@ -92,7 +103,7 @@ def test_exact_reference_breaks_fp64_midpoints_by_the_residual():
         sb = np.array([[127 - 12], [127 - 40]], np.uint8)
         c = np.ones((1, 1), np.float32)
         refs = References(from_codes(cfg, a, b, sa, sb), c)
-        assert refs.value("exact")[0, 0] == 1 + 2.0 ** -24
+        assert refs.value("exact")[0, 0] == 1 + 2.0**-24
         assert refs.value("exact-fp32")[0, 0] == want
         assert emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)[0, 0] == want
 
@@ -105,15 +116,15 @@ def test_exact_reference_specials():
     b2 = np.array([[zero], [one]], np.uint8)
     refs = References(from_codes(cfg, a, np.hstack([b, b2])), None)
     v = refs.value("exact")
-    assert v[0, 0] == np.inf and np.isnan(v[0, 1])           # Inf * 0 -> NaN
+    assert v[0, 0] == np.inf and np.isnan(v[0, 1])  # Inf * 0 -> NaN
     assert v[1, 0] == np.inf and np.isnan(v[1, 1])
-    assert np.isnan(v[2, 0])                                 # +Inf + -Inf
+    assert np.isnan(v[2, 0])  # +Inf + -Inf
     assert v[3, 0] == 2 and v[3, 1] == 1
 
 
 # ------------------------------------------------------------------ metrics
 def test_error_metrics_hand_checked():
-    e = 3 * 2.0 ** -15
+    e = 3 * 2.0**-15
     d = np.array([1.0, 1.0])
     r = np.array([1 + e, 1.0])
     m = error_metrics(d, r, "e8m13")
@@ -149,8 +160,7 @@ def test_quantized_layouts_are_exact_against_the_exact_preset():
     per-tensor layout (scale_block = 0) and 1x32 / 32x1 block scales."""
     x, y = generate("lognormal", 6, 5, 96, seed=2)
     c = np.full((6, 5), 0.5, np.float32)
-    cfgs = [("pt", emu.preset("exact")),
-            ("blk", emu.preset("exact").replace(scale_block=32))]
+    cfgs = [("pt", emu.preset("exact")), ("blk", emu.preset("exact").replace(scale_block=32))]
     rows = compare(cfgs, x=x, y=y, c=c, scale_mode="ceil", references=("exact-fp32",))
     for r in rows:
         assert r["bit_exact"] == 30 and r["max_abs"] == 0.0
@@ -164,8 +174,8 @@ def test_quantized_layouts_are_exact_against_the_exact_preset():
 # ------------------------------------------------------------------ command line
 def _hand_case(tmp_path):
     """A = [1, 1.5*2^-7], B = [[1, 1], [2^-7, 0]]: D = [1 + 3*2^-15, 1] exactly."""
-    a = e4m3(1.0, 1.5 * 2 ** -7).reshape(1, 2)
-    b = e4m3(1.0, 1.0, 2 ** -7, 0.0).reshape(2, 2)
+    a = e4m3(1.0, 1.5 * 2**-7).reshape(1, 2)
+    b = e4m3(1.0, 1.0, 2**-7, 0.0).reshape(2, 2)
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", b)
     return str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
@@ -174,15 +184,27 @@ def _hand_case(tmp_path):
 def test_cli_hand_checked_case(tmp_path, capsys):
     a, b = _hand_case(tmp_path)
     out = str(tmp_path / "r.json")
-    code, text, _ = run_cli(capsys, "compare", "--a", a, "--b", b, "--preset", "h100",
-                            "--preset", "exact", "--json", out)
+    code, text, _ = run_cli(
+        capsys,
+        "compare",
+        "--a",
+        a,
+        "--b",
+        b,
+        "--preset",
+        "h100",
+        "--preset",
+        "exact",
+        "--json",
+        out,
+    )
     assert code == 0
     assert "h100" in text and "exact-fp32" in text and "numpy-fp32" in text
     doc = json.loads((tmp_path / "r.json").read_text())
     rows = {(r["config"], r["reference"]): r for r in doc["results"]}
-    e = 3 * 2.0 ** -15
+    e = 3 * 2.0**-15
     for ref in ("exact", "exact-fp32", "numpy-fp32"):
-        h = rows[("h100", ref)]           # h100 truncates the small product: D = [1, 1]
+        h = rows[("h100", ref)]  # h100 truncates the small product: D = [1, 1]
         assert h["result_format"] == "e8m13"
         assert h["max_abs"] == e
         assert h["max_rel"] == e / (1 + e)
@@ -198,22 +220,40 @@ def test_cli_hand_checked_case(tmp_path, capsys):
 
 def test_cli_generated_runs_and_writes_strict_json(tmp_path, capsys):
     out = tmp_path / "r.json"
-    code, text, _ = run_cli(capsys, "compare", "--m", "4", "--n", "3", "--k", "64",
-                            "--preset", "default", "--set", "align_bits=8",
-                            "--reference", "exact", "--json", str(out))
+    code, text, _ = run_cli(
+        capsys,
+        "compare",
+        "--m",
+        "4",
+        "--n",
+        "3",
+        "--k",
+        "64",
+        "--preset",
+        "default",
+        "--set",
+        "align_bits=8",
+        "--reference",
+        "exact",
+        "--json",
+        str(out),
+    )
     assert code == 0 and "default[align_bits=8]" in text
-    doc = json.loads(out.read_text())              # strict JSON (no NaN / Infinity)
+    doc = json.loads(out.read_text())  # strict JSON (no NaN / Infinity)
     assert len(doc["results"]) == 1 and doc["results"][0]["n"] == 12
     assert doc["inputs"]["k"] == 64
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["--a", "x.npy"], "give both --a and --b"),
-    (["--preset", "nope", "--k", "8"], "unknown preset"),
-    (["--sa", "s.npy"], "--sa/--sb need"),
-    (["--k", "0"], "--k must be >= 1"),
-    (["--json", "/nonexistent/dir/r.json"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--a", "x.npy"], "give both --a and --b"),
+        (["--preset", "nope", "--k", "8"], "unknown preset"),
+        (["--sa", "s.npy"], "--sa/--sb need"),
+        (["--k", "0"], "--k must be >= 1"),
+        (["--json", "/nonexistent/dir/r.json"], "does not exist"),
+    ],
+)
 def test_cli_usage_errors(capsys, args, msg):
     code, _, err = run_cli(capsys, "compare", "--m", "2", "--n", "2", *args)
     assert code == 2 and msg in err and err.startswith("fp8emu: error:")
@@ -233,8 +273,11 @@ def test_code_inputs_with_128x128_tiles(rng):
     sa = rng.integers(120, 135, (M, 2)).astype(np.uint8)
     sb = rng.integers(120, 135, (2, 2)).astype(np.uint8)
     ex = emu.preset("exact").replace(scale_block=128, scale_b_tile=128)
-    rows = compare([("ex", ex), ("ds", emu.preset("deepseek-v3"))], codes=(a, b, sa, sb),
-                   references=("exact-fp32",))
+    rows = compare(
+        [("ex", ex), ("ds", emu.preset("deepseek-v3"))],
+        codes=(a, b, sa, sb),
+        references=("exact-fp32",),
+    )
     assert rows[0]["bit_exact"] == M * N and rows[0]["max_abs"] == 0
     assert rows[1]["bit_exact"] < M * N and 0 < rows[1]["max_rel"] < 1e-2
 
@@ -243,15 +286,18 @@ def test_cli_fail_above_limits(capsys):
     """--fail-above: h100 at K=1024 with mean-1 data exceeds 1e-3 max rel error against
     the exact result (exit 1, the offending metric named); deepseek-v3 stays below."""
     common = ["--m", "8", "--n", "8", "--k", "1024", "--mean", "1", "--reference", "exact"]
-    code, out, err = run_cli(capsys, "compare", "--preset", "h100", *common,
-                             "--fail-above", "max_rel=1e-3")
+    code, out, err = run_cli(
+        capsys, "compare", "--preset", "h100", *common, "--fail-above", "max_rel=1e-3"
+    )
     assert code == 1
     assert "h100: max_rel" in err and "> 1.000e-03" in err
-    code, out, err = run_cli(capsys, "compare", "--preset", "deepseek-v3", *common,
-                             "--fail-above", "max_rel=1e-3")
+    code, out, err = run_cli(
+        capsys, "compare", "--preset", "deepseek-v3", *common, "--fail-above", "max_rel=1e-3"
+    )
     assert code == 0
-    code, out, err = run_cli(capsys, "compare", "--preset", "h100", *common,
-                             "--fail-above", "max_rel")
+    code, out, err = run_cli(
+        capsys, "compare", "--preset", "h100", *common, "--fail-above", "max_rel"
+    )
     assert code == 2 and "expected METRIC=NUMBER" in err
 
 
@@ -259,8 +305,19 @@ def test_cli_generation_options_do_not_go_with_files(tmp_path, capsys):
     a = e4m3(1.0, 2.0).reshape(1, 2)
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", a.reshape(2, 1))
-    code, out, err = run_cli(capsys, "compare", "--a", str(tmp_path / "a.npy"), "--b",
-                             str(tmp_path / "b.npy"), "--k", "64", "--seed", "3")
+    code, out, err = run_cli(
+        capsys,
+        "compare",
+        "--a",
+        str(tmp_path / "a.npy"),
+        "--b",
+        str(tmp_path / "b.npy"),
+        "--k",
+        "64",
+        "--seed",
+        "3",
+    )
     assert code == 2
-    assert err.strip() == ("fp8emu: error: --k/--seed describe generated inputs; "
-                           "they do not go with --a/--b")
+    assert err.strip() == (
+        "fp8emu: error: --k/--seed describe generated inputs; they do not go with --a/--b"
+    )

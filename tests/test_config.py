@@ -1,4 +1,5 @@
 """MacConfig (spec table and section 3): field names, presets, TOML, validation."""
+
 import dataclasses
 import tomllib
 
@@ -9,34 +10,67 @@ from emu.config import FIELD_NAMES, MacConfig, coerce, preset, presets, resolve
 from emu.errors import UsageError
 
 # spec/numerics.md, the table at the top, in its order
-SPEC_FIELDS = ("a_format", "b_format", "fused", "align_bits", "align_round", "acc_format",
-               "acc_round", "acc_subnormals", "c_in_alignment", "scale_block",
-               "scale_apply", "scale_b_tile", "promote_every", "promote_format",
-               "promote_round")
+SPEC_FIELDS = (
+    "a_format",
+    "b_format",
+    "fused",
+    "align_bits",
+    "align_round",
+    "acc_format",
+    "acc_round",
+    "acc_subnormals",
+    "c_in_alignment",
+    "scale_block",
+    "scale_apply",
+    "scale_b_tile",
+    "promote_every",
+    "promote_format",
+    "promote_round",
+)
 
 # spec section 3, one row per preset (fields the table leaves open keep the defaults:
 # e4m3 operands, align_round rz, subnormals kept, promote fp32 rne)
-COMMON = dict(a_format="e4m3", b_format="e4m3", align_round="rz", acc_subnormals=True,
-              c_in_alignment=True, scale_apply="product", scale_b_tile=0,
-              promote_every=0, promote_format="fp32", promote_round="rne")
+COMMON = dict(
+    a_format="e4m3",
+    b_format="e4m3",
+    align_round="rz",
+    acc_subnormals=True,
+    c_in_alignment=True,
+    scale_apply="product",
+    scale_b_tile=0,
+    promote_every=0,
+    promote_format="fp32",
+    promote_round="rne",
+)
 ROWS = {
-    "exact": dict(fused="k", align_bits="exact", acc_format="fp32", acc_round="rne",
-                  scale_block=0),
-    "fp32-seq": dict(fused=1, align_bits="exact", acc_format="fp32", acc_round="rne",
-                     scale_block=0),
-    "h100": dict(fused=32, align_bits=13, acc_format="e8m13", acc_round="rz",
-                 scale_block=0),
-    "ada": dict(fused=16, align_bits=13, acc_format="e8m13", acc_round="rz",
-                scale_block=0),
-    "b200": dict(fused=32, align_bits=31, acc_format="fp32", acc_round="rne",
-                 scale_block=0),
-    "mxfp8": dict(fused=32, align_bits=25, acc_format="fp32", acc_round="rz",
-                  scale_block=32),
-    "deepseek-v3": dict(fused=32, align_bits=13, acc_format="e8m13", acc_round="rz",
-                        scale_block=128, scale_b_tile=128, scale_apply="promotion",
-                        promote_every=128, promote_format="fp32", promote_round="rne"),
-    "default": dict(fused=32, align_bits=25, acc_format="fp32", acc_round="rne",
-                    scale_block=128, scale_apply="product"),
+    "exact": dict(fused="k", align_bits="exact", acc_format="fp32", acc_round="rne", scale_block=0),
+    "fp32-seq": dict(
+        fused=1, align_bits="exact", acc_format="fp32", acc_round="rne", scale_block=0
+    ),
+    "h100": dict(fused=32, align_bits=13, acc_format="e8m13", acc_round="rz", scale_block=0),
+    "ada": dict(fused=16, align_bits=13, acc_format="e8m13", acc_round="rz", scale_block=0),
+    "b200": dict(fused=32, align_bits=31, acc_format="fp32", acc_round="rne", scale_block=0),
+    "mxfp8": dict(fused=32, align_bits=25, acc_format="fp32", acc_round="rz", scale_block=32),
+    "deepseek-v3": dict(
+        fused=32,
+        align_bits=13,
+        acc_format="e8m13",
+        acc_round="rz",
+        scale_block=128,
+        scale_b_tile=128,
+        scale_apply="promotion",
+        promote_every=128,
+        promote_format="fp32",
+        promote_round="rne",
+    ),
+    "default": dict(
+        fused=32,
+        align_bits=25,
+        acc_format="fp32",
+        acc_round="rne",
+        scale_block=128,
+        scale_apply="product",
+    ),
 }
 
 
@@ -57,8 +91,8 @@ def test_preset_list_and_descriptions():
     for name, desc in presets().items():
         assert isinstance(desc, str) and 20 <= len(desc) <= 200, name
         assert "\n" not in desc and desc == desc.strip(), name
-    assert preset("default") == MacConfig()           # the default machine
-    assert emu.preset("H100 ") == preset("h100")         # names: case/space-insensitive
+    assert preset("default") == MacConfig()  # the default machine
+    assert emu.preset("H100 ") == preset("h100")  # names: case/space-insensitive
     with pytest.raises(UsageError, match="unknown preset 'h200'.*h100"):
         preset("h200")
 
@@ -76,7 +110,7 @@ def test_toml_round_trip(name, tmp_path):
     c = preset(name)
     text = c.to_toml()
     assert len(text.splitlines()) == len(SPEC_FIELDS)
-    assert tomllib.loads(text) == c.to_dict()            # flat table, native types
+    assert tomllib.loads(text) == c.to_dict()  # flat table, native types
     p = tmp_path / f"{name}.toml"
     p.write_text(text)
     assert MacConfig.from_toml(p) == c
@@ -86,35 +120,39 @@ def test_toml_text_of_h100():
     assert preset("h100").to_toml() == (
         'a_format = "e4m3"\nb_format = "e4m3"\nfused = 32\nalign_bits = 13\n'
         'align_round = "rz"\nacc_format = "e8m13"\nacc_round = "rz"\n'
-        'acc_subnormals = true\nc_in_alignment = true\nscale_block = 0\n'
+        "acc_subnormals = true\nc_in_alignment = true\nscale_block = 0\n"
         'scale_apply = "product"\nscale_b_tile = 0\npromote_every = 0\n'
-        'promote_format = "fp32"\npromote_round = "rne"\n')
+        'promote_format = "fp32"\npromote_round = "rne"\n'
+    )
 
 
 def test_toml_partial_and_preset_key(tmp_path):
     p = tmp_path / "c.toml"
-    p.write_text('align_bits = 16\nacc_subnormals = false\n')
+    p.write_text("align_bits = 16\nacc_subnormals = false\n")
     assert MacConfig.from_toml(p) == MacConfig(align_bits=16, acc_subnormals=False)
     p.write_text('preset = "h100"\nalign_bits = "exact"\nfused = "k"\n')
     assert MacConfig.from_toml(p) == preset("h100").replace(align_bits="exact", fused="k")
 
 
-@pytest.mark.parametrize("content,match", [
-    (None, r"missing\.toml: cannot read config"),
-    ("fused = = 3", r"c\.toml: malformed TOML"),
-    ("[a\nb", r"c\.toml: malformed TOML"),
-    (b"\xff\xfe\x00", r"c\.toml: malformed TOML: not UTF-8"),
-    ("nosuch = 1", r"c\.toml: unknown config field 'nosuch'"),
-    ("fused = 1.5", r"c\.toml: fused: expected an integer or 'k', got 1\.5"),
-    ("fused = 0", r"c\.toml: fused must be an integer >= 1"),
-    ("acc_round = \"rn\"", r"c\.toml: acc_round must be one of rz, rne, ru, rd"),
-    ("acc_subnormals = 3", r"c\.toml: acc_subnormals: expected true or false"),
-    ("a_format = \"e3m4\"", r"c\.toml: a_format must be one of e4m3, e5m2"),
-    ("acc_format = 7", r"c\.toml: acc_format: expected a string"),
-    ("preset = \"nope\"", r"c\.toml: unknown preset 'nope'"),
-    ("preset = 3", r"c\.toml: preset: expected a preset name"),
-    ("[section]\nfused = 3", r"c\.toml: unknown config field 'section'"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (None, r"missing\.toml: cannot read config"),
+        ("fused = = 3", r"c\.toml: malformed TOML"),
+        ("[a\nb", r"c\.toml: malformed TOML"),
+        (b"\xff\xfe\x00", r"c\.toml: malformed TOML: not UTF-8"),
+        ("nosuch = 1", r"c\.toml: unknown config field 'nosuch'"),
+        ("fused = 1.5", r"c\.toml: fused: expected an integer or 'k', got 1\.5"),
+        ("fused = 0", r"c\.toml: fused must be an integer >= 1"),
+        ('acc_round = "rn"', r"c\.toml: acc_round must be one of rz, rne, ru, rd"),
+        ("acc_subnormals = 3", r"c\.toml: acc_subnormals: expected true or false"),
+        ('a_format = "e3m4"', r"c\.toml: a_format must be one of e4m3, e5m2"),
+        ("acc_format = 7", r"c\.toml: acc_format: expected a string"),
+        ('preset = "nope"', r"c\.toml: unknown preset 'nope'"),
+        ("preset = 3", r"c\.toml: preset: expected a preset name"),
+        ("[section]\nfused = 3", r"c\.toml: unknown config field 'section'"),
+    ],
+)
 def test_from_toml_errors(tmp_path, content, match):
     p = tmp_path / ("missing.toml" if content is None else "c.toml")
     if isinstance(content, bytes):
@@ -134,43 +172,55 @@ def test_from_toml_directory(tmp_path):
 
 
 # ------------------------------------------------------------------ validation
-@pytest.mark.parametrize("base,changes,match", [
-    ("default", dict(fused=24), r"scale_block \(128\) must be a multiple of fused \(24\)"),
-    ("h100", dict(promote_every=48), r"promote_every \(48\) must be a multiple of fused"),
-    ("deepseek-v3", dict(promote_every=256),
-     r"scale_apply = 'promotion' requires promote_every == scale_block \(256 != 128\)"),
-    ("default", dict(scale_apply="promotion"), r"requires promote_every == scale_block"),
-    ("default", dict(scale_b_tile=128, scale_block=32),
-     r"scale_b_tile = 128 requires scale_block = 128, got 32"),
-    ("h100", dict(scale_b_tile=128), r"scale_b_tile = 128 requires scale_block = 128"),
-    ("default", dict(scale_b_tile=64), r"scale_b_tile must be 0 or 128"),
-    ("default", dict(scale_b_tile=128.0), r"scale_b_tile must be an integer"),
-    ("default", dict(a_format="e4m3fn"), r"a_format must be one of e4m3, e5m2"),
-    ("default", dict(b_format="fp16"), r"b_format must be one of e4m3, e5m2"),
-    ("default", dict(acc_format="fp64"), r"unknown format 'fp64'"),
-    ("default", dict(acc_format="e4m3"), r"acc_format 'e4m3': must be an IEEE-style"),
-    ("default", dict(acc_format="e9m10"), r"fits in fp32"),
-    ("default", dict(promote_format="e8m24"), r"promote_format 'e8m24'"),
-    ("default", dict(acc_format=["fp32"]), r"acc_format must be a name"),
-    ("default", dict(acc_round="rn"), r"acc_round must be one of rz, rne, ru, rd"),
-    ("default", dict(promote_round="nearest"), r"promote_round must be one of"),
-    ("default", dict(align_round="ru"), r"align_round must be rz or rne"),
-    ("default", dict(scale_apply="tensor"), r"scale_apply must be product or promotion"),
-    ("default", dict(fused=0), r"fused must be an integer >= 1 or 'k', got 0"),
-    ("default", dict(fused=-32), r"fused must be an integer >= 1"),
-    ("default", dict(fused="all"), r"fused must be an integer >= 1 or 'k'"),
-    ("default", dict(fused=True), r"fused must be an integer"),
-    ("default", dict(align_bits=-1), r"align_bits must be an integer >= 0 or 'exact'"),
-    ("default", dict(align_bits=2.5), r"align_bits must be an integer"),
-    ("default", dict(scale_block=-128), r"scale_block must be an integer >= 0"),
-    ("h100", dict(promote_every=-32), r"promote_every must be an integer >= 0"),
-    ("default", dict(acc_subnormals="yes"), r"acc_subnormals must be true or false"),
-    ("default", dict(c_in_alignment=1), r"c_in_alignment must be true or false"),
-    ("exact", dict(promote_every=32), r"fused = 'k'.*cannot be combined with promote_every"),
-    ("default", dict(fused="k", scale_apply="promotion"),
-     r"requires promote_every == scale_block"),
-    ("default", dict(nosuch=1), r"unknown config field 'nosuch'"),
-])
+@pytest.mark.parametrize(
+    "base,changes,match",
+    [
+        ("default", dict(fused=24), r"scale_block \(128\) must be a multiple of fused \(24\)"),
+        ("h100", dict(promote_every=48), r"promote_every \(48\) must be a multiple of fused"),
+        (
+            "deepseek-v3",
+            dict(promote_every=256),
+            r"scale_apply = 'promotion' requires promote_every == scale_block \(256 != 128\)",
+        ),
+        ("default", dict(scale_apply="promotion"), r"requires promote_every == scale_block"),
+        (
+            "default",
+            dict(scale_b_tile=128, scale_block=32),
+            r"scale_b_tile = 128 requires scale_block = 128, got 32",
+        ),
+        ("h100", dict(scale_b_tile=128), r"scale_b_tile = 128 requires scale_block = 128"),
+        ("default", dict(scale_b_tile=64), r"scale_b_tile must be 0 or 128"),
+        ("default", dict(scale_b_tile=128.0), r"scale_b_tile must be an integer"),
+        ("default", dict(a_format="e4m3fn"), r"a_format must be one of e4m3, e5m2"),
+        ("default", dict(b_format="fp16"), r"b_format must be one of e4m3, e5m2"),
+        ("default", dict(acc_format="fp64"), r"unknown format 'fp64'"),
+        ("default", dict(acc_format="e4m3"), r"acc_format 'e4m3': must be an IEEE-style"),
+        ("default", dict(acc_format="e9m10"), r"fits in fp32"),
+        ("default", dict(promote_format="e8m24"), r"promote_format 'e8m24'"),
+        ("default", dict(acc_format=["fp32"]), r"acc_format must be a name"),
+        ("default", dict(acc_round="rn"), r"acc_round must be one of rz, rne, ru, rd"),
+        ("default", dict(promote_round="nearest"), r"promote_round must be one of"),
+        ("default", dict(align_round="ru"), r"align_round must be rz or rne"),
+        ("default", dict(scale_apply="tensor"), r"scale_apply must be product or promotion"),
+        ("default", dict(fused=0), r"fused must be an integer >= 1 or 'k', got 0"),
+        ("default", dict(fused=-32), r"fused must be an integer >= 1"),
+        ("default", dict(fused="all"), r"fused must be an integer >= 1 or 'k'"),
+        ("default", dict(fused=True), r"fused must be an integer"),
+        ("default", dict(align_bits=-1), r"align_bits must be an integer >= 0 or 'exact'"),
+        ("default", dict(align_bits=2.5), r"align_bits must be an integer"),
+        ("default", dict(scale_block=-128), r"scale_block must be an integer >= 0"),
+        ("h100", dict(promote_every=-32), r"promote_every must be an integer >= 0"),
+        ("default", dict(acc_subnormals="yes"), r"acc_subnormals must be true or false"),
+        ("default", dict(c_in_alignment=1), r"c_in_alignment must be true or false"),
+        ("exact", dict(promote_every=32), r"fused = 'k'.*cannot be combined with promote_every"),
+        (
+            "default",
+            dict(fused="k", scale_apply="promotion"),
+            r"requires promote_every == scale_block",
+        ),
+        ("default", dict(nosuch=1), r"unknown config field 'nosuch'"),
+    ],
+)
 def test_replace_validation(base, changes, match):
     with pytest.raises(UsageError, match=match):
         preset(base).replace(**changes)
@@ -179,7 +229,7 @@ def test_replace_validation(base, changes, match):
 def test_replace_accepts_legal_combinations():
     c = preset("h100").replace(promote_every=128)
     assert c.promote_every == 128 and c.fused == 32
-    c = preset("default").replace(fused="k")              # scales per product, one step
+    c = preset("default").replace(fused="k")  # scales per product, one step
     assert c.k_fused and c.scale_block == 128
     c = preset("deepseek-v3").replace(scale_block=256, promote_every=256, scale_b_tile=0)
     assert c.scale_apply == "promotion"
@@ -187,7 +237,7 @@ def test_replace_accepts_legal_combinations():
     c = MacConfig(acc_format=" E8M13", a_format="E5M2", fused="K", acc_round="RZ")
     assert (c.acc_format, c.a_format, c.fused, c.acc_round) == ("e8m13", "e5m2", "k", "rz")
     assert MacConfig(align_bits=0).align_bits == 0
-    assert MacConfig(align_bits=1024).align_bits == 1024       # spec: any int >= 0
+    assert MacConfig(align_bits=1024).align_bits == 1024  # spec: any int >= 0
     with pytest.raises(UsageError, match="align_bits must be at most 1024"):
         MacConfig(align_bits=1025)
 
@@ -196,14 +246,16 @@ def test_wide_alignment_windows_agree_and_reach_exact():
     """align_bits beyond the fast kernel's float64 window (> ~45) runs on the general
     kernel and equals the reference; 570 bits keep everything, like 'exact'."""
     import numpy as np
+
     from emu import reference
+
     rng = np.random.default_rng(8)
     a = rng.integers(0, 0x7C, (3, 96)).astype(np.uint8)
     b = rng.integers(0, 0x7C, (96, 2)).astype(np.uint8)
     a[rng.random(a.shape) < 0.5] |= 0x80
     sa = rng.integers(0, 255, (3, 3)).astype(np.uint8)
     sb = rng.integers(0, 255, (3, 2)).astype(np.uint8)
-    c = np.array([[1e-40, 3e38], [-1.0, 0.0], [2.0 ** -100, 7.0]], np.float32)
+    c = np.array([[1e-40, 3e38], [-1.0, 0.0], [2.0**-100, 7.0]], np.float32)
     base = preset("mxfp8").replace(a_format="e5m2", b_format="e5m2")
     for bits in (49, 100, 570):
         cfg = base.replace(align_bits=bits)
@@ -221,27 +273,31 @@ def test_with_sets_parsing():
     assert c.with_sets(["fused = K"]).fused == "k"
     assert c.with_sets(["align_bits=exact"]).align_bits == "exact"
     assert c.with_sets(["align_bits=16"]).align_bits == 16
-    assert c.with_sets(["align_bits=016"]).align_bits == 16        # decimal, not octal
+    assert c.with_sets(["align_bits=016"]).align_bits == 16  # decimal, not octal
     assert c.with_sets(["acc_subnormals=false"]).acc_subnormals is False
     assert c.with_sets(["acc_subnormals=False", "c_in_alignment=0"]).c_in_alignment is False
     assert c.with_sets(["acc_format=FP16", "acc_round=rne"]).acc_format == "fp16"
     assert c.with_sets([]) is c
     # several fields at once are validated together (one alone would be illegal)
-    d = preset("default").with_sets(["scale_block=32", "fused=16", "promote_every=32",
-                                     "scale_apply=promotion"])
+    d = preset("default").with_sets(
+        ["scale_block=32", "fused=16", "promote_every=32", "scale_apply=promotion"]
+    )
     assert (d.scale_block, d.fused, d.promote_every) == (32, 16, 32)
 
 
-@pytest.mark.parametrize("sets,match", [
-    (["fused"], r"--set 'fused': expected field=value"),
-    (["nosuch=1"], r"--set 'nosuch=1': unknown field 'nosuch'"),
-    (["fused=x"], r"--set 'fused=x': fused: expected an integer or 'k', got 'x'"),
-    (["align_bits=1.5"], r"--set 'align_bits=1.5': align_bits: expected an integer"),
-    (["acc_subnormals=maybe"], r"acc_subnormals: expected true or false, got 'maybe'"),
-    (["fused=0"], r"--set fused=0: fused must be an integer >= 1"),
-    (["acc_round=up"], r"--set acc_round=up: acc_round must be one of"),
-    (["fused=24"], r"--set fused=24: scale_block \(128\) must be a multiple of fused"),
-])
+@pytest.mark.parametrize(
+    "sets,match",
+    [
+        (["fused"], r"--set 'fused': expected field=value"),
+        (["nosuch=1"], r"--set 'nosuch=1': unknown field 'nosuch'"),
+        (["fused=x"], r"--set 'fused=x': fused: expected an integer or 'k', got 'x'"),
+        (["align_bits=1.5"], r"--set 'align_bits=1.5': align_bits: expected an integer"),
+        (["acc_subnormals=maybe"], r"acc_subnormals: expected true or false, got 'maybe'"),
+        (["fused=0"], r"--set fused=0: fused must be an integer >= 1"),
+        (["acc_round=up"], r"--set acc_round=up: acc_round must be one of"),
+        (["fused=24"], r"--set fused=24: scale_block \(128\) must be a multiple of fused"),
+    ],
+)
 def test_with_sets_errors(sets, match):
     with pytest.raises(UsageError, match=match):
         preset("default").with_sets(sets)

@@ -5,6 +5,7 @@ run by ``fp8emu run``, and the numbers ``compare`` and ``sweep`` write.
 
 The kernels split rows over threads only above a work threshold, so every case here
 is large enough to be split (M*N*K >= 2^21)."""
+
 import hashlib
 import json
 import os
@@ -23,12 +24,12 @@ from tests.errcheck import ROOT
 
 M, N, K = 192, 176, 384
 CONFIGS = [
-    ("default", {}),                                      # fast kernel, product scales
-    ("h100", {}),                                         # fast kernel, e8m13 rz
-    ("deepseek-v3", {}),                                  # promotion, 128x128 B tiles
-    ("exact", {}),                                        # one exact step (BLAS + finish)
-    ("fp32-seq", {}),                                     # fp32 FMA chain
-    ("default", {"align_bits": 64}),                      # general kernel throughout
+    ("default", {}),  # fast kernel, product scales
+    ("h100", {}),  # fast kernel, e8m13 rz
+    ("deepseek-v3", {}),  # promotion, 128x128 B tiles
+    ("exact", {}),  # one exact step (BLAS + finish)
+    ("fp32-seq", {}),  # fp32 FMA chain
+    ("default", {"align_bits": 64}),  # general kernel throughout
     ("mxfp8", {"acc_round": "rne", "acc_subnormals": False}),
 ]
 
@@ -37,7 +38,7 @@ def operands(cfg, seed=11):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 256, (M, K)).astype(np.uint8)
     b = rng.integers(0, 256, (K, N)).astype(np.uint8)
-    a[a & 0x7F == 0x7F] = 0x3C                         # finite, except a few planted NaNs
+    a[a & 0x7F == 0x7F] = 0x3C  # finite, except a few planted NaNs
     b[b & 0x7F == 0x7F] = 0x3C
     a[3, 17] = b[40, 9] = 0x7F
     c = rng.standard_normal((M, N)).astype(np.float32)
@@ -47,35 +48,39 @@ def operands(cfg, seed=11):
         sa = rng.integers(118, 136, (M, nkb)).astype(np.uint8)
         shape = (nkb, n_blocks(N, 128)) if cfg.scale_b_tile else (nkb, N)
         sb = rng.integers(118, 136, shape).astype(np.uint8)
-        sa[7, 0] = 0xFF                                 # a NaN scale
+        sa[7, 0] = 0xFF  # a NaN scale
     return a, b, c, sa, sb
 
 
-@pytest.mark.parametrize("name, changes", CONFIGS,
-                         ids=[n + "".join(f",{k}={v}" for k, v in c.items()) for n, c in CONFIGS])
+@pytest.mark.parametrize(
+    "name, changes",
+    CONFIGS,
+    ids=[n + "".join(f",{k}={v}" for k, v in c.items()) for n, c in CONFIGS],
+)
 def test_gemm_bits_do_not_depend_on_the_thread_count(monkeypatch, name, changes):
     assert M * N * K >= SERIAL_WORK and 64 * M * N >= SERIAL_WORK
     cfg = emu.preset(name).replace(**changes)
     a, b, c, sa, sb = operands(cfg)
     chunks = []
 
-    class Pool(core.ThreadPoolExecutor):                 # counts the row chunks
+    class Pool(core.ThreadPoolExecutor):  # counts the row chunks
         def submit(self, *args, **kw):
             chunks.append(threads)
             return super().submit(*args, **kw)
+
     monkeypatch.setattr(core, "_POOL", {})
     monkeypatch.setattr(core, "ThreadPoolExecutor", Pool)
     results = []
     for threads in ("1", "2", "3", "2"):
         monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
         results.append(emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg))
-    assert "1" not in chunks and "2" in chunks and "3" in chunks      # really split
+    assert "1" not in chunks and "2" in chunks and "3" in chunks  # really split
     for pool in core._POOL.values():
         pool.shutdown()
     for d in results[1:]:
         assert_bits_equal(d, results[0], f"{name} {changes}")
     d = results[0].view(np.uint32)
-    assert (d[3] == 0x7FFFFFFF).all() and (d[:, 9] == 0x7FFFFFFF).all()     # spec 2.2
+    assert (d[3] == 0x7FFFFFFF).all() and (d[:, 9] == 0x7FFFFFFF).all()  # spec 2.2
     if sa is not None:
         assert (d[7] == 0x7FFFFFFF).all()
     finite = np.isfinite(results[0])
@@ -163,23 +168,29 @@ def test_commands_give_identical_bits_under_1_and_2_threads(tmp_path):
             if p.is_file():
                 (work / p.name).write_bytes(p.read_bytes())
         env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS=threads)
-        p = subprocess.run([sys.executable, "-c", DRIVER, str(work)], env=env,
-                           capture_output=True, text=True, timeout=300)
+        p = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(work)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
         runs[threads] = outputs(work)
     assert len(runs["1"]) == 14
-    assert runs["1"] == runs["2"]                                  # 1 vs 2 threads
-    for rep in ("out1/", "out2/"):                                 # repeated runs
-        assert {k[5:]: v for k, v in runs["1"].items() if k.startswith(rep)} == \
-            {k[5:]: v for k, v in runs["1"].items() if k.startswith("out1/")}
+    assert runs["1"] == runs["2"]  # 1 vs 2 threads
+    for rep in ("out1/", "out2/"):  # repeated runs
+        assert {k[5:]: v for k, v in runs["1"].items() if k.startswith(rep)} == {
+            k[5:]: v for k, v in runs["1"].items() if k.startswith("out1/")
+        }
     # and the bits are the right ones
     w = tmp_path / "t1" / "out1"
-    assert_bits_equal(np.load(w / "d_default.npy"),
-                      emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg))
+    assert_bits_equal(np.load(w / "d_default.npy"), emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg))
     assert_bits_equal(np.load(w / "d_h100.npy"), emu.gemm(a, b, c=c, config=emu.preset("h100")))
-    assert_bits_equal(np.load(w / "d_run.npy"),
-                      emu.gemm(ta, tb, sa=tsa, sb=tsb,
-                               config=emu.preset("default").replace(scale_b_tile=128)))
+    assert_bits_equal(
+        np.load(w / "d_run.npy"),
+        emu.gemm(ta, tb, sa=tsa, sb=tsb, config=emu.preset("default").replace(scale_b_tile=128)),
+    )
     doc = json.loads((w / "compare.json").read_text())
     assert [r["config"] for r in doc["results"]] == ["h100"] * 3 + ["deepseek-v3"] * 3
     assert len((w / "sweep.csv").read_text().splitlines()) == 5

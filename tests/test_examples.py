@@ -1,5 +1,6 @@
 """Every example: each examples/*.py self-check (quick sizes) and each program
 through the CLI (asm -> disasm -> asm byte-exact, and run)."""
+
 import os
 import subprocess
 import sys
@@ -10,14 +11,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "examples").glob("*.py"))
 PROGRAMS = sorted((ROOT / "examples").glob("*.s"))
-ENV = dict(os.environ, FP8EMU_EXAMPLE_QUICK="1",
-           PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
-                                      if p))
+ENV = dict(
+    os.environ,
+    FP8EMU_EXAMPLE_QUICK="1",
+    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+)
 
 
 def fp8emu(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "emu.cli", *map(str, args)], cwd=ROOT,
-                          env=ENV, capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "emu.cli", *map(str, args)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 def test_the_four_program_examples_exist():
@@ -29,8 +39,14 @@ def test_the_four_program_examples_exist():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_example_script_checks_itself(script):
-    r = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=ENV,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, f"{script.name} failed:\n{r.stdout}\n{r.stderr}"
     if script.with_suffix(".s").exists():
         assert "DIFFERENT" not in r.stdout and "MISMATCH" not in r.stdout
@@ -42,6 +58,7 @@ def test_program_round_trips_through_the_cli(program, tmp_path):
     head = program.read_text().split(".param")[0].split(".data")[0]
     assert "fp8emu run" in head, f"{program.name}: the header must say how to run it"
     from emu.cli import main
+
     b1, s2, b2 = tmp_path / "a.bin", tmp_path / "b.s", tmp_path / "b.bin"
     for args in (("asm", program, "-o", b1), ("disasm", b1, "-o", s2), ("asm", s2, "-o", b2)):
         with pytest.raises(SystemExit) as e:
@@ -56,12 +73,20 @@ def test_probe_program_runs_from_the_cli_as_object_file(tmp_path):
     r = fp8emu("run", b, "--out", f"R={tmp_path / 'r.npy'}")
     assert r.returncode == 0, r.stderr
     import numpy as np
+
     assert np.load(tmp_path / "r.npy").astype(float).tolist() == [
-        1.0, 1 + 3 * 2.0 ** -15, 1.0, 1 + 2.0 ** -13, 1.0, 1 + 2.0 ** -14]
+        1.0,
+        1 + 3 * 2.0**-15,
+        1.0,
+        1 + 2.0**-13,
+        1.0,
+        1 + 2.0**-14,
+    ]
 
 
 def _blocks(lang):
     import re
+
     text = (ROOT / "docs" / "programs.md").read_text()
     return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
 
@@ -70,6 +95,7 @@ def test_docs_programs_md_examples_run(tmp_path, monkeypatch):
     """Every asm block of docs/programs.md assembles, runs and halts with status 0;
     the python block runs against the first one (dot.s)."""
     from emu.machine import run_program
+
     asm_blocks, py_blocks = _blocks("asm"), _blocks("python")
     assert len(asm_blocks) >= 3 and len(py_blocks) == 1
     for src in asm_blocks:

@@ -1,4 +1,5 @@
 """The ISA table and everything derived from it: encodings, decoding, docs."""
+
 import subprocess
 import sys
 from itertools import combinations
@@ -12,10 +13,15 @@ import emu
 from emu.config import FIELD_NAMES
 from emu.machine import HANDLERS
 from isa import asm, disasm, docgen
-from isa.encoding import (IllegalInstruction, Instr, cfg_python_to_value,
-                          cfg_value_to_python, decode, encode)
-from isa.table import (BY_MNEMONIC, CONFIG_FIELDS, OPCODE_BITS, OPS, PRESETS, SPELLINGS,
-                       WORD_BITS)
+from isa.encoding import (
+    IllegalInstruction,
+    Instr,
+    cfg_python_to_value,
+    cfg_value_to_python,
+    decode,
+    encode,
+)
+from isa.table import BY_MNEMONIC, CONFIG_FIELDS, OPCODE_BITS, OPS, PRESETS, SPELLINGS, WORD_BITS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,15 +51,20 @@ def test_opcode_zero_and_all_ones_are_illegal():
         decode((1 << 64) - 1)
 
 
-@pytest.mark.parametrize("word, why", [
-    (BY_MNEMONIC["halt"].opcode | 1 << 40, "reserved bits set"),
-    (BY_MNEMONIC["quant"].opcode | 3 << 8, "fmt = 3 is not a defined elem value"),
-    (BY_MNEMONIC["cfg"].opcode | 15 << 8, "field = 15 is not a defined field value"),
-    (BY_MNEMONIC["cfg"].opcode | 7 << 8 | 2 << 12, "acc_subnormals: value 2 is not 0 or 1"),
-    (BY_MNEMONIC["cfg"].opcode | 0 << 8 | 0x0F03 << 12, "a_format: value 0xf03 is not a "
-                                                       "format code"),
-    (BY_MNEMONIC["cfgp"].opcode | 8 << 8, "name = 8 is not a defined preset value"),
-])
+@pytest.mark.parametrize(
+    "word, why",
+    [
+        (BY_MNEMONIC["halt"].opcode | 1 << 40, "reserved bits set"),
+        (BY_MNEMONIC["quant"].opcode | 3 << 8, "fmt = 3 is not a defined elem value"),
+        (BY_MNEMONIC["cfg"].opcode | 15 << 8, "field = 15 is not a defined field value"),
+        (BY_MNEMONIC["cfg"].opcode | 7 << 8 | 2 << 12, "acc_subnormals: value 2 is not 0 or 1"),
+        (
+            BY_MNEMONIC["cfg"].opcode | 0 << 8 | 0x0F03 << 12,
+            "a_format: value 0xf03 is not a format code",
+        ),
+        (BY_MNEMONIC["cfgp"].opcode | 8 << 8, "name = 8 is not a defined preset value"),
+    ],
+)
 def test_illegal_words_name_the_reason(word, why):
     with pytest.raises(IllegalInstruction, match=why):
         decode(word)
@@ -78,6 +89,7 @@ def _random_instr(draw_int, op):
 def _random_cfg_value(draw_int, field):
     kind = {"format": 0, "enum": 1, "bool": 2, "int": 3}
     from isa.table import CONFIG_VALUE_RULES
+
     rule = CONFIG_VALUE_RULES[field]
     k = kind[rule[0]]
     if k == 0:
@@ -133,14 +145,17 @@ def test_every_preset_value_is_encodable(name):
         v = cfg_python_to_value(field, value)
         assert -(1 << 31) <= v < 1 << 31
         back = cfg_value_to_python(field, v)
-        assert emu.MacConfig(**{**emu.preset(name).to_dict(), field: back}) == \
-            emu.preset(name), (field, value, back)
+        assert emu.MacConfig(**{**emu.preset(name).to_dict(), field: back}) == emu.preset(name), (
+            field,
+            value,
+            back,
+        )
 
 
 def test_every_spelling_assembles_and_disassembles_to_itself():
     for text, (op, quals) in SPELLINGS.items():
         ins = _random_instr(lambda lo, hi: lo if lo >= 0 else 0, op)
-        ins = Instr(op, tuple(quals) + ins.args[len(quals):])
+        ins = Instr(op, tuple(quals) + ins.args[len(quals) :])
         line = disasm.format_instr(ins, 0)
         assert line.split(" ")[0] == text
         obj = asm.assemble(line + "\n", "t.s")
@@ -154,8 +169,9 @@ def test_docs_isa_md_is_generated_from_the_table():
 
 
 def test_docgen_module_prints_the_document():
-    r = subprocess.run([sys.executable, "-m", "isa.docgen"], cwd=ROOT, capture_output=True,
-                       text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "isa.docgen"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert r.stdout == docgen.generate()
     for op in OPS:
         assert f"`{op.syntax}`" in r.stdout

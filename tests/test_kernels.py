@@ -1,9 +1,11 @@
 """The numba kernels equal the exact reference bit for bit: random configurations
 (every field varied), random data with specials, and exhaustive single steps."""
+
 import zlib
 
 import numpy as np
 import pytest
+from conftest import assert_bits_equal, random_scales
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,8 +13,6 @@ import emu
 from emu import reference
 from emu.config import MacConfig
 from emu.formats import encode
-
-from conftest import assert_bits_equal, random_scales
 
 ACC_FORMATS = ["fp32", "e8m13", "bf16", "fp16", "e5m7", "e6m4", "e8m10"]
 
@@ -37,8 +37,9 @@ def configs(draw):
     scaled = draw(st.booleans())
     promo = fused != "k" and draw(st.booleans())
     if scaled:
-        kw["scale_apply"] = draw(st.sampled_from(["product", "promotion"] if promo
-                                                 else ["product"]))
+        kw["scale_apply"] = draw(
+            st.sampled_from(["product", "promotion"] if promo else ["product"])
+        )
         if draw(st.booleans()) and 128 % f == 0:
             kw["scale_block"] = 128
             kw["scale_b_tile"] = draw(st.sampled_from([0, 128]))
@@ -63,7 +64,7 @@ def random_codes(rng, shape, kind):
     elif kind == "sub":
         c = c & 0x8F
     if kind != "any":
-        c[(c & 0x7F) >= 0x78] &= 0xF7         # keep E < all-ones (no NaN/Inf)
+        c[(c & 0x7F) >= 0x78] &= 0xF7  # keep E < all-ones (no NaN/Inf)
     return c
 
 
@@ -71,7 +72,7 @@ def random_c(rng, shape, kind):
     c = (rng.standard_normal(shape) * 2.0 ** rng.integers(-20, 20, shape)).astype(np.float32)
     if kind == "any":
         pick = rng.random(shape)
-        c[pick < 0.05] = np.float32(1e-40)          # subnormal
+        c[pick < 0.05] = np.float32(1e-40)  # subnormal
         c[(pick > 0.05) & (pick < 0.1)] = -0.0
         c[(pick > 0.1) & (pick < 0.12)] = np.inf
         c[(pick > 0.12) & (pick < 0.14)] = np.nan
@@ -79,11 +80,17 @@ def random_c(rng, shape, kind):
     return c
 
 
-@settings(max_examples=120, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(cfg=configs(), seed=st.integers(0, 2**32 - 1),
-       kind=st.sampled_from(["any", "finite", "narrow", "sub"]),
-       dims=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(0, 200)))
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    cfg=configs(),
+    seed=st.integers(0, 2**32 - 1),
+    kind=st.sampled_from(["any", "finite", "narrow", "sub"]),
+    dims=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(0, 200)),
+)
 def test_kernel_equals_reference_random(cfg, seed, kind, dims):
     rng = np.random.default_rng(seed)
     M, N, K = dims
@@ -91,8 +98,7 @@ def test_kernel_equals_reference_random(cfg, seed, kind, dims):
     b = random_codes(rng, (K, N), kind)
     c = random_c(rng, (M, N), kind)
     lo, hi = (0, 255) if kind == "any" else (100, 150)
-    sa, sb = random_scales(rng, cfg, M, N, K, nan_rate=0.02 if kind == "any" else 0,
-                           lo=lo, hi=hi)
+    sa, sb = random_scales(rng, cfg, M, N, K, nan_rate=0.02 if kind == "any" else 0, lo=lo, hi=hi)
     want = reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
     got = emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg)
     assert_bits_equal(got, want, repr(cfg))
@@ -107,8 +113,11 @@ def test_presets_equal_reference(name, kind):
     a, b = random_codes(rng, (M, K), kind), random_codes(rng, (K, N), kind)
     c = random_c(rng, (M, N), "finite")
     sa, sb = random_scales(rng, cfg, M, N, K)
-    assert_bits_equal(emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
-                      reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg), name)
+    assert_bits_equal(
+        emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
+        reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
+        name,
+    )
 
 
 @pytest.mark.parametrize("fmts", [("e4m3", "e4m3"), ("e5m2", "e5m2")])
@@ -117,14 +126,16 @@ def test_exhaustive_single_products(fmts, cfgname):
     """Every pair of codes as one product in one fused step, with several accumulator
     values: each output element is one fused step (M = 256 rows of A, one code each;
     N = 256 columns of B; K = 1)."""
-    cfg = emu.preset(cfgname).replace(a_format=fmts[0], b_format=fmts[1], fused=1,
-                                      scale_block=0)
+    cfg = emu.preset(cfgname).replace(a_format=fmts[0], b_format=fmts[1], fused=1, scale_block=0)
     a = np.arange(256, dtype=np.uint8).reshape(256, 1)
     b = np.arange(256, dtype=np.uint8).reshape(1, 256)
     for cval in [-0.0, 1.0, -3.0e-3, 1.5 * 2.0**-20, 1e-40]:
         c = np.full((256, 256), cval, dtype=np.float32)
-        assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
-                          reference.gemm(a, b, c=c, config=cfg), f"{cfgname} c={cval}")
+        assert_bits_equal(
+            emu.gemm(a, b, c=c, config=cfg),
+            reference.gemm(a, b, c=c, config=cfg),
+            f"{cfgname} c={cval}",
+        )
 
 
 # ------------------------------------------------------------------ float64 paths
@@ -132,21 +143,26 @@ def test_fma_chain_path_edge_values():
     """fp32-seq (float64 -> fp32 FMA chain): signed zeros, absorption next to the
     fp32 maximum, subnormal C, cancellation -- equal to the reference."""
     cfg = emu.preset("fp32-seq")
-    f = lambda v: encode("e4m3", np.array(v, dtype=np.float64))
-    a = f([[448, 448, 0, 1], [-0.0, -0.0, -0.0, -0.0], [2**-9, -2**-9, 2**-9, 0]])
+
+    def f(v):
+        return encode("e4m3", np.array(v, dtype=np.float64))
+
+    a = f([[448, 448, 0, 1], [-0.0, -0.0, -0.0, -0.0], [2**-9, -(2**-9), 2**-9, 0]])
     b = f([[448, 1], [448, 1], [1, 1], [-0.0, 1]])
     c = np.array([[3.4e38, -0.0], [-0.0, -0.0], [1e-40, -1e-40]], dtype=np.float32)
     want = reference.gemm(a, b, c=c, config=cfg)
     assert_bits_equal(emu.gemm(a, b, c=c, config=cfg), want)
-    assert want[0, 0] == np.float32(3.4e38)       # 2 * 448**2 is below half an ulp
-    assert want[1, 1] == 0 and np.signbit(want[1, 1])     # all -0 stays -0
+    assert want[0, 0] == np.float32(3.4e38)  # 2 * 448**2 is below half an ulp
+    assert want[1, 1] == 0 and np.signbit(want[1, 1])  # all -0 stays -0
 
 
 def test_exact_step_bound_holds_and_fails():
     """exact_step_fits: E4M3 with K = 2**17 qualifies; K * amax * bmax beyond 2**53
-    units of 2**-18 (K > 171196 with 448 * 448 and subnormals present) does not.  When it does not, float64 summation really is inexact, and the
+    units of 2**-18 (K > 171196 with 448 * 448 and subnormals present) does not.  When it does not,
+    float64 summation really is inexact, and the
     general kernel still equals the reference."""
     from emu.kernels.floatpath import exact_step_fits
+
     amax = np.array([448.0])
     lsb = np.array([-9])
     # K * 448**2 <= 2**53 * 2**-18  <=>  K <= 2**35 / 200704 = 171196.9
@@ -155,10 +171,13 @@ def test_exact_step_bound_holds_and_fails():
     assert not exact_step_fits(amax, amax, lsb, lsb, 171197)
     # E5M2: 57344 * 57344 next to 2**-16 * 2**-16 in one dot product
     cfg = emu.preset("exact").replace(a_format="e5m2", b_format="e5m2")
-    e5 = lambda v: encode("e5m2", np.array(v, dtype=np.float64))
+
+    def e5(v):
+        return encode("e5m2", np.array(v, dtype=np.float64))
+
     a = e5([[57344.0, 2.0**-16, -57344.0]])
     b = e5([[57344.0], [2.0**-16], [57344.0]])
-    assert float(np.float64(57344.0**2) + 2.0**-32 - 57344.0**2) == 0.0   # float64 loses it
+    assert float(np.float64(57344.0**2) + 2.0**-32 - 57344.0**2) == 0.0  # float64 loses it
     got = emu.gemm(a, b, config=cfg)
     assert_bits_equal(got, reference.gemm(a, b, config=cfg))
     assert got[0, 0] == np.float32(2.0**-32)
@@ -171,14 +190,16 @@ def test_float_paths_random(name):
     for kind in ["finite", "narrow", "sub", "any"]:
         a, b = random_codes(rng, (6, 150), kind), random_codes(rng, (150, 5), kind)
         c = random_c(rng, (6, 5), kind)
-        assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
-                          reference.gemm(a, b, c=c, config=cfg), f"{name} {kind}")
+        assert_bits_equal(
+            emu.gemm(a, b, c=c, config=cfg), reference.gemm(a, b, c=c, config=cfg), f"{name} {kind}"
+        )
 
 
 def test_same_bits_with_one_and_two_threads(tmp_path):
     """Row partitioning never changes results: NUMBA_NUM_THREADS=1 equals the default."""
     import subprocess
     import sys
+
     rng = np.random.default_rng(3)
     a = random_codes(rng, (37, 256), "finite")
     b = random_codes(rng, (256, 29), "finite")
@@ -194,8 +215,11 @@ def test_same_bits_with_one_and_two_threads(tmp_path):
                 args += [f"--{nm}", str(tmp_path / f"{nm}.npy")]
         out = tmp_path / f"d_{name}.npy"
         env = dict(__import__("os").environ, NUMBA_NUM_THREADS="1")
-        subprocess.run([sys.executable, "-m", "emu.cli", "gemm", *args, "--preset", name,
-                        "--out", str(out)], check=True, env=env)
+        subprocess.run(
+            [sys.executable, "-m", "emu.cli", "gemm", *args, "--preset", name, "--out", str(out)],
+            check=True,
+            env=env,
+        )
         assert_bits_equal(np.load(out), emu.gemm(a, b, sa=sa, sb=sb, config=cfg), name)
 
 
@@ -204,13 +228,14 @@ def test_same_bits_with_one_and_two_threads(tmp_path):
 def test_fast_kernel_large_step_sums(align, rne):
     """Largest products (448 * 448) in every position, all one sign: every cut term
     is close to 2**(align_bits + 2) and a step's sum to 2**(align_bits + 7)."""
-    cfg = emu.preset("default").replace(align_bits=align, scale_block=0,
-                                        align_round="rne" if rne else "rz")
+    cfg = emu.preset("default").replace(
+        align_bits=align, scale_block=0, align_round="rne" if rne else "rz"
+    )
     rng = np.random.default_rng(align)
-    a = np.full((3, 96), 0x7E, dtype=np.uint8)                 # 448
+    a = np.full((3, 96), 0x7E, dtype=np.uint8)  # 448
     b = np.full((96, 5), 0x7E, dtype=np.uint8)
-    b[rng.random(b.shape) < 0.3] = 0x7D                        # 416: not all equal
-    a[1] |= 0x80                                               # a negative row
+    b[rng.random(b.shape) < 0.3] = 0x7D  # 416: not all equal
+    a[1] |= 0x80  # a negative row
     assert_bits_equal(emu.gemm(a, b, config=cfg), reference.gemm(a, b, config=cfg))
 
 
@@ -219,6 +244,7 @@ def test_general_kernel_alone_equals_reference(name):
     """Every element through the general kernel (no fast path) on preset configs."""
     from emu.kernels import run
     from emu.operands import check
+
     cfg = emu.preset(name)
     rng = np.random.default_rng(11)
     a, b = random_codes(rng, (3, 200), "any"), random_codes(rng, (200, 4), "narrow")
@@ -234,23 +260,30 @@ def test_exact_alignment_on_the_fast_kernel(fused, acc):
     """align_bits = "exact" with several steps runs on the fast kernel with a window
     as wide as the data's span; equal to the reference, with C present."""
     from emu.kernels import fast_params, params
+
     cfg = emu.preset("fp32-seq").replace(fused=fused, acc_format=acc, acc_round="rd")
     rng = np.random.default_rng(fused)
     a, b = random_codes(rng, (4, 96), "finite"), random_codes(rng, (96, 6), "finite")
     c = random_c(rng, (4, 6), "finite")
-    assert fast_params(cfg, params(cfg, 96), 96, np.array([-6, 8]), np.array([-6, 8])) \
-        is not None
-    assert_bits_equal(emu.gemm(a, b, c=c, config=cfg),
-                      reference.gemm(a, b, c=c, config=cfg), repr(cfg))
+    assert fast_params(cfg, params(cfg, 96), 96, np.array([-6, 8]), np.array([-6, 8])) is not None
+    assert_bits_equal(
+        emu.gemm(a, b, c=c, config=cfg), reference.gemm(a, b, c=c, config=cfg), repr(cfg)
+    )
 
 
-@pytest.mark.parametrize("cfg", [
-    emu.preset("deepseek-v3").replace(scale_b_tile=0, scale_block=16, promote_every=16,
-                                      fused=8, promote_round="rd"),
-    emu.preset("default").replace(scale_block=8, fused=8, c_in_alignment=False,
-                                  acc_format="bf16", acc_round="ru"),
-    emu.preset("h100").replace(fused=16, align_bits="exact", acc_format="e5m7"),
-], ids=["promotion", "c-outside", "exact-window"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        emu.preset("deepseek-v3").replace(
+            scale_b_tile=0, scale_block=16, promote_every=16, fused=8, promote_round="rd"
+        ),
+        emu.preset("default").replace(
+            scale_block=8, fused=8, c_in_alignment=False, acc_format="bf16", acc_round="ru"
+        ),
+        emu.preset("h100").replace(fused=16, align_bits="exact", acc_format="e5m7"),
+    ],
+    ids=["promotion", "c-outside", "exact-window"],
+)
 def test_fast_kernel_across_row_blocks_and_column_tiles(cfg):
     """M = 37 and N = 300 cross the fast kernel's 16-row blocks and 256-column tiles
     (partial ones included); every element still equals the reference."""
@@ -259,5 +292,8 @@ def test_fast_kernel_across_row_blocks_and_column_tiles(cfg):
     a, b = random_codes(rng, (M, K), "narrow"), random_codes(rng, (K, N), "finite")
     c = random_c(rng, (M, N), "finite")
     sa, sb = random_scales(rng, cfg, M, N, K)
-    assert_bits_equal(emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
-                      reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg), repr(cfg))
+    assert_bits_equal(
+        emu.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
+        reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
+        repr(cfg),
+    )

@@ -1,5 +1,6 @@
 """The machine: scalar semantics, memory, MMA chunking (bit-equal to emu.gemm),
 quantise/convert, faults, trace and the run command."""
+
 import math
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_scalar_arithmetic_wraps_and_x0_is_zero():
         add x0, x1, x1
         halt
     """)
-    big = ((0x7FFFFFFF ** 4 + (1 << 63)) % (1 << 64)) - (1 << 63)
+    big = ((0x7FFFFFFF**4 + (1 << 63)) % (1 << 64)) - (1 << 63)
     assert m.x[:8] == [0, 0x7FFFFFFF, -3, big, 0x7FFFFFFC, -0x80000002, -1, 1]
 
 
@@ -73,7 +74,8 @@ def test_branches_calls_and_loops():
 
 
 def test_word_loads_sign_extend_and_stores_write_memory():
-    _, out, m = run("""
+    _, out, m = run(
+        """
         .data
     v:  .word 0xbf800000, 5
     .buffer W, i32, 2
@@ -85,7 +87,9 @@ def test_word_loads_sign_extend_and_stores_write_memory():
         addi x2, x2, 1
         sw x2, x3, 4
         halt
-    """, outputs=["W"])
+    """,
+        outputs=["W"],
+    )
     assert m.x[1] == 0xBF800000 - (1 << 32) and m.x[2] == 6
     assert out["W"].tolist() == [-0x40800000, 6]
 
@@ -99,7 +103,8 @@ def test_halt_status_and_steps():
 def test_tile_scale_and_acc_loads_and_stores_with_strides():
     x = np.arange(48, dtype=np.float32).reshape(6, 8)
     codes = np.arange(64, dtype=np.uint8).reshape(8, 8)
-    _, out, _ = run("""
+    _, out, _ = run(
+        """
         .data
     .buffer X, f32, 6, 8
     .buffer T, u8, 8, 8
@@ -125,7 +130,10 @@ def test_tile_scale_and_acc_loads_and_stores_with_strides():
         li x8, 8
         sst s0, x7, x8
         halt
-    """, dict(X=x, T=codes), ["Y", "U"])
+    """,
+        dict(X=x, T=codes),
+        ["Y", "U"],
+    )
     y = np.zeros((6, 8), np.float32)
     y[0:3, 0:2] = x[0:6:2, 1:3]
     assert_bits_equal(out["Y"], y)
@@ -142,20 +150,39 @@ def kloop_source(M, N, K, kt, cfg, scaled):
     bs = cfg.scale_block
     nkb = n_blocks(K, bs) if bs else 1
     sbc = n_blocks(N, 128) if cfg.scale_b_tile else N
-    lines = [".data", f".buffer A, u8, {M}, {K}", f".buffer B, u8, {K}, {N}",
-             f".buffer C, f32, {M}, {N}", f".buffer D, f32, {M}, {N}",
-             f".buffer SA, ue8m0, {M}, {nkb}", f".buffer SB, ue8m0, {nkb}, {sbc}", ".text",
-             f"li x1, {K}", f"li x2, {N}", f"li x3, {nkb}", f"li x4, {sbc}",
-             f"li x5, {N * 4}", "li x10, C", f"ald acc0, x10, x5, {M}, {N}"]
+    lines = [
+        ".data",
+        f".buffer A, u8, {M}, {K}",
+        f".buffer B, u8, {K}, {N}",
+        f".buffer C, f32, {M}, {N}",
+        f".buffer D, f32, {M}, {N}",
+        f".buffer SA, ue8m0, {M}, {nkb}",
+        f".buffer SB, ue8m0, {nkb}, {sbc}",
+        ".text",
+        f"li x1, {K}",
+        f"li x2, {N}",
+        f"li x3, {nkb}",
+        f"li x4, {sbc}",
+        f"li x5, {N * 4}",
+        "li x10, C",
+        f"ald acc0, x10, x5, {M}, {N}",
+    ]
     for k0 in range(0, K, kt):
         kc = min(kt, K - k0)
-        lines += [f"li x11, A + {k0}", f"tld t0, x11, x1, {M}, {kc}",
-                  f"li x12, B + {k0 * N}", f"tld t1, x12, x2, {kc}, {N}"]
+        lines += [
+            f"li x11, A + {k0}",
+            f"tld t0, x11, x1, {M}, {kc}",
+            f"li x12, B + {k0 * N}",
+            f"tld t1, x12, x2, {kc}, {N}",
+        ]
         if scaled:
-            lines += [f"li x13, SA + {k0 // bs}", f"sld s0, x13, x3, {M}, {n_blocks(kc, bs)}",
-                      f"li x14, SB + {k0 // bs * sbc}",
-                      f"sld s1, x14, x4, {n_blocks(kc, bs)}, {sbc}",
-                      "mma.bs acc0, t0, t1, s0, s1"]
+            lines += [
+                f"li x13, SA + {k0 // bs}",
+                f"sld s0, x13, x3, {M}, {n_blocks(kc, bs)}",
+                f"li x14, SB + {k0 // bs * sbc}",
+                f"sld s1, x14, x4, {n_blocks(kc, bs)}, {sbc}",
+                "mma.bs acc0, t0, t1, s0, s1",
+            ]
         else:
             lines.append("mma acc0, t0, t1")
     lines += ["li x15, D", "ast acc0, x15, x5", "halt"]
@@ -163,18 +190,20 @@ def kloop_source(M, N, K, kt, cfg, scaled):
 
 
 def kloop_data(rng, M, N, K, cfg):
-    def codes(shape):       # finite codes of both e4m3 and e5m2, both signs
+    def codes(shape):  # finite codes of both e4m3 and e5m2, both signs
         return (rng.integers(0, 0x78, shape) | rng.integers(0, 2, shape) << 7).astype(np.uint8)
+
     a, b = codes((M, K)), codes((K, N))
     c = (rng.standard_normal((M, N)) * 4).astype(np.float32)
-    c[0, 0] = np.float32(1 + 2.0 ** -20)      # not representable in e8m13
+    c[0, 0] = np.float32(1 + 2.0**-20)  # not representable in e8m13
     c[0, 1] = -0.0
     sa = sb = None
     if cfg.scale_block:
         nkb = n_blocks(K, cfg.scale_block)
         sa = rng.integers(122, 132, (M, nkb)).astype(np.uint8)
-        sb = rng.integers(122, 132, (nkb, n_blocks(N, 128) if cfg.scale_b_tile else N)
-                          ).astype(np.uint8)
+        sb = rng.integers(122, 132, (nkb, n_blocks(N, 128) if cfg.scale_b_tile else N)).astype(
+            np.uint8
+        )
     return a, b, c, sa, sb
 
 
@@ -192,12 +221,24 @@ CHUNK_CASES = [
     ("deepseek-v3", 512, 256),
     (dict(base="h100", promote_every=64), 202, 64),
     (dict(base="h100", promote_every=64, c_in_alignment=False, align_round="rne"), 150, 128),
-    (dict(base="default", a_format="e5m2", acc_format="bf16", acc_round="rd", fused=16,
-          scale_block=32), 100, 32),
-    (dict(base="deepseek-v3", scale_b_tile=0, promote_format="e8m13", promote_round="rz"),
-     300, 128),
-    (dict(base="mxfp8", scale_apply="promotion", promote_every=32, acc_subnormals=False),
-     96, 64),
+    (
+        dict(
+            base="default",
+            a_format="e5m2",
+            acc_format="bf16",
+            acc_round="rd",
+            fused=16,
+            scale_block=32,
+        ),
+        100,
+        32,
+    ),
+    (
+        dict(base="deepseek-v3", scale_b_tile=0, promote_format="e8m13", promote_round="rz"),
+        300,
+        128,
+    ),
+    (dict(base="mxfp8", scale_apply="promotion", promote_every=32, acc_subnormals=False), 96, 64),
 ]
 
 
@@ -236,7 +277,8 @@ def test_config_set_by_the_program_overrides_the_initial_one():
     rng = np.random.default_rng(5)
     a, b, c, _, _ = kloop_data(rng, 4, 8, 64, cfg)
     src = kloop_source(4, 8, 64, 32, cfg, False).replace(
-        ".text\n", ".text\ncfgp h100\ncfg align_bits, 20\ncfg acc_format, fp32\n")
+        ".text\n", ".text\ncfgp h100\ncfg align_bits, 20\ncfg acc_format, fp32\n"
+    )
     _, out, _ = run(src, dict(A=a, B=b, C=c), ["D"], config=emu.preset("exact"))
     assert_bits_equal(out["D"], emu.gemm(a, b, c=c, config=cfg))
 
@@ -254,17 +296,28 @@ MMA_SETUP = """
 """
 
 
-@pytest.mark.parametrize("body, preset, msg", [
-    ("tld t0, x1, x2, 4, 96\ntld t1, x3, x4, 96, 4\nmma acc0, t0, t1\nmma acc0, t0, t1",
-     "default", "mma acc0, t0, t1: acc0 cannot continue its accumulation: its last MMA had "
-                "kt = 96, not a multiple of 128 (lcm of fused, promote_every, scale_block), "
-                "so it was the tail of K; start a new one with azero or ald"),
-    ("tld t0, x1, x2, 4, 64\ntld t1, x3, x4, 64, 4\nmma acc0, t0, t1\nmma acc0, t0, t1",
-     "exact", "acc0 cannot continue its accumulation: with fused = k an MMA is a whole "
-              "accumulation"),
-    ("tld t0, x1, x2, 4, 32\ntld t1, x3, x4, 32, 4\nmma acc0, t0, t1\nmma acc0, t0, t1",
-     "h100", None),
-])
+@pytest.mark.parametrize(
+    "body, preset, msg",
+    [
+        (
+            "tld t0, x1, x2, 4, 96\ntld t1, x3, x4, 96, 4\nmma acc0, t0, t1\nmma acc0, t0, t1",
+            "default",
+            "mma acc0, t0, t1: acc0 cannot continue its accumulation: its last MMA had "
+            "kt = 96, not a multiple of 128 (lcm of fused, promote_every, scale_block), "
+            "so it was the tail of K; start a new one with azero or ald",
+        ),
+        (
+            "tld t0, x1, x2, 4, 64\ntld t1, x3, x4, 64, 4\nmma acc0, t0, t1\nmma acc0, t0, t1",
+            "exact",
+            "acc0 cannot continue its accumulation: with fused = k an MMA is a whole accumulation",
+        ),
+        (
+            "tld t0, x1, x2, 4, 32\ntld t1, x3, x4, 32, 4\nmma acc0, t0, t1\nmma acc0, t0, t1",
+            "h100",
+            None,
+        ),
+    ],
+)
 def test_chunking_rule_is_enforced(body, preset, msg):
     src = MMA_SETUP + body + "\nhalt\n"
     if msg is None:
@@ -274,8 +327,10 @@ def test_chunking_rule_is_enforced(body, preset, msg):
 
 
 def test_azero_or_ald_restarts_an_ended_accumulation():
-    src = MMA_SETUP + ("tld t0, x1, x2, 4, 96\ntld t1, x3, x4, 96, 4\nmma acc0, t0, t1\n"
-                       "azero acc0, 4, 4\nmma acc0, t0, t1\nhalt\n")
+    src = MMA_SETUP + (
+        "tld t0, x1, x2, 4, 96\ntld t1, x3, x4, 96, 4\nmma acc0, t0, t1\n"
+        "azero acc0, 4, 4\nmma acc0, t0, t1\nhalt\n"
+    )
     assert run(src)[0] == 0
 
 
@@ -284,8 +339,7 @@ def test_azero_or_ald_restarts_an_ended_accumulation():
 @pytest.mark.parametrize("mode", ["floor", "ceil", "rceil", "even"])
 def test_quant_equals_emu_quantize(fmt, mode):
     rng = np.random.default_rng(11)
-    x = (rng.standard_normal((4, 64)) * np.exp2(rng.integers(-20, 20, (4, 1)))
-         ).astype(np.float32)
+    x = (rng.standard_normal((4, 64)) * np.exp2(rng.integers(-20, 20, (4, 1)))).astype(np.float32)
     x[0, :32] = 0
     x[1, 3] = np.inf
     x[2, 5] = np.nan
@@ -321,16 +375,14 @@ def test_quant_equals_emu_quantize(fmt, mode):
         assert np.array_equal(q, wq) and np.array_equal(s, ws), (block, mode)
     # amax = 0 gives code 0, except ceil: S = ceil(log2(1e-4 / max_elem)) (spec 2.5)
     zero_block = {"e4m3": 127 - 22, "e5m2": 127 - 29}[fmt] if mode == "ceil" else 0
-    assert out["S"][0, 0] == zero_block and out["S"][1, 0] == 0xFF     # Inf -> NaN scale
-    assert out["S2"][1, 0] == 0xFF and np.all(out["Q"][1, :32] == (0x7F if fmt == "e4m3"
-                                                                  else 0x7E))
+    assert out["S"][0, 0] == zero_block and out["S"][1, 0] == 0xFF  # Inf -> NaN scale
+    assert out["S2"][1, 0] == 0xFF and np.all(out["Q"][1, :32] == (0x7F if fmt == "e4m3" else 0x7E))
 
 
 @pytest.mark.parametrize("fmt", ["e4m3", "e5m2"])
 @pytest.mark.parametrize("ovf", ["sat", "nonsat"])
 def test_cvt_equals_encode(fmt, ovf):
-    x = np.array([[0.0, -0.0, 1.0, 464.0, 1e6, -1e6, np.inf, np.nan, 2.0 ** -17, 0.3]],
-                 np.float32)
+    x = np.array([[0.0, -0.0, 1.0, 464.0, 1e6, -1e6, np.inf, np.nan, 2.0**-17, 0.3]], np.float32)
     src = f"""
         .data
     .buffer X, f32, 1, 10
@@ -350,52 +402,84 @@ def test_cvt_equals_encode(fmt, ovf):
 
 
 # --------------------------------------------------------------------- faults
-@pytest.mark.parametrize("src, msg", [
-    ("li x1, 0x3fffff0\ntld t0, x1, x0, 1, 32\nhalt",
-     "pc=0x0008: tld t0, x1, x0, 1, 32: out-of-bounds access: bytes 0x3fffff0..0x4000010 are "
-     "outside the 64 MiB memory"),
-    ("li x1, -8\nlw x2, x1, 0\nhalt", "pc=0x0008: lw x2, x1, 0: out-of-bounds access"),
-    ("li x1, 2\nald acc0, x1, x0, 1, 1\nhalt",
-     "pc=0x0008: ald acc0, x1, x0, 1, 1: misaligned access: address 0x2 and stride 0 must be "
-     "multiples of 4"),
-    ("li x1, 4\nsw x1, x1, 2\nhalt", "misaligned access: address 0x6"),
-    ("mma acc0, t9, t1\nhalt", "pc=0x0000: mma acc0, t9, t1: bad register t9: this machine "
-                               "has t0..t7"),
-    ("tst t3, x0, x0\nhalt", "pc=0x0000: tst t3, x0, x0: t3 is empty (nothing was loaded "
-                             "into it)"),
-    ("azero acc0, 2, 2\ntld t0, x0, x0, 2, 3\ntld t1, x0, x0, 4, 2\nmma acc0, t0, t1\nhalt",
-     "t0 is 2x3 and t1 is 4x2: their K sizes differ"),
-    ("azero acc0, 2, 3\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\nmma acc0, t0, t1\nhalt",
-     "acc0 is 2x3, expected 2x2 (rows of t0 x columns of t1)"),
-    ("tld t0, x0, x0, 257, 4\nhalt", "t0: shape 257x4 exceeds the registers' 256x1024"),
-    ("azero acc0, 1, 257\nhalt", "acc0: shape 1x257 exceeds the registers' 256x256"),
-    ("tld t0, x0, x0, 0, 4\nhalt", "t0: empty shape 0x4"),
-    ("li x1, 1\ntld t0, x0, x0, 2, 2\ntst t0, x0, x1\nhalt",
-     "row stride 1 is smaller than a row (2 bytes): stored rows would overlap"),
-    ("cfg scale_apply, promotion\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\n"
-     "tld t1, x0, x0, 4, 1\nmma acc0, t0, t1\nhalt",
-     "pc=0x0020: mma acc0, t0, t1: illegal config: scale_apply = 'promotion' requires "
-     "promote_every == scale_block (0 != 128)"),
-    ("cfg a_format, fp32\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\ntld t1, x0, x0, 4, 1\n"
-     "mma acc0, t0, t1\nhalt", "illegal config: a_format must be one of e4m3, e5m2"),
-    ("cfgp h100\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\ntld t1, x0, x0, 4, 1\n"
-     "sld s0, x0, x0, 1, 1\nmma.bs acc0, t0, t1, s0, s0\nhalt",
-     "mma.bs needs block scales but the config has scale_block = 0 (use mma)"),
-    ("azero acc0, 2, 2\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\nsld s0, x0, x0, 2, 2\n"
-     "sld s1, x0, x0, 1, 2\nmma.bs acc0, t0, t1, s0, s1\nhalt",
-     "s0 holds 2x2 scales; t0 (2x4) with scale_block 128 needs 2x1"),
-    ("cfgp deepseek-v3\nazero acc0, 2, 2\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\n"
-     "sld s0, x0, x0, 2, 1\nsld s1, x0, x0, 1, 2\nmma.bs acc0, t0, t1, s0, s1\nhalt",
-     "s1 holds 1x2 scales; t1 (4x2) and scale_b_tile 128 with scale_block 128 needs 1x1"),
-    ("azero acc0, 1, 1\nquant.e4m3.floor t0, s0, acc0, 0, 1\nhalt",
-     "block 0x1: block sizes must be >= 1"),
-    ("top: j top", "pc=0x0000: j top: step limit reached (1000 instructions executed; raise "
-                   "--max-steps)"),
-    ("j 0x100", "pc=0x0000: j 0x100: jump to 0x100, outside the program"),
-    ("j -0x8", "jump to -0x8, outside the program"),
-    ("li x1, 3\njr x1", "pc=0x0008: jr x1: jump to 0x3: not an instruction address"),
-    ("li x1, 1", "pc=0x0008: (end of program): ran past the last instruction (no halt)"),
-])
+@pytest.mark.parametrize(
+    "src, msg",
+    [
+        (
+            "li x1, 0x3fffff0\ntld t0, x1, x0, 1, 32\nhalt",
+            "pc=0x0008: tld t0, x1, x0, 1, 32: out-of-bounds access: "
+            "bytes 0x3fffff0..0x4000010 are outside the 64 MiB memory",
+        ),
+        ("li x1, -8\nlw x2, x1, 0\nhalt", "pc=0x0008: lw x2, x1, 0: out-of-bounds access"),
+        (
+            "li x1, 2\nald acc0, x1, x0, 1, 1\nhalt",
+            "pc=0x0008: ald acc0, x1, x0, 1, 1: misaligned access: "
+            "address 0x2 and stride 0 must be multiples of 4",
+        ),
+        ("li x1, 4\nsw x1, x1, 2\nhalt", "misaligned access: address 0x6"),
+        (
+            "mma acc0, t9, t1\nhalt",
+            "pc=0x0000: mma acc0, t9, t1: bad register t9: this machine has t0..t7",
+        ),
+        (
+            "tst t3, x0, x0\nhalt",
+            "pc=0x0000: tst t3, x0, x0: t3 is empty (nothing was loaded into it)",
+        ),
+        (
+            "azero acc0, 2, 2\ntld t0, x0, x0, 2, 3\ntld t1, x0, x0, 4, 2\nmma acc0, t0, t1\nhalt",
+            "t0 is 2x3 and t1 is 4x2: their K sizes differ",
+        ),
+        (
+            "azero acc0, 2, 3\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\nmma acc0, t0, t1\nhalt",
+            "acc0 is 2x3, expected 2x2 (rows of t0 x columns of t1)",
+        ),
+        ("tld t0, x0, x0, 257, 4\nhalt", "t0: shape 257x4 exceeds the registers' 256x1024"),
+        ("azero acc0, 1, 257\nhalt", "acc0: shape 1x257 exceeds the registers' 256x256"),
+        ("tld t0, x0, x0, 0, 4\nhalt", "t0: empty shape 0x4"),
+        (
+            "li x1, 1\ntld t0, x0, x0, 2, 2\ntst t0, x0, x1\nhalt",
+            "row stride 1 is smaller than a row (2 bytes): stored rows would overlap",
+        ),
+        (
+            "cfg scale_apply, promotion\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\n"
+            "tld t1, x0, x0, 4, 1\nmma acc0, t0, t1\nhalt",
+            "pc=0x0020: mma acc0, t0, t1: illegal config: scale_apply = 'promotion' requires "
+            "promote_every == scale_block (0 != 128)",
+        ),
+        (
+            "cfg a_format, fp32\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\ntld t1, x0, x0, 4, 1\n"
+            "mma acc0, t0, t1\nhalt",
+            "illegal config: a_format must be one of e4m3, e5m2",
+        ),
+        (
+            "cfgp h100\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\ntld t1, x0, x0, 4, 1\n"
+            "sld s0, x0, x0, 1, 1\nmma.bs acc0, t0, t1, s0, s0\nhalt",
+            "mma.bs needs block scales but the config has scale_block = 0 (use mma)",
+        ),
+        (
+            "azero acc0, 2, 2\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\nsld s0, x0, x0, 2, 2\n"
+            "sld s1, x0, x0, 1, 2\nmma.bs acc0, t0, t1, s0, s1\nhalt",
+            "s0 holds 2x2 scales; t0 (2x4) with scale_block 128 needs 2x1",
+        ),
+        (
+            "cfgp deepseek-v3\nazero acc0, 2, 2\ntld t0, x0, x0, 2, 4\ntld t1, x0, x0, 4, 2\n"
+            "sld s0, x0, x0, 2, 1\nsld s1, x0, x0, 1, 2\nmma.bs acc0, t0, t1, s0, s1\nhalt",
+            "s1 holds 1x2 scales; t1 (4x2) and scale_b_tile 128 with scale_block 128 needs 1x1",
+        ),
+        (
+            "azero acc0, 1, 1\nquant.e4m3.floor t0, s0, acc0, 0, 1\nhalt",
+            "block 0x1: block sizes must be >= 1",
+        ),
+        (
+            "top: j top",
+            "pc=0x0000: j top: step limit reached (1000 instructions executed; raise --max-steps)",
+        ),
+        ("j 0x100", "pc=0x0000: j 0x100: jump to 0x100, outside the program"),
+        ("j -0x8", "jump to -0x8, outside the program"),
+        ("li x1, 3\njr x1", "pc=0x0008: jr x1: jump to 0x3: not an instruction address"),
+        ("li x1, 1", "pc=0x0008: (end of program): ran past the last instruction (no halt)"),
+    ],
+)
 def test_faults_name_pc_instruction_and_reason(src, msg):
     got = fault(src, max_steps=1000)
     assert msg in got, got
@@ -424,10 +508,14 @@ def test_machine_parameters_bound_registers_and_memory():
 def test_inputs_must_match_buffer_dtype_and_shape():
     src = ".data\n.buffer A, e4m3, 2, 3\n.buffer F, f32, 2\n.text\nhalt\n"
     import ml_dtypes
+
     ok = np.zeros((2, 3), ml_dtypes.float8_e4m3fn)
     run(src, dict(A=ok, F=np.ones(2, np.float32)))
-    with pytest.raises(UsageError, match="buffer A expects a 2x3 e4m3 array \\(uint8 or "
-                                         "float8_e4m3fn\\), got float32 with shape 2x3"):
+    with pytest.raises(
+        UsageError,
+        match="buffer A expects a 2x3 e4m3 array \\(uint8 or "
+        "float8_e4m3fn\\), got float32 with shape 2x3",
+    ):
         run(src, dict(A=np.zeros((2, 3), np.float32)))
     with pytest.raises(UsageError, match="got uint8 with shape 3x2"):
         run(src, dict(A=np.zeros((3, 2), np.uint8)))
@@ -438,7 +526,8 @@ def test_inputs_must_match_buffer_dtype_and_shape():
 # --------------------------------------------------------------------- trace
 def test_trace_prints_each_instruction_and_what_it_changed():
     lines = []
-    run("""
+    run(
+        """
         .data
     .buffer V, f32, 1, 2
     v:  .float 1.5, -2
@@ -450,7 +539,9 @@ def test_trace_prints_each_instruction_and_what_it_changed():
         ast acc1, x6, x0
         li x5, 0x12345
         halt
-    """, trace=lines.append)
+    """,
+        trace=lines.append,
+    )
     assert [ln.rstrip() for ln in lines] == [
         "0x0000  li x5, 8                                    x5=8",
         "0x0008  cfg acc_format, bf16                        acc_format=bf16",
@@ -468,17 +559,29 @@ def test_rounding_probe_program_gives_the_spec_section_4_numbers():
     status, out, _ = run(src, outputs=["R"])
     assert status == 0
     assert out["R"].astype(float).tolist() == [
-        1.0, 1 + 3 * 2.0 ** -15, 1.0, 1 + 2.0 ** -13, 1.0, 1 + 2.0 ** -14]
+        1.0,
+        1 + 3 * 2.0**-15,
+        1.0,
+        1 + 2.0**-13,
+        1.0,
+        1 + 2.0**-14,
+    ]
 
 
 def test_probe_program_detects_a_wrong_machine():
     """b200 (31 alignment bits, fp32) keeps probe 0's 3*2^-15: the program halts 1."""
-    src = (ROOT / "examples" / "rounding_probe.s").read_text().replace(
-        "    jal x31, probe\n    cfgp exact", "    cfgp b200\n    jal x31, probe\n"
-        "    cfgp exact", 1)
+    src = (
+        (ROOT / "examples" / "rounding_probe.s")
+        .read_text()
+        .replace(
+            "    jal x31, probe\n    cfgp exact",
+            "    cfgp b200\n    jal x31, probe\n    cfgp exact",
+            1,
+        )
+    )
     status, out, m = run(src, outputs=["R"])
     assert status == 1 and m.describe(m.pc) == "halt 1"
-    assert out["R"][0] == np.float32(1 + 3 * 2.0 ** -15)
+    assert out["R"][0] == np.float32(1 + 3 * 2.0**-15)
 
 
 # --------------------------------------------------------------------- run command
@@ -514,14 +617,23 @@ def test_run_command_inputs_outputs_and_status(tmp_path, capsys):
     assert np.load(y).tolist() == [1.5, -2.0]
     np.save(x, np.array([3, 4], np.float32))
     assert cli("run", prog, "--in", f"X={x}", "--out", f"Y={y}") == 1
-    assert np.load(y).tolist() == [3.0, 4.0]          # outputs are written after halt N
+    assert np.load(y).tolist() == [3.0, 4.0]  # outputs are written after halt N
     assert "program halted with status 5" in capsys.readouterr().err
     binp = tmp_path / "p.bin"
     assert cli("asm", prog, "-o", binp) == 0
     assert cli("run", binp, "--in", f"X={x}", "--trace") == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[1].split() == ["0x0008", "ald", "acc0,", "x1,", "x0,", "1,", "2",
-                              "acc0=1x2[3.0,", "4.0]"]
+    assert out[1].split() == [
+        "0x0008",
+        "ald",
+        "acc0,",
+        "x1,",
+        "x0,",
+        "1,",
+        "2",
+        "acc0=1x2[3.0,",
+        "4.0]",
+    ]
     assert out[-2:] == ["0x0030  beq x3, x4, bad", "0x0040  halt 5"]
 
 
@@ -530,9 +642,11 @@ def test_run_command_faults_write_nothing_and_exit_2(tmp_path, capsys):
     prog.write_text(".data\n.buffer Y, f32, 1\n.text\nli x1, 1\nlw x2, x1, 0\nhalt\n")
     y = tmp_path / "y.npy"
     assert cli("run", prog, "--out", f"Y={y}") == 2
-    assert capsys.readouterr().err == \
-        "fp8emu: error: pc=0x0008: lw x2, x1, 0: misaligned access: address 0x1 and " \
+    assert (
+        capsys.readouterr().err
+        == "fp8emu: error: pc=0x0008: lw x2, x1, 0: misaligned access: address 0x1 and "
         "stride 0 must be multiples of 4\n"
+    )
     assert not y.exists()
     assert cli("run", prog, "--out", "Y") == 2
     assert "--out 'Y': expected NAME=FILE.npy" in capsys.readouterr().err
@@ -555,7 +669,23 @@ def test_run_command_config_options_set_the_initial_config(tmp_path):
         np.save(tmp_path / f"{name}.npy", arr)
         args += ["--in", f"{name}={tmp_path / f'{name}.npy'}"]
     d = tmp_path / "d.npy"
-    assert cli("run", prog, *args, "--out", f"D={d}", "--preset", "h100", "--set",
-               "align_bits=16", "--mem-size", "1M", "--tile-rows", "32") == 0
+    assert (
+        cli(
+            "run",
+            prog,
+            *args,
+            "--out",
+            f"D={d}",
+            "--preset",
+            "h100",
+            "--set",
+            "align_bits=16",
+            "--mem-size",
+            "1M",
+            "--tile-rows",
+            "32",
+        )
+        == 0
+    )
     assert_bits_equal(np.load(d), emu.gemm(a, b, c=c, config=cfg))
     assert not math.isnan(float(np.load(d)[0, 0]))

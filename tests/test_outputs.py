@@ -2,6 +2,7 @@
 as a temporary file beside its target and renamed into place only when all of them
 are complete.  A failing run (bad input, a fault, a full disk, Ctrl-C) leaves no
 partial file, no temporary file, and every existing output exactly as it was."""
+
 import errno
 import json
 import os
@@ -58,6 +59,7 @@ def existing(*paths):
     def intact():
         for p, (data, ino) in before.items():
             assert p.read_bytes() == data and os.stat(p).st_ino == ino, p
+
     return intact
 
 
@@ -65,15 +67,19 @@ def existing(*paths):
 def test_a_program_that_faults_after_some_steps_leaves_existing_outputs(work):
     y, z = work / "y.npy", work / "z.npy"
     intact = existing(y, z)
-    code, out, err = cli("run", work / "p.s", "--in", f"X={work / 'x.npy'}",
-                         "--out", f"Y={y}", "--out", f"Z={z}")
-    assert one_error_line(code, err) == \
-        "pc=0x0058: sw x3, x4, 2: misaligned access: address 0x82 and stride 0 must be " \
+    code, out, err = cli(
+        "run", work / "p.s", "--in", f"X={work / 'x.npy'}", "--out", f"Y={y}", "--out", f"Z={z}"
+    )
+    assert (
+        one_error_line(code, err)
+        == "pc=0x0058: sw x3, x4, 2: misaligned access: address 0x82 and stride 0 must be "
         "multiples of 4"
+    )
     intact()
     assert temp_files(work) == []
-    code, _, err = cli("run", work / "ok.s", "--in", f"X={work / 'x.npy'}",
-                       "--out", f"Y={y}", "--out", f"Z={z}")
+    code, _, err = cli(
+        "run", work / "ok.s", "--in", f"X={work / 'x.npy'}", "--out", f"Y={y}", "--out", f"Z={z}"
+    )
     assert code == 0 and err == ""
     assert np.load(y).tolist() == [[1.5, -2, 3, 0.25]] and np.load(z).tolist() == [7, 0]
 
@@ -82,10 +88,14 @@ FAILING = [
     (["asm", "{w}/bad.s", "-o", "{o}"], "o.bin"),
     (["disasm", "{w}/bad.s", "-o", "{o}"], "o.s"),
     (["gemm", "--a", "{w}/x.npy", "--b", "{w}/x.npy", "--out", "{o}"], "d.npy"),
-    (["quantize", "--x", "{w}/x.npy", "--block", "1x", "--out", "{o}", "--scales",
-      "{w}/s.npy"], "q.npy"),
-    (["compare", "--k", "8", "--m", "1", "--n", "1", "--set", "fused=3", "--json", "{o}"],
-     "r.json"),
+    (
+        ["quantize", "--x", "{w}/x.npy", "--block", "1x", "--out", "{o}", "--scales", "{w}/s.npy"],
+        "q.npy",
+    ),
+    (
+        ["compare", "--k", "8", "--m", "1", "--n", "1", "--set", "fused=3", "--json", "{o}"],
+        "r.json",
+    ),
     (["validate", "--npz", "{w}/x.npy", "--json", "{o}"], "r.json"),
     (["sweep", "--vary", "fused=1,3", "--k", "8", "--csv", "{o}"], "s.csv"),
     (["run", "{w}/p.s", "--in", "X={w}/x.npy", "--out", "Y={o}"], "y.npy"),
@@ -109,16 +119,17 @@ def test_vectors_into_an_existing_directory_is_all_or_nothing(work, monkeypatch)
     files = sorted(os.listdir(v))
     assert {"a.hex", "d.txt", "config.toml", "manifest.json"} <= set(files)
     before = {n: (v / n).read_bytes() for n in files}
-    fail_on_write(monkeypatch, 5)                      # the 5th file cannot be written
-    code, _, err = cli("vectors", "--preset", "default", "--k", "64", "--random", "3",
-                       "--seed", "1", "--out", v)
+    fail_on_write(monkeypatch, 5)  # the 5th file cannot be written
+    code, _, err = cli(
+        "vectors", "--preset", "default", "--k", "64", "--random", "3", "--seed", "1", "--out", v
+    )
     assert one_error_line(code, err).endswith(": cannot write (No space left on device)")
     assert {n: (v / n).read_bytes() for n in sorted(os.listdir(v))} == before
     monkeypatch.undo()
     fail_on_write(monkeypatch, 3)
     code, _, err = cli("vectors", "--preset", "default", "--k", "64", "--out", work / "new")
     one_error_line(code, err)
-    assert not (work / "new").exists()                 # the directory it made is gone
+    assert not (work / "new").exists()  # the directory it made is gone
 
 
 # ------------------------------------------------------------------ write failures
@@ -132,6 +143,7 @@ def fail_on_write(monkeypatch, n, exc=None):
             fh.write(b"partial")
             raise exc or OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fh, data)
+
     monkeypatch.setattr(emu.io, "_write", write)
 
 
@@ -139,8 +151,9 @@ def test_a_full_disk_on_the_second_output_writes_neither(work, monkeypatch):
     y, z = work / "y.npy", work / "z.npy"
     intact = existing(y, z)
     fail_on_write(monkeypatch, 2)
-    code, _, err = cli("run", work / "ok.s", "--in", f"X={work / 'x.npy'}",
-                       "--out", f"Y={y}", "--out", f"Z={z}")
+    code, _, err = cli(
+        "run", work / "ok.s", "--in", f"X={work / 'x.npy'}", "--out", f"Y={y}", "--out", f"Z={z}"
+    )
     assert one_error_line(code, err) == f"--out Z {z}: cannot write (No space left on device)"
     intact()
     assert temp_files(work) == []
@@ -150,13 +163,42 @@ def test_sweep_writes_csv_and_plot_together(work, monkeypatch):
     csv, png = work / "s.csv", work / "s.png"
     intact = existing(csv, png)
     fail_on_write(monkeypatch, 2)
-    code, _, err = cli("sweep", "--vary", "align_bits=8,12", "--k", "64", "--m", "2", "--n",
-                       "2", "--csv", csv, "--plot", png)
+    code, _, err = cli(
+        "sweep",
+        "--vary",
+        "align_bits=8,12",
+        "--k",
+        "64",
+        "--m",
+        "2",
+        "--n",
+        "2",
+        "--csv",
+        csv,
+        "--plot",
+        png,
+    )
     assert one_error_line(code, err) == f"--plot {png}: cannot write (No space left on device)"
     intact()
     monkeypatch.undo()
-    assert cli("sweep", "--vary", "align_bits=8,12", "--k", "64", "--m", "2", "--n", "2",
-               "--csv", csv, "--plot", png)[0] == 0
+    assert (
+        cli(
+            "sweep",
+            "--vary",
+            "align_bits=8,12",
+            "--k",
+            "64",
+            "--m",
+            "2",
+            "--n",
+            "2",
+            "--csv",
+            csv,
+            "--plot",
+            png,
+        )[0]
+        == 0
+    )
     assert csv.read_text().startswith("align_bits,") and png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -186,8 +228,9 @@ def test_quantize_writes_codes_and_scales_together(work, monkeypatch):
     q, s = work / "q.npy", work / "s.npy"
     intact = existing(q, s)
     fail_on_write(monkeypatch, 2)
-    code, _, err = cli("quantize", "--x", work / "x.npy", "--block", "1x4", "--out", q,
-                       "--scales", s)
+    code, _, err = cli(
+        "quantize", "--x", work / "x.npy", "--block", "1x4", "--out", q, "--scales", s
+    )
     assert code == 2
     intact()
 
@@ -196,10 +239,11 @@ def test_quantize_writes_codes_and_scales_together(work, monkeypatch):
 def test_successful_outputs_have_umask_permissions_and_no_temporaries(work):
     old = os.umask(0o022)
     try:
-        cases = [["asm", work / "ok.s", "-o", work / "o.bin"],
-                 ["run", work / "ok.s", "--in", f"X={work / 'x.npy'}", "--out",
-                  f"Y={work / 'y.npy'}"],
-                 ["compare", "--k", "8", "--m", "1", "--n", "1", "--json", work / "r.json"]]
+        cases = [
+            ["asm", work / "ok.s", "-o", work / "o.bin"],
+            ["run", work / "ok.s", "--in", f"X={work / 'x.npy'}", "--out", f"Y={work / 'y.npy'}"],
+            ["compare", "--k", "8", "--m", "1", "--n", "1", "--json", work / "r.json"],
+        ]
         for args in cases:
             assert cli(*args)[0] == 0
         for name in ("o.bin", "y.npy", "r.json"):
@@ -212,7 +256,7 @@ def test_successful_outputs_have_umask_permissions_and_no_temporaries(work):
 
 def test_an_existing_output_is_replaced_whole(work):
     out = work / "y.npy"
-    out.write_bytes(b"x" * 100_000)                     # longer than the new content
+    out.write_bytes(b"x" * 100_000)  # longer than the new content
     assert cli("run", work / "ok.s", "--in", f"X={work / 'x.npy'}", "--out", f"Y={out}")[0] == 0
     assert np.load(out).tolist() == [[1.5, -2, 3, 0.25]] and out.stat().st_size < 1000
 
@@ -233,8 +277,14 @@ emu.cli.main(sys.argv[1:])
 
 def unprivileged(*args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    p = subprocess.run([sys.executable, "-c", UNPRIVILEGED, *map(str, args)], cwd=cwd,
-                       env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", UNPRIVILEGED, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -266,13 +316,15 @@ def test_unwritable_directory_and_unreadable_input(shared):
         fh.write("halt\n")
     os.chmod(ro, 0o555)
     os.chmod(os.path.join(shared, "secret.npy"), 0)
-    code, out, err = unprivileged("gemm", "--a", "a.npy", "--b", "b.npy", "--out", "ro/d.npy",
-                                  cwd=shared)
+    code, out, err = unprivileged(
+        "gemm", "--a", "a.npy", "--b", "b.npy", "--out", "ro/d.npy", cwd=shared
+    )
     assert one_error_line(code, err) == f"--out ro/d.npy: directory {ro} is not writable"
     code, out, err = unprivileged("asm", "h.s", "-o", "ro/h.bin", cwd=shared)
     assert one_error_line(code, err) == f"-o ro/h.bin: directory {ro} is not writable"
-    code, out, err = unprivileged("gemm", "--a", "secret.npy", "--b", "b.npy", "--out",
-                                  "rw/d.npy", cwd=shared)
+    code, out, err = unprivileged(
+        "gemm", "--a", "secret.npy", "--b", "b.npy", "--out", "rw/d.npy", cwd=shared
+    )
     assert one_error_line(code, err) == "--a: secret.npy: permission denied"
     code, out, err = unprivileged("vectors", "--preset", "h100", "--out", "ro/vec", cwd=shared)
     assert one_error_line(code, err) == f"--out ro/vec: directory {ro} is not writable"
@@ -287,6 +339,7 @@ def test_a_directory_that_becomes_unwritable_before_the_write(work, monkeypatch)
 
     def denied(*a, **k):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
     monkeypatch.setattr(emu.io.tempfile, "mkstemp", denied)
     code, _, err = cli("asm", work / "h.s", "-o", out)
     assert one_error_line(code, err) == f"-o {out}: cannot write (Permission denied)"
@@ -297,6 +350,7 @@ def test_devices_and_pipes_are_written_through_not_replaced(work):
     """`-o /dev/stdout`, `--out /dev/null` or a named pipe: a rename would replace the
     device or pipe by a regular file, so these are written to directly."""
     import threading
+
     fifo = work / "pipe"
     os.mkfifo(fifo)
     got = []
@@ -307,5 +361,6 @@ def test_devices_and_pipes_are_written_through_not_replaced(work):
     reader.join(30)
     assert code == 0 and err == ""
     from isa import assemble
+
     assert got == [assemble("halt 3\n", "h.s").to_bytes()]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and temp_files(work) == []

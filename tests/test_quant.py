@@ -4,6 +4,7 @@ Expected values are worked out by hand in the comments (e4m3: emax_elem = 8, max
 448 = 1.75 * 2**8, M = 3; e5m2: emax_elem = 15, max 57344 = 1.75 * 2**15, M = 2), never
 by calling the function under test.  UE8M0 code = S + 127.
 """
+
 import numpy as np
 import pytest
 
@@ -40,7 +41,7 @@ def test_amax_power_of_two_all_modes():
     #   1.0 -> 256 = 2**8: E = 8 + 7 = 15, f = 0 -> 0x78
     #  -0.5 -> 128 = 2**7: E = 14 -> 0x70 | 0x80 = 0xF0
     #   0.25 -> 64 = 2**6: E = 13 -> 0x68;  0 -> 0x00
-    assert 2.0 ** -9 < np.float32(1) / np.float32(448) < 2.0 ** -8
+    assert 2.0**-9 < np.float32(1) / np.float32(448) < 2.0**-8
     for mode in MODES:
         codes, scales = q(block32(1.0, -0.5, 0.25), "e4m3", mode)
         assert scales.tolist() == [[119]], mode
@@ -71,9 +72,9 @@ def test_amax_448_times_power_of_two():
         assert scales.tolist() == [[127]] and codes[0, :3].tolist() == [0x7E, 0xFE, 0x66]
     # amax = 448 * 2**-20: the same arithmetic shifted by -20 -> S = -20, code 107
     for mode in MODES:
-        codes, scales = q(block32(448 * 2.0 ** -20, 2.0 ** -20), "e4m3", mode)
+        codes, scales = q(block32(448 * 2.0**-20, 2.0**-20), "e4m3", mode)
         assert scales.tolist() == [[107]], mode
-        assert codes[0, :2].tolist() == [0x7E, 0x38], mode       # 1.0 -> 0x38
+        assert codes[0, :2].tolist() == [0x7E, 0x38], mode  # 1.0 -> 0x38
     # e5m2, amax = 57344 * 2**-3 = 7168 = 1.75 * 2**12: all modes S = -3 (code 124)
     for mode in MODES:
         codes, scales = q(block32(7168), "e5m2", mode)
@@ -87,8 +88,7 @@ def test_modes_disagree_just_above_max():
     #         = 1.875 * 2**7 -> E = 14, f = 7 -> 0x77
     #  even : fraction field 0.875 * 2**23 = 0x700000; + 0x80000 = 0x780000 < 0x800000,
     #         no carry -> S = 8 - 8 = 0 -> saturates to 0x7E
-    want = {"floor": (127, 0x7E), "ceil": (128, 0x77), "rceil": (128, 0x77),
-            "even": (127, 0x7E)}
+    want = {"floor": (127, 0x7E), "ceil": (128, 0x77), "rceil": (128, 0x77), "even": (127, 0x7E)}
     for mode, (s, c) in want.items():
         codes, scales = q(block32(480), "e4m3", mode)
         assert (scales[0, 0], codes[0, 0]) == (s, c), mode
@@ -97,8 +97,7 @@ def test_modes_disagree_just_above_max():
     #         into the exponent -> S = 9 - 8 = 1.  Element 250 = 1.953125 * 2**7 = 1.111101b
     #         * 2**7 -> 3 fraction bits: remainder 101b > half -> rounds up to 2**8 = 0x78
     #  floor: S = 0 -> 500 saturates to 0x7E;  ceil/rceil: 500/448 -> S = 1 -> 0x78
-    want = {"floor": (127, 0x7E), "ceil": (128, 0x78), "rceil": (128, 0x78),
-            "even": (128, 0x78)}
+    want = {"floor": (127, 0x7E), "ceil": (128, 0x78), "rceil": (128, 0x78), "even": (128, 0x78)}
     for mode, (s, c) in want.items():
         codes, scales = q(block32(500), "e4m3", mode)
         assert (scales[0, 0], codes[0, 0]) == (s, c), mode
@@ -112,8 +111,8 @@ def test_one_ulp_above_448_and_1e_minus_4():
     #         = 1 + 0.571 * 2**-23 + 0.375 * 2**-23 + tiny = 1 + 0.946 * 2**-23
     #         -> rne -> 1 + 2**-23 -> S = 1
     #  floor: floor(log2) = 8 -> S = 0;  even: no carry -> S = 0
-    a = np.float32(448 + 2.0 ** -15)
-    assert float(a) == 448 + 2.0 ** -15
+    a = np.float32(448 + 2.0**-15)
+    assert float(a) == 448 + 2.0**-15
     assert [scale_exponent(np.array([a]), "e4m3", m)[0] for m in MODES] == [0, 1, 1, 0]
     # amax = 1e-4 (fp32 0x1.a36e2ep-14):  floor: -14 - 8 = -22
     #  ceil : sf = fp32(1e-4/448) = 0x1.df595ap-23 -> S = -22 (fraction non-zero)
@@ -133,13 +132,13 @@ def test_amax_zero():
     # e5m2 ceil: 1.00000005e-4 / 57344 = 1.7438616e-09 = 0x1.df595ap-30 -> S = -29
     #   (2**-30 = 9.3e-10 < sf < 2**-29 = 1.86e-9) -> code 98.
     sf = np.float32(1e-4) / np.float32(448)
-    assert 2.0 ** -23 < sf < 2.0 ** -22 and float.hex(float(sf)) == "0x1.df595a0000000p-23"
+    assert 2.0**-23 < sf < 2.0**-22 and float.hex(float(sf)) == "0x1.df595a0000000p-23"
     x = block32(0.0, -0.0)
     want = {"floor": 0, "ceil": 105, "rceil": 0, "even": 0}
     for mode in MODES:
         codes, scales = q(x, "e4m3", mode)
         assert scales[0, 0] == want[mode], mode
-        assert codes[0, 0] == 0x00 and codes[0, 1] == 0x80    # signed zeros kept
+        assert codes[0, 0] == 0x00 and codes[0, 1] == 0x80  # signed zeros kept
         assert not (codes[0, 2:]).any()
     want5 = {"floor": 0, "ceil": 98, "rceil": 0, "even": 0}
     for mode in MODES:
@@ -182,12 +181,15 @@ def make_blocks(shape, block, exps):
     return x
 
 
-@pytest.mark.parametrize("shape,block,nblocks", [
-    ((2, 70), (1, 32), (2, 3)),          # last block of each row has 6 values
-    ((3, 130), (1, 128), (3, 2)),        # last block: 2 values
-    ((130, 129), (128, 128), (2, 2)),    # last tiles: 2 rows / 1 column
-    ((130, 3), (128, 1), (2, 3)),        # per-column K blocks of B, last has 2 rows
-])
+@pytest.mark.parametrize(
+    "shape,block,nblocks",
+    [
+        ((2, 70), (1, 32), (2, 3)),  # last block of each row has 6 values
+        ((3, 130), (1, 128), (3, 2)),  # last block: 2 values
+        ((130, 129), (128, 128), (2, 2)),  # last tiles: 2 rows / 1 column
+        ((130, 3), (128, 1), (2, 3)),  # per-column K blocks of B, last has 2 rows
+    ],
+)
 def test_block_shapes_with_partial_blocks(shape, block, nblocks):
     # floor mode: amax 2**e -> S = e - 8; the amax element -2**e -> -2**8 = 0xF8; the
     # others 2**(e-2) -> 2**6 = 0x68.
@@ -200,7 +202,7 @@ def test_block_shapes_with_partial_blocks(shape, block, nblocks):
         for bj in range(nblocks[1]):
             r1 = min((bi + 1) * block[0], shape[0])
             c1 = min((bj + 1) * block[1], shape[1])
-            t = codes[bi * block[0]:r1, bj * block[1]:c1]
+            t = codes[bi * block[0] : r1, bj * block[1] : c1]
             assert t[-1, -1] == 0xF8
             assert (t.ravel()[:-1] == 0x68).all()
     assert np.array_equal(dequantize(codes, scales, "e4m3", block), x)
@@ -221,12 +223,12 @@ def test_partial_block_has_its_own_amax():
 def test_scale_clamped_to_minus_127():
     # amax = 2**-120: floor gives -120 - 8 = -128 -> clamped to -127 (code 0x00), so the
     # element is 2**-120 * 2**127 = 2**7 = 128 -> 0x70 (not 2**8 = 0x78)
-    codes, scales = q(block32(2.0 ** -120), "e4m3", "floor")
+    codes, scales = q(block32(2.0**-120), "e4m3", "floor")
     assert scales[0, 0] == 0 and codes[0, 0] == 0x70
     # amax = 2**-140 (an fp32 subnormal): -148 -> -127; 2**-140 * 2**127 = 2**-13 is
     # below half the e4m3 min subnormal (2**-10) -> rounds to 0
     for mode in MODES:
-        codes, scales = q(block32(2.0 ** -140, -(2.0 ** -141)), "e4m3", mode)
+        codes, scales = q(block32(2.0**-140, -(2.0**-141)), "e4m3", mode)
         assert scales[0, 0] == (105 if mode == "ceil" else 0), mode
         assert codes[0, :2].tolist() == [0x00, 0x80], mode
 
@@ -249,7 +251,7 @@ def test_largest_fp32_amax():
 
 
 def test_scale_exponent_direct_clamp_and_bad_values():
-    amax = np.array([0.0, 2.0 ** -149, np.nan, np.inf], np.float32)
+    amax = np.array([0.0, 2.0**-149, np.nan, np.inf], np.float32)
     assert scale_exponent(amax, "e4m3", "floor").tolist() == [-127, -127, 128, 128]
     assert scale_exponent(amax, "e4m3", "ceil").tolist() == [-22, -22, 128, 128]
 
@@ -262,7 +264,7 @@ def test_elements_rne_and_sat():
     #   -17 -> 0xD8;  2**-10: tie between 0 and 2**-9 -> even -> 0
     #   3 * 2**-10: tie between 2**-9 (m=1) and 2**-8 (m=2) -> even -> 2**-8 = 0x02
     #   5 * 2**-11 = 2.5 * 2**-10: 1.25 units of 2**-9 -> 2**-9 = 0x01
-    x = block32(448, 17, 19, -17, 2.0 ** -10, 3 * 2.0 ** -10, 5 * 2.0 ** -11)
+    x = block32(448, 17, 19, -17, 2.0**-10, 3 * 2.0**-10, 5 * 2.0**-11)
     for mode in MODES:
         codes, scales = q(x, "e4m3", mode)
         assert scales[0, 0] == 127
@@ -274,11 +276,11 @@ def test_dequantize_round_trip_exact_on_grid():
     # Blocks whose elements are e4m3 values times 2**S with amax = 448 * 2**S: every
     # mode picks S (see test_amax_448_times_power_of_two) and the round trip is exact.
     rng = np.random.default_rng(3)
-    codes = rng.integers(0, 0x7F, (4, 256)).astype(np.uint8)      # finite e4m3 codes
-    codes[:, ::128] = 0x7E                                          # amax 448 per block
+    codes = rng.integers(0, 0x7F, (4, 256)).astype(np.uint8)  # finite e4m3 codes
+    codes[:, ::128] = 0x7E  # amax 448 per block
     codes[rng.random(codes.shape) < 0.5] |= 0x80
-    S = rng.integers(-20, 40, (4, 2))             # ceil never goes below -22 (1e-4 floor)
-    x = (decode("e4m3", codes) * np.repeat(2.0 ** S, 128, axis=1)).astype(np.float32)
+    S = rng.integers(-20, 40, (4, 2))  # ceil never goes below -22 (1e-4 floor)
+    x = (decode("e4m3", codes) * np.repeat(2.0**S, 128, axis=1)).astype(np.float32)
     for mode in MODES:
         c2, s2 = quantize(x, "e4m3", (1, 128), mode)
         assert np.array_equal(s2, (S + 127).astype(np.uint8)), mode
@@ -291,14 +293,13 @@ def test_dequantize_round_trip_error_bound():
     # within half an e4m3 ulp: relative 2**-4 for normals, 2**-10 * 2**S (half the
     # smallest subnormal, scaled) below them.  (floor may clip up to 2**9 -> 448.)
     rng = np.random.default_rng(4)
-    x = (rng.standard_normal((8, 256)) * 2.0 ** rng.integers(-30, 30, (8, 1))).astype(
-        np.float32)
+    x = (rng.standard_normal((8, 256)) * 2.0 ** rng.integers(-30, 30, (8, 1))).astype(np.float32)
     for mode in ("ceil", "rceil"):
         codes, scales = quantize(x, "e4m3", (1, 32), mode)
         dq = dequantize(codes, scales, "e4m3", (1, 32))
         S = np.repeat(scales.astype(np.int64) - 127, 32, axis=1)
         err = np.abs(dq - x)
-        bound = np.maximum(np.abs(x) * 2.0 ** -4, 2.0 ** (S - 10))
+        bound = np.maximum(np.abs(x) * 2.0**-4, 2.0 ** (S - 10))
         assert (err <= bound).all(), mode
 
 
@@ -307,11 +308,16 @@ def test_public_wrappers_and_errors():
     c1, s1 = emu.quantize(x, "e4m3", (1, 32), "even")
     c2, s2 = quantize(x, "e4m3", (1, 32), "even")
     assert np.array_equal(c1, c2) and np.array_equal(s1, s2)
-    assert np.array_equal(emu.dequantize(c1, s1, "e4m3", (1, 32)),
-                          dequantize(c2, s2, "e4m3", (1, 32)))
-    for bad in (lambda: quantize(x, "fp16"), lambda: quantize(x, "e4m3", (1, 32), "up"),
-                lambda: quantize(x, "e4m3", (0, 32)), lambda: quantize(x[0], "e4m3"),
-                lambda: quantize(x.astype(np.int32), "e4m3"),
-                lambda: dequantize(c1, np.zeros((1, 2), np.uint8), "e4m3", (1, 32))):
+    assert np.array_equal(
+        emu.dequantize(c1, s1, "e4m3", (1, 32)), dequantize(c2, s2, "e4m3", (1, 32))
+    )
+    for bad in (
+        lambda: quantize(x, "fp16"),
+        lambda: quantize(x, "e4m3", (1, 32), "up"),
+        lambda: quantize(x, "e4m3", (0, 32)),
+        lambda: quantize(x[0], "e4m3"),
+        lambda: quantize(x.astype(np.int32), "e4m3"),
+        lambda: dequantize(c1, np.zeros((1, 2), np.uint8), "e4m3", (1, 32)),
+    ):
         with pytest.raises(UsageError):
             bad()

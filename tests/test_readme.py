@@ -1,4 +1,5 @@
 """Every ```python block of the README runs."""
+
 import pathlib
 import re
 

@@ -1,6 +1,7 @@
 """The kernels' rounding helpers equal the exact scalar rounding of emu.formats on
 crafted values: exact ties, representable values, values just above/below them
 (the TwoSum tail), every mode, several formats, subnormal and overflow ranges."""
+
 import zlib
 from fractions import Fraction
 
@@ -20,7 +21,7 @@ def exact_round(x: float, tail: float, f, mode):
     n, d = q.numerator, q.denominator
     shift = d.bit_length() + 80
     n = (n << shift) // d
-    if (q.numerator << shift) % d:                # keep the sticky bit
+    if (q.numerator << shift) % d:  # keep the sticky bit
         n = n * 2 + (1 if n >= 0 else -1)
         shift += 1
     return exact_to_float(round_exact(n, -shift, f, mode))
@@ -32,12 +33,13 @@ def crafted(rng, f, n):
     e = rng.integers(f.emin - f.mbits - 3, f.emax + 2, n)
     frac = rng.integers(0, 1 << 52, n, dtype=np.int64)
     kind = rng.integers(0, 4, n)
-    frac = np.where(kind == 0, frac & ~((1 << d) - 1), frac)                 # on the grid
+    frac = np.where(kind == 0, frac & ~((1 << d) - 1), frac)  # on the grid
     frac = np.where(kind == 1, (frac & ~((1 << d) - 1)) | (1 << (d - 1)), frac)  # a tie
-    frac = np.where(kind == 2, frac | ((1 << d) - 1), frac)                   # just below
+    frac = np.where(kind == 2, frac | ((1 << d) - 1), frac)  # just below
     x = np.ldexp(1.0 + frac / 2.0**52, e) * np.where(rng.random(n) < 0.5, -1, 1)
-    tail = np.where(rng.random(n) < 0.5, 0.0,
-                    np.ldexp(np.where(rng.random(n) < 0.5, -1.0, 1.0), e - 60))
+    tail = np.where(
+        rng.random(n) < 0.5, 0.0, np.ldexp(np.where(rng.random(n) < 0.5, -1.0, 1.0), e - 60)
+    )
     return x, tail
 
 
@@ -49,8 +51,12 @@ def test_round_vec_and_round_f64_equal_exact(fname, mode):
     x, tail = crafted(rng, f, 3000)
     # x = 2**emin exactly, with a tail below it: the result lies in the subnormal range
     x[:4] = [2.0**f.emin, -(2.0**f.emin), 2.0**f.emin, -(2.0**f.emin)]
-    tail[:4] = [-(2.0**(f.emin - 60)), 2.0**(f.emin - 60), 2.0**(f.emin - 60),
-                -(2.0**(f.emin - 60))]
+    tail[:4] = [
+        -(2.0 ** (f.emin - 60)),
+        2.0 ** (f.emin - 60),
+        2.0 ** (f.emin - 60),
+        -(2.0 ** (f.emin - 60)),
+    ]
     out = np.empty_like(x)
     flag = np.empty(x.size, dtype=np.bool_)
     lo = np.int64(1023 + f.emin) << 52
@@ -63,8 +69,12 @@ def test_round_vec_and_round_f64_equal_exact(fname, mode):
         if not fl:
             assert oi.view(np.int64) == np.float64(want).view(np.int64), (xi, ti)
         else:
-            assert (abs(xi) < 2.0**f.emin or abs(want) < 2.0**f.emin
-                    or abs(want) >= f.max_finite or np.isinf(want))
+            assert (
+                abs(xi) < 2.0**f.emin
+                or abs(want) < 2.0**f.emin
+                or abs(want) >= f.max_finite
+                or np.isinf(want)
+            )
 
 
 @pytest.mark.parametrize("fname", FORMATS)

@@ -10,6 +10,7 @@ exponent is e_a + e_b, the sum of the hardware exponents (e4m3: max(E, 1) - 7), 
 renormalised.  e4m3 codes used: 1 = 0x38, 2**-6 = 0x08 (min normal), 2**-7 = 0x04 and
 2**-9 = 0x01 (subnormal, hardware exponent -6).
 """
+
 import math
 
 import numpy as np
@@ -35,6 +36,7 @@ def engine(request):
 
         def general(a, b, *, c=None, sa=None, sb=None, config=None):
             return run(check(a, b, c, sa, sb, config), general_only=True)
+
         return general
     return emu.gemm
 
@@ -42,7 +44,7 @@ def engine(request):
 def codes(fmt, values):
     out = []
     for v in values:
-        c = encode_scalar(fmt, v, "rne", "nonsat")      # nonsat: +-Inf stays Inf
+        c = encode_scalar(fmt, v, "rne", "nonsat")  # nonsat: +-Inf stays Inf
         d = decode_scalar(fmt, c)
         assert d == v or (d != d and v != v), f"{v!r} is not an exact {fmt} value"
         out.append(c)
@@ -79,13 +81,14 @@ def assert_value(got, want):
     assert float(w) == want, f"expected value {want!r} is not an fp32 value"
     assert np.float32(got).view(np.uint32) == w.view(np.uint32), (
         f"got {float(got)!r} ({np.float32(got).view(np.uint32):#010x}), "
-        f"want {want!r} ({w.view(np.uint32):#010x})")
+        f"want {want!r} ({w.view(np.uint32):#010x})"
+    )
 
 
-P = 1.5 * 2.0 ** -7                     # e4m3 subnormal 0x06 (m = 6, e = -6)
-Q = 2.0 ** -7                           # e4m3 subnormal 0x04 (m = 4, e = -6)
-T13 = (2.0 ** -6, 2.0 ** -7)            # a product of value 2**-13 (exponent -12)
-T14 = (2.0 ** -7, 2.0 ** -7)            # a product of value 2**-14 (exponent -12)
+P = 1.5 * 2.0**-7  # e4m3 subnormal 0x06 (m = 6, e = -6)
+Q = 2.0**-7  # e4m3 subnormal 0x04 (m = 4, e = -6)
+T13 = (2.0**-6, 2.0**-7)  # a product of value 2**-13 (exponent -12)
+T14 = (2.0**-7, 2.0**-7)  # a product of value 2**-14 (exponent -12)
 
 
 # ================================================================== spec section 4
@@ -94,7 +97,7 @@ def test_spec_check_1_small_product_under_c(engine):
     # h100: e_max = 0, q = 2**-13, the product truncates to 0 -> 1.0.
     # exact: 1 + 3 * 2**-15 is an fp32 value (needs 15 fraction bits).
     assert_value(dot(engine, H100, [(P, Q)], c=1.0), 1.0)
-    assert_value(dot(engine, EXACT, [(P, Q)], c=1.0), 1 + 3 * 2.0 ** -15)
+    assert_value(dot(engine, EXACT, [(P, Q)], c=1.0), 1 + 3 * 2.0**-15)
     # the same values as normal e5m2 operands (1.5*2**-7 = 0x22, 2**-7 = 0x20)
     h5 = H100.replace(a_format="e5m2", b_format="e5m2")
     assert_value(dot(engine, h5, [(P, Q)], c=1.0), 1.0)
@@ -106,15 +109,15 @@ def test_spec_check_2_truncation_toward_zero(engine):
     # give -2**-13 and 1 - 2**-13).  exact: 1 - 3 * 2**-15.
     pairs = [(1.0, 1.0), (-P, Q)]
     assert_value(dot(engine, H100, pairs), 1.0)
-    assert_value(dot(engine, EXACT, pairs), 1 - 3 * 2.0 ** -15)
-    assert_value(dot(engine, H100.replace(align_round="rne"), pairs), 1 - 2.0 ** -13)
+    assert_value(dot(engine, EXACT, pairs), 1 - 3 * 2.0**-15)
+    assert_value(dot(engine, H100.replace(align_round="rne"), pairs), 1 - 2.0**-13)
 
 
 def test_spec_check_3_c_is_truncated(engine):
     # c = 3 * 2**-14 = 1.5 * 2**-13 and product 1*1: e_max = 0, q = 2**-13, c cut to
     # 2**-13 -> 1 + 2**-13 (an e8m13 value).  exact: 1 + 3 * 2**-14.
-    assert_value(dot(engine, H100, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 2.0 ** -13)
-    assert_value(dot(engine, EXACT, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 3 * 2.0 ** -14)
+    assert_value(dot(engine, H100, [(1.0, 1.0)], c=3 * 2.0**-14), 1 + 2.0**-13)
+    assert_value(dot(engine, EXACT, [(1.0, 1.0)], c=3 * 2.0**-14), 1 + 3 * 2.0**-14)
 
 
 # ================================================================== Fasi et al. probes
@@ -123,16 +126,16 @@ def test_fasi_exact_products(engine):
     # c = -3.5 (exponent 1) is the largest term: q = 2**-12, the product (lsb 2**-6)
     # is kept whole: -3.5 + 3.515625 = 2**-6.  A product rounded to e4m3 (3.5) would
     # give 0.
-    assert_value(dot(engine, H100, [(1.875, 1.875)], c=-3.5), 2.0 ** -6)
+    assert_value(dot(engine, H100, [(1.875, 1.875)], c=-3.5), 2.0**-6)
     # e5m2: 1.75 * 1.75 = 49/16 (2M = 4 fraction bits): -3 + 3.0625 = 2**-4
     h5 = H100.replace(a_format="e5m2", b_format="e5m2")
-    assert_value(dot(engine, h5, [(1.75, 1.75)], c=-3.0), 2.0 ** -4)
+    assert_value(dot(engine, h5, [(1.75, 1.75)], c=-3.0), 2.0**-4)
     # mixed: e4m3 1.875 * e5m2 1.75 = 105/32 (3 + 2 = 5 fraction bits): 2**-5 above 3.25
     hm = H100.replace(b_format="e5m2")
-    assert_value(dot(engine, hm, [(1.875, 1.75)], c=-3.25), 2.0 ** -5)
+    assert_value(dot(engine, hm, [(1.875, 1.75)], c=-3.25), 2.0**-5)
     # subnormal * subnormal: 7*2**-9 * 7*2**-9 = 49 * 2**-18 kept exactly when it is
     # the largest term (e_max = -12, q = 2**-25)
-    assert_value(dot(engine, H100, [(7 * 2.0 ** -9, 7 * 2.0 ** -9)]), 49 * 2.0 ** -18)
+    assert_value(dot(engine, H100, [(7 * 2.0**-9, 7 * 2.0**-9)]), 49 * 2.0**-18)
 
 
 def test_fasi_alignment_to_largest_term(engine):
@@ -140,13 +143,13 @@ def test_fasi_alignment_to_largest_term(engine):
     # product (exponent 4), so q = 2**(4-13) = 2**-9 and 2**-10 is cut to 0 although it
     # is only 10 bits below c: result 1.0.  Without the +-16 pair e_max = 0 (c), q =
     # 2**-13 and 2**-10 survives: 1 + 2**-10.  exact keeps it in both.
-    big = [(16.0, 1.0), (-16.0, 1.0), (2.0 ** -5, 2.0 ** -5)]
+    big = [(16.0, 1.0), (-16.0, 1.0), (2.0**-5, 2.0**-5)]
     assert_value(dot(engine, H100, big, c=1.0), 1.0)
-    assert_value(dot(engine, H100, [(2.0 ** -5, 2.0 ** -5)], c=1.0), 1 + 2.0 ** -10)
-    assert_value(dot(engine, EXACT, big, c=1.0), 1 + 2.0 ** -10)
+    assert_value(dot(engine, H100, [(2.0**-5, 2.0**-5)], c=1.0), 1 + 2.0**-10)
+    assert_value(dot(engine, EXACT, big, c=1.0), 1 + 2.0**-10)
     # the largest term may be c: c = 16, products -16*1... cannot cancel c here, so
     # put c = 16 and a 2**-10 product: q = 2**-9 -> 16.0 (16 + 2**-10 would need 15 bits)
-    assert_value(dot(engine, H100, [(2.0 ** -5, 2.0 ** -5)], c=16.0), 16.0)
+    assert_value(dot(engine, H100, [(2.0**-5, 2.0**-5)], c=16.0), 16.0)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
@@ -156,13 +159,12 @@ def test_fasi_truncation(engine, sign):
     # unit in [4, 8) is 2**-11, and 3 * 2**-13 = 0.75 units: the neighbours are 4 and
     # 4 + 2**-11; rz goes toward zero: 4 (or -4 for the negated sum).  Nearest would
     # give 4 + 2**-11.  exact (fp32): 4 + 3 * 2**-13.
-    pairs = [(sign, 1.0)] * 4 + [(sign * 1.5 * 2.0 ** -6, 2.0 ** -6)]
+    pairs = [(sign, 1.0)] * 4 + [(sign * 1.5 * 2.0**-6, 2.0**-6)]
     assert_value(dot(engine, H100, pairs), sign * 4.0)
-    assert_value(dot(engine, H100.replace(acc_round="rne"), pairs),
-                 sign * (4 + 2.0 ** -11))
+    assert_value(dot(engine, H100.replace(acc_round="rne"), pairs), sign * (4 + 2.0**-11))
     away = "ru" if sign > 0 else "rd"
-    assert_value(dot(engine, H100.replace(acc_round=away), pairs), sign * (4 + 2.0 ** -11))
-    assert_value(dot(engine, EXACT, pairs), sign * (4 + 3 * 2.0 ** -13))
+    assert_value(dot(engine, H100.replace(acc_round=away), pairs), sign * (4 + 2.0**-11))
+    assert_value(dot(engine, EXACT, pairs), sign * (4 + 3 * 2.0**-13))
 
 
 def test_fasi_extra_bits_h100(engine):
@@ -172,19 +174,20 @@ def test_fasi_extra_bits_h100(engine):
     #   t = 1.5 * 2**-13 keeps only its 2**-13 bit:                    2**-13
     #   t = -2**-13 survives with its sign, -2**-14 is cut to -0 -> +0
     base = [(1.0, 1.0), (-1.0, 1.0)]
-    assert_value(dot(engine, H100, base + [T13]), 2.0 ** -13)
+    assert_value(dot(engine, H100, base + [T13]), 2.0**-13)
     assert_value(dot(engine, H100, base + [T14]), 0.0)
-    assert_value(dot(engine, H100, base + [(1.5 * 2.0 ** -6, 2.0 ** -7)]), 2.0 ** -13)
-    assert_value(dot(engine, H100, base + [(-(2.0 ** -6), 2.0 ** -7)]), -(2.0 ** -13))
-    assert_value(dot(engine, H100, base + [(-(2.0 ** -7), 2.0 ** -7)]), 0.0)
-    assert_value(dot(engine, EXACT, base + [T14]), 2.0 ** -14)
+    assert_value(dot(engine, H100, base + [(1.5 * 2.0**-6, 2.0**-7)]), 2.0**-13)
+    assert_value(dot(engine, H100, base + [(-(2.0**-6), 2.0**-7)]), -(2.0**-13))
+    assert_value(dot(engine, H100, base + [(-(2.0**-7), 2.0**-7)]), 0.0)
+    assert_value(dot(engine, EXACT, base + [T14]), 2.0**-14)
     ada = emu.preset("ada")
-    assert_value(dot(engine, ada, base + [T13]), 2.0 ** -13)
+    assert_value(dot(engine, ada, base + [T13]), 2.0**-13)
     assert_value(dot(engine, ada, base + [T14]), 0.0)
 
 
-@pytest.mark.parametrize("name,big,bits", [("b200", 128.0, 31), ("default", 16.0, 25),
-                                           ("mxfp8", 16.0, 25)])
+@pytest.mark.parametrize(
+    "name,big,bits", [("b200", 128.0, 31), ("default", 16.0, 25), ("mxfp8", 16.0, 25)]
+)
 def test_fasi_extra_bits_other_presets(engine, name, big, bits):
     # big*big and -big*big set e_max = 2*log2(big) (14 or 8); a term 2**(e_max - bits)
     # survives, 2**(e_max - bits - 1) does not.  b200: e_max 14, q = 2**-17;
@@ -194,8 +197,8 @@ def test_fasi_extra_bits_other_presets(engine, name, big, bits):
     e_max = 2 * int(np.log2(big))
     assert e_max - bits == -17
     base = [(big, big), (-big, big)]
-    assert_value(dot(engine, cfg, base + [(2.0 ** -8, 2.0 ** -9)]), 2.0 ** -17)
-    assert_value(dot(engine, cfg, base + [(2.0 ** -9, 2.0 ** -9)]), 0.0)
+    assert_value(dot(engine, cfg, base + [(2.0**-8, 2.0**-9)]), 2.0**-17)
+    assert_value(dot(engine, cfg, base + [(2.0**-9, 2.0**-9)]), 0.0)
 
 
 def test_fasi_no_normalisation_inside_a_step(engine):
@@ -205,12 +208,12 @@ def test_fasi_no_normalisation_inside_a_step(engine):
     # With its negation and t = 2**-13: the first keeps t (2**-13), the second cuts it
     # (+0).  A unit that renormalised products would give +0 for both.
     t = T13
-    assert_value(dot(engine, H100, [(1.5, 1.5), (-1.5, 1.5), t]), 2.0 ** -13)
+    assert_value(dot(engine, H100, [(1.5, 1.5), (-1.5, 1.5), t]), 2.0**-13)
     assert_value(dot(engine, H100, [(1.125, 2.0), (-1.125, 2.0), t]), 0.0)
-    assert_value(dot(engine, EXACT, [(1.125, 2.0), (-1.125, 2.0), t]), 2.0 ** -13)
+    assert_value(dot(engine, EXACT, [(1.125, 2.0), (-1.125, 2.0), t]), 2.0**-13)
     # largest e4m3 significand product 1.875 * 1.875 = 3.515625 (exponent 0) with
     # c = -3.5: q = 2**-12 is set by c (exponent 1), and t = 2**-13 is cut:
-    assert_value(dot(engine, H100, [(1.875, 1.875), t], c=-3.5), 2.0 ** -6)
+    assert_value(dot(engine, H100, [(1.875, 1.875), t], c=-3.5), 2.0**-6)
 
 
 def test_fasi_carry_out(engine):
@@ -219,12 +222,12 @@ def test_fasi_carry_out(engine):
     # single rounding at the end keeps it: the e8m13 unit in [16, 32) is 2**-9.
     # (Aligning to the carried-out exponent 4 instead would have cut every 2**-13.)
     pairs = [(1.0, 1.0)] * 16 + [T13] * 16
-    assert_value(dot(engine, H100, pairs), 16 + 2.0 ** -9)
+    assert_value(dot(engine, H100, pairs), 16 + 2.0**-9)
     # 15 small terms: 16 + 15 * 2**-13; in units of 2**-9 that is 15/16 of a unit ->
     # rz -> 16.0 (the kept bits reach the final rounding, which drops them)
     pairs = [(1.0, 1.0)] * 16 + [T13] * 15
     assert_value(dot(engine, H100, pairs), 16.0)
-    assert_value(dot(engine, EXACT, pairs), 16 + 15 * 2.0 ** -13)
+    assert_value(dot(engine, EXACT, pairs), 16 + 15 * 2.0**-13)
     # 32 x 1.875 * 1.875 = 32 * 225/64 = 112.5 (carries 6 places; 8 significant bits)
     assert_value(dot(engine, H100, [(1.875, 1.875)] * 32), 112.5)
 
@@ -238,31 +241,29 @@ def test_fasi_non_monotonicity(engine):
     #  X = 2**-12 (larger): step 1 gives exactly 2 (exponent 1).  Step 2: q = 2**-12,
     #    every 2**-13 is cut: 2.0.
     # A larger positive product gives a smaller result.  exact stays monotone.
-    powers = {i: (2.0 ** -i, 1.0) if i <= 6 else (2.0 ** -6, 2.0 ** -(i - 6))
-              for i in range(13)}
+    powers = {i: (2.0**-i, 1.0) if i <= 6 else (2.0**-6, 2.0 ** -(i - 6)) for i in range(13)}
     step2 = {k: T13 for k in range(32, 63)}
     small = dot(engine, H100, {**powers, 13: T13, **step2}, K=64)
-    large = dot(engine, H100, {**powers, 13: (2.0 ** -6, 2.0 ** -6), **step2}, K=64)
-    assert_value(small, 2 + 15 * 2.0 ** -12)
+    large = dot(engine, H100, {**powers, 13: (2.0**-6, 2.0**-6), **step2}, K=64)
+    assert_value(small, 2 + 15 * 2.0**-12)
     assert_value(large, 2.0)
     assert large < small
-    assert_value(dot(engine, EXACT, {**powers, 13: T13, **step2}, K=64),
-                 2 + 30 * 2.0 ** -13)
-    assert_value(dot(engine, EXACT, {**powers, 13: (2.0 ** -6, 2.0 ** -6), **step2}, K=64),
-                 2 + 31 * 2.0 ** -13)
+    assert_value(dot(engine, EXACT, {**powers, 13: T13, **step2}, K=64), 2 + 30 * 2.0**-13)
+    assert_value(
+        dot(engine, EXACT, {**powers, 13: (2.0**-6, 2.0**-6), **step2}, K=64), 2 + 31 * 2.0**-13
+    )
 
 
 # ================================================================== one value per preset
 def test_preset_exact(engine):
     # c = 2**24 and products 1*1, 1*1: one rounding of 2**24 + 2, an fp32 value.
-    assert_value(dot(engine, EXACT, [(1.0, 1.0)] * 2, c=2.0 ** 24), 2.0 ** 24 + 2)
+    assert_value(dot(engine, EXACT, [(1.0, 1.0)] * 2, c=2.0**24), 2.0**24 + 2)
 
 
 def test_preset_fp32_seq(engine):
     # The same data through a chain of FMAs: 2**24 + 1 is a tie between 2**24 and
     # 2**24 + 2 (fp32 unit 2 there) -> even -> 2**24, twice.
-    assert_value(dot(engine, emu.preset("fp32-seq"), [(1.0, 1.0)] * 2, c=2.0 ** 24),
-                 2.0 ** 24)
+    assert_value(dot(engine, emu.preset("fp32-seq"), [(1.0, 1.0)] * 2, c=2.0**24), 2.0**24)
 
 
 def test_preset_h100(engine):
@@ -273,11 +274,12 @@ def test_preset_h100(engine):
     # Step 2: c = 1 + 819 * 2**-13 (exponent 0), product 3 * 2**-15 = 0.75 units -> 0:
     #   1 + 819 * 2**-13 = 1.0999755859375.
     c = float(np.float32(0.1))
-    assert c == 13421773 * 2.0 ** -27
-    assert_value(dot(engine, H100, {0: (1.0, 1.0), 32: (P, Q)}, c=c), 1 + 819 * 2.0 ** -13)
+    assert c == 13421773 * 2.0**-27
+    assert_value(dot(engine, H100, {0: (1.0, 1.0), 32: (P, Q)}, c=c), 1 + 819 * 2.0**-13)
     # with k = 32 holding 1.5*2**-6 * 2**-7 = 3 * 2**-14 = 1.5 units instead -> 1 unit:
-    assert_value(dot(engine, H100, {0: (1.0, 1.0), 32: (1.5 * 2.0 ** -6, Q)}, c=c),
-                 1 + 820 * 2.0 ** -13)
+    assert_value(
+        dot(engine, H100, {0: (1.0, 1.0), 32: (1.5 * 2.0**-6, Q)}, c=c), 1 + 820 * 2.0**-13
+    )
 
 
 def test_preset_ada(engine):
@@ -287,19 +289,19 @@ def test_preset_ada(engine):
     # both kept -> 1 + 3 * 2**-10.
     # h100 (32 per step) sees all 17 in one step: each 3 * 2**-14 = 1.5 * 2**-13 is cut
     # to 2**-13: 1 + 16 * 2**-13 = 1 + 2**-9.
-    pairs = [(1.5 * 2.0 ** -6, Q)] * 16 + [(1.0, 1.0)]
-    assert_value(dot(engine, emu.preset("ada"), pairs), 1 + 3 * 2.0 ** -10)
-    assert_value(dot(engine, H100, pairs), 1 + 2.0 ** -9)
+    pairs = [(1.5 * 2.0**-6, Q)] * 16 + [(1.0, 1.0)]
+    assert_value(dot(engine, emu.preset("ada"), pairs), 1 + 3 * 2.0**-10)
+    assert_value(dot(engine, H100, pairs), 1 + 2.0**-9)
 
 
 def test_preset_b200(engine):
     # c = 2**14; products -128*128 = -2**14 and 3*2**-9 * 2**-9 = 3 * 2**-18.  e_max = 14,
     # q = 2**(14-31) = 2**-17: 3 * 2**-18 = 1.5 units -> 1 unit; c and -2**14 cancel:
     # 2**-17.  (h100 would cut it to +0; exact keeps 3 * 2**-18.)
-    pairs = [(-128.0, 128.0), (3 * 2.0 ** -9, 2.0 ** -9)]
-    assert_value(dot(engine, emu.preset("b200"), pairs, c=2.0 ** 14), 2.0 ** -17)
-    assert_value(dot(engine, H100, pairs, c=2.0 ** 14), 0.0)
-    assert_value(dot(engine, EXACT, pairs, c=2.0 ** 14), 3 * 2.0 ** -18)
+    pairs = [(-128.0, 128.0), (3 * 2.0**-9, 2.0**-9)]
+    assert_value(dot(engine, emu.preset("b200"), pairs, c=2.0**14), 2.0**-17)
+    assert_value(dot(engine, H100, pairs, c=2.0**14), 0.0)
+    assert_value(dot(engine, EXACT, pairs, c=2.0**14), 3 * 2.0**-18)
 
 
 def test_preset_mxfp8(engine):
@@ -312,11 +314,12 @@ def test_preset_mxfp8(engine):
     cfg = emu.preset("mxfp8")
     data = {0: (1.0, 1.0), 32: (1.0, 1.125)}
     sa, sb = [[129, 124]], [[127], [128]]
-    c = 1 + 3 * 2.0 ** -23
+    c = 1 + 3 * 2.0**-23
     assert_value(dot(engine, cfg, data, c=c, K=64, sa=sa, sb=sb), 5.28125)
     # round-to-nearest in step 1 would give 5 + 2**-21 and then 5.28125 + 2**-21
-    assert_value(dot(engine, cfg.replace(acc_round="rne"), data, c=c, K=64, sa=sa, sb=sb),
-                 5.28125 + 2.0 ** -21)
+    assert_value(
+        dot(engine, cfg.replace(acc_round="rne"), data, c=c, K=64, sa=sa, sb=sb), 5.28125 + 2.0**-21
+    )
 
 
 def test_preset_deepseek_v3(engine):
@@ -328,9 +331,9 @@ def test_preset_deepseek_v3(engine):
     #   2**-12 in the third step with c = 1.5: q = 2**-13, kept: p = 1.5 + 2**-12.
     #   o = fp32(8.25 + (1.5 + 2**-12) * 2**(-1+0)) = 9 + 2**-13 (fp32 unit 2**-20 here).
     cfg = emu.preset("deepseek-v3")
-    data = {0: (1.0, 1.0), 1: (Q, Q), 128: (1.5, 1.0), 200: (2.0 ** -6, 2.0 ** -6)}
+    data = {0: (1.0, 1.0), 1: (Q, Q), 128: (1.5, 1.0), 200: (2.0**-6, 2.0**-6)}
     got = dot(engine, cfg, data, c=0.25, K=256, sa=[[128, 126]], sb=[[129], [127]])
-    assert_value(got, 9 + 2.0 ** -13)
+    assert_value(got, 9 + 2.0**-13)
 
 
 def test_preset_default(engine):
@@ -340,9 +343,9 @@ def test_preset_default(engine):
     # Steps 1-4 give 1024.  Step 5 (k = 128, 129): c = 1024 (exponent 10) -> q =
     # 2**(10-25) = 2**-15: 2**-10 kept, 2**-19 cut -> 1024 + 2**-10, an fp32 value.
     cfg = emu.preset("default")
-    data = {0: (1.0, 1.0), 128: (1.0, 1.0), 129: (2.0 ** -9, 1.0)}
+    data = {0: (1.0, 1.0), 128: (1.0, 1.0), 129: (2.0**-9, 1.0)}
     got = dot(engine, cfg, data, K=130, sa=[[137, 117]], sb=[[127], [127]])
-    assert_value(got, 1024 + 2.0 ** -10)
+    assert_value(got, 1024 + 2.0**-10)
 
 
 # ================================================================== zeros, overflow, specials
@@ -359,26 +362,26 @@ def test_zero_signs(engine):
     # treated like a cancellation (docs/numerics-decisions.md): e4m3 2**-9 * -1 has
     # significand 1/8 at exponent -6; with align_bits = 0, q = 2**-6 -> cut to 0
     cut0 = H100.replace(align_bits=0)
-    assert_value(dot(engine, cut0, [(-(2.0 ** -9), 1.0)]), 0.0)
-    assert_value(dot(engine, cut0.replace(acc_round="rd"), [(2.0 ** -9, 1.0)]), -0.0)
+    assert_value(dot(engine, cut0, [(-(2.0**-9), 1.0)]), 0.0)
+    assert_value(dot(engine, cut0.replace(acc_round="rd"), [(2.0**-9, 1.0)]), -0.0)
 
 
 def test_subnormal_results_and_flush(engine):
     # e4m3 2**-9 * 2**-9 = 2**-18 with c = 0: an fp16 accumulator (emin -14, subnormal
     # unit 2**-24) keeps it; acc_subnormals = false flushes it to a zero of its sign.
     f16 = EXACT.replace(acc_format="fp16")
-    assert_value(dot(engine, f16, [(2.0 ** -9, 2.0 ** -9)]), 2.0 ** -18)
+    assert_value(dot(engine, f16, [(2.0**-9, 2.0**-9)]), 2.0**-18)
     flush = f16.replace(acc_subnormals=False)
-    assert_value(dot(engine, flush, [(2.0 ** -9, 2.0 ** -9)]), 0.0)
-    assert_value(dot(engine, flush, [(-(2.0 ** -9), 2.0 ** -9)]), -0.0)
-    assert_value(dot(engine, flush, [(2.0 ** -3, 2.0 ** -11 * 8)]), 2.0 ** -11)
+    assert_value(dot(engine, flush, [(2.0**-9, 2.0**-9)]), 0.0)
+    assert_value(dot(engine, flush, [(-(2.0**-9), 2.0**-9)]), -0.0)
+    assert_value(dot(engine, flush, [(2.0**-3, 2.0**-11 * 8)]), 2.0**-11)
 
 
 def test_overflow(engine):
     # c = max fp32 = (2 - 2**-23) * 2**127.  h100: q = 2**(127-13): c is cut to
     # (2 - 2**-13) * 2**127 (the e8m13 max) and 448*448 to 0 -> e8m13 max, no Inf.
     fmax = float(np.finfo(np.float32).max)
-    e813max = (2 - 2.0 ** -13) * 2.0 ** 127
+    e813max = (2 - 2.0**-13) * 2.0**127
     assert_value(dot(engine, H100, [(448.0, 448.0)], c=fmax), e813max)
     # fp32 rne: fmax + 200704 rounds back to fmax (the unit there is 2**104)
     assert_value(dot(engine, EXACT, [(448.0, 448.0)], c=fmax), fmax)
@@ -400,22 +403,24 @@ def test_specials(engine):
     def is_canonical_nan(x):
         return np.float32(x).view(np.uint32) == 0x7FFFFFFF
 
-    assert is_canonical_nan(dot(engine, H100, [(nan, 1.0), (1.0, 1.0)]))     # NaN operand
-    assert is_canonical_nan(dot(engine, h5, [(inf, 0.0)]))                   # Inf * 0
-    assert is_canonical_nan(dot(engine, h5, [(inf, 1.0), (-inf, 1.0)]))      # +Inf - Inf
-    assert_value(dot(engine, h5, [(inf, 1.0), (57344.0, -57344.0)]), inf)    # Inf wins
-    assert_value(dot(engine, h5, [(-inf, 2.0), (1.0, 1.0)], c=2.0 ** 100), -inf)
+    assert is_canonical_nan(dot(engine, H100, [(nan, 1.0), (1.0, 1.0)]))  # NaN operand
+    assert is_canonical_nan(dot(engine, h5, [(inf, 0.0)]))  # Inf * 0
+    assert is_canonical_nan(dot(engine, h5, [(inf, 1.0), (-inf, 1.0)]))  # +Inf - Inf
+    assert_value(dot(engine, h5, [(inf, 1.0), (57344.0, -57344.0)]), inf)  # Inf wins
+    assert_value(dot(engine, h5, [(-inf, 2.0), (1.0, 1.0)], c=2.0**100), -inf)
     # Inf in the first step, -Inf in the second: the accumulator stays Inf, then NaN
     assert is_canonical_nan(dot(engine, h5, {0: (inf, 1.0), 40: (-inf, 1.0)}))
-    assert is_canonical_nan(dot(engine, H100, [(1.0, 1.0)], c=nan))          # NaN c
-    assert is_canonical_nan(dot(engine, h5, [(inf, 1.0)], c=-inf))           # c = -Inf
+    assert is_canonical_nan(dot(engine, H100, [(1.0, 1.0)], c=nan))  # NaN c
+    assert is_canonical_nan(dot(engine, h5, [(inf, 1.0)], c=-inf))  # c = -Inf
     # a NaN scale (0xFF) on a block: NaN even when that block's products are zero
     d = emu.preset("mxfp8")
-    assert is_canonical_nan(dot(engine, d, {0: (1.0, 1.0)}, K=64, sa=[[127, 0xFF]],
-                                sb=[[127], [127]]))
+    assert is_canonical_nan(
+        dot(engine, d, {0: (1.0, 1.0)}, K=64, sa=[[127, 0xFF]], sb=[[127], [127]])
+    )
     ds = emu.preset("deepseek-v3")
-    assert is_canonical_nan(dot(engine, ds, {0: (1.0, 1.0)}, K=256, sa=[[127, 127]],
-                                sb=[[127], [0xFF]]))
+    assert is_canonical_nan(
+        dot(engine, ds, {0: (1.0, 1.0)}, K=256, sa=[[127, 127]], sb=[[127], [0xFF]])
+    )
 
 
 # ================================================================== independent models
@@ -430,11 +435,12 @@ def _round(x, mbits, mode):
     """Fraction x rounded to a binary float with mbits fraction bits, exponent >= -126
     (fp32 / e8m13 range; no overflow in these tests), rne or rz."""
     from fractions import Fraction
+
     if x == 0:
         return Fraction(0)
     a = abs(x)
     e = a.numerator.bit_length() - a.denominator.bit_length()
-    e = e if Fraction(2) ** e <= a else e - 1          # floor(log2 a)
+    e = e if Fraction(2) ** e <= a else e - 1  # floor(log2 a)
     unit = Fraction(2) ** (max(e, -126) - mbits)
     n, r = divmod(a, unit)
     if mode == "rne" and (r > unit / 2 or (r == unit / 2 and n % 2)):
@@ -444,14 +450,15 @@ def _round(x, mbits, mode):
 
 def _random_finite(rng, shape):
     c = rng.integers(0, 256, shape).astype(np.uint8)
-    c[(c & 0x7F) >= 0x78] &= 0xF7           # E < 15: never NaN
-    c[rng.random(shape) < 0.1] = 0          # some zeros
+    c[(c & 0x7F) >= 0x78] &= 0xF7  # E < 15: never NaN
+    c[rng.random(shape) < 0.1] = 0  # some zeros
     return c
 
 
 def test_exact_fp32seq_h100_equal_independent_models(engine):
     """Small exact models written from the spec text (Fractions), on random data."""
     from fractions import Fraction
+
     rng = np.random.default_rng(77)
     M, N, K = 3, 4, 70
     a, b = _random_finite(rng, (M, K)), _random_finite(rng, (K, N))
@@ -477,8 +484,9 @@ def test_exact_fp32seq_h100_equal_independent_models(engine):
             # multiples of 2**(e_max - 13); the exact sum rounded toward zero to e8m13
             acc = c0
             for k0 in range(0, K, 32):
-                terms = [(v, e) for v, (n, e, f) in zip(val[k0:k0 + 32], prods[k0:k0 + 32])
-                         if n]
+                terms = [
+                    (v, e) for v, (n, e, f) in zip(val[k0 : k0 + 32], prods[k0 : k0 + 32]) if n
+                ]
                 if acc != 0:
                     ea = abs(acc).numerator.bit_length() - abs(acc).denominator.bit_length()
                     ea = ea if Fraction(2) ** ea <= abs(acc) else ea - 1
@@ -497,14 +505,13 @@ def test_c_in_alignment(engine):
     # 2**-13 first -> 1 + 2**-13.  Without: the products alone set e_max, c joins the
     # exact sum at step 5 -> 1 + 1.5 units of 2**-13 -> tie -> even (2 units) -> 1 + 2**-12.
     cfg = H100.replace(acc_round="rne")
-    assert_value(dot(engine, cfg, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 2.0 ** -13)
+    assert_value(dot(engine, cfg, [(1.0, 1.0)], c=3 * 2.0**-14), 1 + 2.0**-13)
     out = cfg.replace(c_in_alignment=False)
-    assert_value(dot(engine, out, [(1.0, 1.0)], c=3 * 2.0 ** -14), 1 + 2.0 ** -12)
+    assert_value(dot(engine, out, [(1.0, 1.0)], c=3 * 2.0**-14), 1 + 2.0**-12)
     # c = 1 larger than two products 2**-14: in the alignment they are cut (1.0); out
     # of it e_max = -12 keeps them: 1 + 2**-13 (rz, an e8m13 value)
     assert_value(dot(engine, H100, [T14, T14], c=1.0), 1.0)
-    assert_value(dot(engine, H100.replace(c_in_alignment=False), [T14, T14], c=1.0),
-                 1 + 2.0 ** -13)
+    assert_value(dot(engine, H100.replace(c_in_alignment=False), [T14, T14], c=1.0), 1 + 2.0**-13)
 
 
 def test_fused_whole_k(engine):
@@ -512,11 +519,10 @@ def test_fused_whole_k(engine):
     # 45 terms kept: X = 2**-13: 2 + 30 * 2**-13 -> rz at unit 2**-12 -> 2 + 15 * 2**-12;
     # X = 2**-12: 2 + 31 * 2**-13 -> 2 + 15 * 2**-12 as well.
     cfg = H100.replace(fused="k")
-    powers = {i: (2.0 ** -i, 1.0) if i <= 6 else (2.0 ** -6, 2.0 ** -(i - 6))
-              for i in range(13)}
+    powers = {i: (2.0**-i, 1.0) if i <= 6 else (2.0**-6, 2.0 ** -(i - 6)) for i in range(13)}
     step2 = {k: T13 for k in range(32, 63)}
-    for x in (T13, (2.0 ** -6, 2.0 ** -6)):
-        assert_value(dot(engine, cfg, {**powers, 13: x, **step2}, K=64), 2 + 15 * 2.0 ** -12)
+    for x in (T13, (2.0**-6, 2.0**-6)):
+        assert_value(dot(engine, cfg, {**powers, 13: x, **step2}, K=64), 2 + 15 * 2.0**-12)
 
 
 def test_promotion_into_bf16(engine):
@@ -524,26 +530,26 @@ def test_promotion_into_bf16(engine):
     # [2, 4)).  c = 1 starts o.  Block 0: 1*1 and 2**-13 -> p = 1 + 2**-13;
     # o = bf16_rz(1 + 1 + 2**-13) = 2.  Block 1: 1.5*2**-6 * 1 -> p = 3 * 2**-7;
     # o = bf16(2 + 3 * 2**-7) = 2 + 1.5 units: rz -> 2 + 2**-6, rne -> tie -> 2 + 2**-5.
-    data = {0: (1.0, 1.0), 1: T13, 32: (1.5 * 2.0 ** -6, 1.0)}
+    data = {0: (1.0, 1.0), 1: T13, 32: (1.5 * 2.0**-6, 1.0)}
     cfg = H100.replace(promote_every=32, promote_format="bf16", promote_round="rz")
-    assert_value(dot(engine, cfg, data, c=1.0, K=64), 2 + 2.0 ** -6)
-    assert_value(dot(engine, cfg.replace(promote_round="rne"), data, c=1.0, K=64),
-                 2 + 2.0 ** -5)
+    assert_value(dot(engine, cfg, data, c=1.0, K=64), 2 + 2.0**-6)
+    assert_value(dot(engine, cfg.replace(promote_round="rne"), data, c=1.0, K=64), 2 + 2.0**-5)
     # the inner accumulator starts at +0 each block and c only initialises o: with
     # c = 2**20 the block-0 term 2**-13 survives the inner step (q = 2**-13, not
     # 2**(20-13)) and is dropped only by the fp32 promotion (unit 2**-3 at 2**20);
     # block 1 adds 3 * 2**-7 < half a unit: 2**20 + 1.  Without promotion c = 2**20
     # joins the h100 step: q = 2**7 cuts 1 + 2**-13 to 0: 2**20.
-    assert_value(dot(engine, H100.replace(promote_every=32), data, c=2.0 ** 20, K=64),
-                 2.0 ** 20 + 1)
-    assert_value(dot(engine, H100, data, c=2.0 ** 20, K=64), 2.0 ** 20)
+    assert_value(dot(engine, H100.replace(promote_every=32), data, c=2.0**20, K=64), 2.0**20 + 1)
+    assert_value(dot(engine, H100, data, c=2.0**20, K=64), 2.0**20)
 
 
 # ================================================================== a second, independent model
 def _model_round(x, fmt, mode, subnormals=True):
     """Fraction x rounded into IEEE-style format fmt (spec 2.1 step 5), as a float."""
     from fractions import Fraction
+
     from emu.formats import get_format
+
     f = get_format(fmt)
     emin, emax, mb = 2 - (1 << (f.ebits - 1)), (1 << (f.ebits - 1)) - 1, f.mbits
     if x == 0:
@@ -553,10 +559,14 @@ def _model_round(x, fmt, mode, subnormals=True):
     e = e if Fraction(2) ** e <= a else e - 1
     unit = Fraction(2) ** (max(e, emin) - mb)
     n, r = divmod(a, unit)
-    up = {"rz": False, "rne": r > unit / 2 or (r == unit / 2 and n % 2 == 1),
-          "ru": r > 0 and not neg, "rd": r > 0 and neg}[mode]
+    up = {
+        "rz": False,
+        "rne": r > unit / 2 or (r == unit / 2 and n % 2 == 1),
+        "ru": r > 0 and not neg,
+        "rd": r > 0 and neg,
+    }[mode]
     v = (n + up) * unit
-    top = (2 - Fraction(1, 2 ** mb)) * Fraction(2) ** emax
+    top = (2 - Fraction(1, 2**mb)) * Fraction(2) ** emax
     if v > top:
         away = mode == "rne" or (mode == "ru" and not neg) or (mode == "rd" and neg)
         v = float("inf") if away else top
@@ -568,7 +578,9 @@ def _model_round(x, fmt, mode, subnormals=True):
 def _model_dot(cfg, a_row, b_col, c, sa_row, sb_col):
     """D[i, j] from the spec text alone: finite operands, Fractions throughout."""
     from fractions import Fraction
+
     from emu.formats import get_format
+
     K = len(a_row)
     bs, P = cfg.scale_block, cfg.promote_every
     step = K if cfg.fused == "k" else cfg.fused
@@ -589,7 +601,7 @@ def _model_dot(cfg, a_row, b_col, c, sa_row, sb_col):
         return e if Fraction(2) ** e <= v else e - 1
 
     def fused_step(acc, ks):
-        if isinstance(acc, float):                  # +-Inf stays (no Inf operands here)
+        if isinstance(acc, float):  # +-Inf stays (no Inf operands here)
             return acc
         terms = [t for t in (prod(k) for k in ks) if t[0] != 0]
         late = Fraction(0)
@@ -626,10 +638,9 @@ def _model_dot(cfg, a_row, b_col, c, sa_row, sb_col):
         if bs and cfg.scale_apply == "promotion":
             s = int(sa_row[p0 // bs]) - 127 + int(sb_col[p0 // bs]) - 127
         if isinstance(o, float) or isinstance(inner, float):
-            o = o if isinstance(o, float) else inner       # Inf (never both signs here)
+            o = o if isinstance(o, float) else inner  # Inf (never both signs here)
             continue
-        o = _model_round(o + inner * Fraction(2) ** s, cfg.promote_format,
-                         cfg.promote_round)
+        o = _model_round(o + inner * Fraction(2) ** s, cfg.promote_format, cfg.promote_round)
         o = o if math.isinf(o) else Fraction(o)
     return float(o)
 
@@ -638,25 +649,28 @@ MODEL_CONFIGS = [
     *[(n, {}) for n in ("default", "mxfp8", "deepseek-v3", "b200", "ada", "exact")],
     ("h100", dict(align_round="rne", acc_round="rne", a_format="e5m2")),
     ("h100", dict(c_in_alignment=False, acc_format="bf16", acc_round="ru")),
-    ("default", dict(acc_format="fp16", acc_round="rd", acc_subnormals=False, fused=8,
-                     b_format="e5m2")),
-    ("mxfp8", dict(promote_every=64, promote_format="e8m10", promote_round="rz",
-                   align_bits=5)),
+    (
+        "default",
+        dict(acc_format="fp16", acc_round="rd", acc_subnormals=False, fused=8, b_format="e5m2"),
+    ),
+    ("mxfp8", dict(promote_every=64, promote_format="e8m10", promote_round="rz", align_bits=5)),
     ("deepseek-v3", dict(scale_b_tile=0, fused=16, acc_format="e6m9")),
 ]
 
 
-@pytest.mark.parametrize("name,changes", MODEL_CONFIGS,
-                         ids=[f"{n}-{'-'.join(c) or 'preset'}" for n, c in MODEL_CONFIGS])
+@pytest.mark.parametrize(
+    "name,changes", MODEL_CONFIGS, ids=[f"{n}-{'-'.join(c) or 'preset'}" for n, c in MODEL_CONFIGS]
+)
 def test_equal_independent_model(engine, name, changes):
     """Random finite data (scales kept near 2**0 so nothing overflows)."""
     from conftest import random_scales
+
     cfg = emu.preset(name).replace(**changes)
     rng = np.random.default_rng(len(name) * 31 + len(changes))
     M, N, K = 2, 2, 200
     a, b = _random_finite(rng, (M, K)), _random_finite(rng, (K, N))
     if cfg.a_format == "e5m2":
-        a[(a & 0x7C) == 0x7C] &= 0xFB            # E5M2: E < 31
+        a[(a & 0x7C) == 0x7C] &= 0xFB  # E5M2: E < 31
     if cfg.b_format == "e5m2":
         b[(b & 0x7C) == 0x7C] &= 0xFB
     c = (rng.standard_normal((M, N)) * 2.0 ** rng.integers(-6, 6, (M, N))).astype(np.float32)
@@ -666,8 +680,14 @@ def test_equal_independent_model(engine, name, changes):
         sb = np.repeat(sb, 128, axis=1)[:, :N]
     for i in range(M):
         for j in range(N):
-            want = _model_dot(cfg, a[i], b[:, j], c[i, j],
-                              None if sa is None else sa[i], None if sb is None else sb[:, j])
+            want = _model_dot(
+                cfg,
+                a[i],
+                b[:, j],
+                c[i, j],
+                None if sa is None else sa[i],
+                None if sb is None else sb[:, j],
+            )
             assert float(got[i, j]) == want, (i, j, float(got[i, j]), want)
 
 
@@ -677,9 +697,9 @@ def test_c_exponent_clamped_at_acc_emin(engine):
     # alignment bits q = 2**-139: c is cut to floor(71362 / 1024) = 69 units of 2**-139.
     # (Unclamped, q would be 2**-146 and c would keep 71360 * 2**-149.)  An fp32
     # accumulator shows it; the single zero product adds nothing.
-    c = 71362 * 2.0 ** -149
+    c = 71362 * 2.0**-149
     cfg = H100.replace(acc_format="fp32")
-    assert_value(dot(engine, cfg, [(0.0, 1.0)], c=c), 69 * 2.0 ** -139)
+    assert_value(dot(engine, cfg, [(0.0, 1.0)], c=c), 69 * 2.0**-139)
     assert_value(dot(engine, EXACT, [(0.0, 1.0)], c=c), c)
 
 
@@ -690,12 +710,10 @@ def test_huge_and_tiny_scaled_products(engine):
     d = emu.preset("default")
     big = dict(K=3, sa=[[254]], sb=[[254]])
     assert_value(dot(engine, d, [(448.0, 448.0), (-448.0, 448.0)], **big), 0.0)
-    assert_value(dot(engine, d, [(448.0, 448.0), (-448.0, 448.0), (2.0 ** -9, 2.0 ** -9)],
-                     **big), 0.0)
+    assert_value(dot(engine, d, [(448.0, 448.0), (-448.0, 448.0), (2.0**-9, 2.0**-9)], **big), 0.0)
     # 2**-9 * 2**-9 * 2**(-126-126) = 2**-270 underflows fp32: rne -> a zero of its sign;
     # ru -> the smallest subnormal 2**-149
     tiny = dict(K=1, sa=[[1]], sb=[[1]])
-    assert_value(dot(engine, d, [(2.0 ** -9, 2.0 ** -9)], **tiny), 0.0)
-    assert_value(dot(engine, d, [(-(2.0 ** -9), 2.0 ** -9)], **tiny), -0.0)
-    assert_value(dot(engine, d.replace(acc_round="ru"), [(2.0 ** -9, 2.0 ** -9)], **tiny),
-                 2.0 ** -149)
+    assert_value(dot(engine, d, [(2.0**-9, 2.0**-9)], **tiny), 0.0)
+    assert_value(dot(engine, d, [(-(2.0**-9), 2.0**-9)], **tiny), -0.0)
+    assert_value(dot(engine, d.replace(acc_round="ru"), [(2.0**-9, 2.0**-9)], **tiny), 2.0**-149)

@@ -1,4 +1,5 @@
 """fp8emu sweep: knob parsing, per-point metrics, CSV and PNG output."""
+
 import csv
 import io
 
@@ -23,8 +24,13 @@ def test_parse_vary():
     assert parse_vary("align_bits=8:14:2") == ("align_bits", ["8", "10", "12", "14"])
     assert parse_vary("K=256, 1024") == ("k", ["256", "1024"])
     assert parse_vary("acc_format=e8m13,fp32") == ("acc_format", ["e8m13", "fp32"])
-    for bad, msg in (("align_bits", "expected knob="), ("colour=1,2", "unknown knob"),
-                     ("k=1:x", "integers"), ("k=4:1:0", "step > 0"), ("k=", "no values")):
+    for bad, msg in (
+        ("align_bits", "expected knob="),
+        ("colour=1,2", "unknown knob"),
+        ("k=1:x", "integers"),
+        ("k=4:1:0", "step > 0"),
+        ("k=", "no values"),
+    ):
         with pytest.raises(UsageError, match=msg):
             parse_vary(bad)
 
@@ -32,8 +38,12 @@ def test_parse_vary():
 def test_exact_numerics_are_bit_exact_at_every_point():
     """Exact alignment, one step: fp32 equals the exact-fp32 reference and bf16 equals
     the exact result rounded once to bf16, at every K."""
-    rows = sweep(emu.preset("exact"), [("acc_format", ["fp32", "bf16"]), ("k", ["32", "96"])],
-                 SMALL, references=("exact", "exact-fp32"))
+    rows = sweep(
+        emu.preset("exact"),
+        [("acc_format", ["fp32", "bf16"]), ("k", ["32", "96"])],
+        SMALL,
+        references=("exact", "exact-fp32"),
+    )
     assert len(rows) == 8
     for r in rows:
         assert r["n"] == 12 and r["result_format"] == r["acc_format"]
@@ -42,22 +52,30 @@ def test_exact_numerics_are_bit_exact_at_every_point():
     fp32 = [r for r in rows if r["acc_format"] == "fp32" and r["reference"] == "exact-fp32"]
     assert all(r["max_abs"] == 0 for r in fp32)
     bf16 = [r for r in rows if r["acc_format"] == "bf16" and r["reference"] == "exact"]
-    assert all(0 < r["max_rel"] <= 2.0 ** -8 for r in bf16)      # one rne rounding
+    assert all(0 < r["max_rel"] <= 2.0**-8 for r in bf16)  # one rne rounding
 
 
 def test_promotion_reduces_error():
-    rows = sweep(emu.preset("h100"), [("promote_every", ["0", "32"])],
-                 dict(SMALL, k=1024, mean=1.0))
+    rows = sweep(
+        emu.preset("h100"), [("promote_every", ["0", "32"])], dict(SMALL, k=1024, mean=1.0)
+    )
     err = {r["promote_every"]: r["max_rel"] for r in rows}
     assert err["0"] > 1e-3 and err["0"] > 10 * err["32"]
     assert [r["result_format"] for r in rows] == ["e8m13", "fp32"]
 
 
 def test_input_knobs_and_invalid_points():
-    rows = sweep(emu.preset("default"), [("dist", ["uniform", "lognormal"]),
-                                         ("scale_mode", ["floor", "ceil"])], SMALL)
+    rows = sweep(
+        emu.preset("default"),
+        [("dist", ["uniform", "lognormal"]), ("scale_mode", ["floor", "ceil"])],
+        SMALL,
+    )
     assert [(r["dist"], r["scale_mode"]) for r in rows] == [
-        ("uniform", "floor"), ("uniform", "ceil"), ("lognormal", "floor"), ("lognormal", "ceil")]
+        ("uniform", "floor"),
+        ("uniform", "ceil"),
+        ("lognormal", "floor"),
+        ("lognormal", "ceil"),
+    ]
     with pytest.raises(UsageError, match="sweep point fused=3: scale_block"):
         sweep(emu.preset("default"), [("fused", ["32", "3"])], SMALL)
     with pytest.raises(UsageError, match="sweep point dist=cauchy"):
@@ -71,7 +89,7 @@ def test_csv_and_png():
     rows = sweep(emu.preset("h100"), vs, SMALL)
     table = list(csv.DictReader(io.StringIO(to_csv(rows))))
     assert [t["align_bits"] for t in table] == ["8", "13"]
-    assert float(table[0]["max_rel"]) == rows[0]["max_rel"]       # repr round-trips
+    assert float(table[0]["max_rel"]) == rows[0]["max_rel"]  # repr round-trips
     assert int(table[1]["n"]) == 12 and "ulp_0" in table[0]
     png = plot_png(rows, vs, "normwise", "exact", "title")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
@@ -79,10 +97,25 @@ def test_csv_and_png():
 
 def test_cli(tmp_path, capsys):
     c, p = tmp_path / "s.csv", tmp_path / "s.png"
-    code, out, err = run_cli(capsys, "sweep", "--preset", "h100", "--vary", "align_bits=10:13",
-                             "--m", "3", "--n", "2", "--k", "64", "--csv", str(c),
-                             "--plot", str(p))
-    assert code == 0 and err == ""         # no progress bar when stderr is not a terminal
+    code, out, err = run_cli(
+        capsys,
+        "sweep",
+        "--preset",
+        "h100",
+        "--vary",
+        "align_bits=10:13",
+        "--m",
+        "3",
+        "--n",
+        "2",
+        "--k",
+        "64",
+        "--csv",
+        str(c),
+        "--plot",
+        str(p),
+    )
+    assert code == 0 and err == ""  # no progress bar when stderr is not a terminal
     assert out.splitlines()[0].split()[:2] == ["align_bits", "reference"]
     assert len(out.splitlines()) == 5
     assert len(c.read_text().splitlines()) == 5 and p.read_bytes()[:4] == b"\x89PNG"

@@ -5,24 +5,45 @@ exponent with product-time scales folded in, class), builds the integer paramete
 vector from the MacConfig, and dispatches: a fast vectorised kernel where the
 configuration and the data allow it, the general element kernel everywhere else.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from ..formats import decode, get_format
 from .core import MODE_CODES, rows_in_parallel
-from .general import (CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE,
-                      P_AMB, P_AMODE, P_ASUB, P_BS, P_CIN, P_FRAC, P_FUSED, P_LEN, P_PEB,
-                      P_PMB, P_PMODE, P_PROMOTE, P_SCALE_PROMO, gemm_general)
 from .fast import ROWS, ZERO_EXP, gemm_fast
 from .floatpath import exact_step_fits, finish_exact, fma_chain_fp32
+from .general import (
+    CLS_INF,
+    CLS_NAN,
+    CLS_NUM,
+    NAN_SCALE,
+    P_AEB,
+    P_ALIGN,
+    P_ALIGN_RNE,
+    P_AMB,
+    P_AMODE,
+    P_ASUB,
+    P_BS,
+    P_CIN,
+    P_FRAC,
+    P_FUSED,
+    P_LEN,
+    P_PEB,
+    P_PMB,
+    P_PMODE,
+    P_PROMOTE,
+    P_SCALE_PROMO,
+    gemm_general,
+)
 
 FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
 
 
-@lru_cache(maxsize=None)
+@cache
 def decode_tables(name: str):
     """Per-code (magnitude m, sign, hardware exponent e, class) of an 8-bit format."""
     f = get_format(name)
@@ -73,8 +94,10 @@ def decode_operands(ops):
     """Flat arrays for the kernels; product-time scales folded into the exponents
     (a NaN scale makes every operand of its block NaN)."""
     cfg = ops.config
-    (am, asg, ae, ac), (bm, bsg, be, bc) = (decode_tables(cfg.a_format),
-                                            decode_tables(cfg.b_format))
+    (am, asg, ae, ac), (bm, bsg, be, bc) = (
+        decode_tables(cfg.a_format),
+        decode_tables(cfg.b_format),
+    )
     a_m, a_s, a_e, a_c = am[ops.a], asg[ops.a], ae[ops.a], ac[ops.a]
     b_m, b_s, b_e, b_c = bm[ops.b], bsg[ops.b], be[ops.b], bc[ops.b]
     sa_p = scale_exponents(ops.sa)
@@ -87,8 +110,7 @@ def decode_operands(ops):
         b_e = b_e + np.where(sb_k == NAN_SCALE, 0, sb_k)
         a_c = np.where(sa_k == NAN_SCALE, CLS_NAN, a_c).astype(np.uint8)
         b_c = np.where(sb_k == NAN_SCALE, CLS_NAN, b_c).astype(np.uint8)
-    return (a_m, a_s, a_e.astype(np.int32), a_c, b_m, b_s, b_e.astype(np.int32), b_c,
-            sa_p, sb_p)
+    return (a_m, a_s, a_e.astype(np.int32), a_c, b_m, b_s, b_e.astype(np.int32), b_c, sa_p, sb_p)
 
 
 def values(m, s, e, f) -> np.ndarray:
@@ -122,8 +144,9 @@ def fast_params(cfg, prm, K: int, a_e_nz, b_e_nz):
         if a_e_nz.size == 0 or b_e_nz.size == 0:
             span = 0
         else:
-            span = (int(a_e_nz.max()) + int(b_e_nz.max()) + frac
-                    - int(a_e_nz.min()) - int(b_e_nz.min()))
+            span = (
+                int(a_e_nz.max()) + int(b_e_nz.max()) + frac - int(a_e_nz.min()) - int(b_e_nz.min())
+            )
         p[P_ALIGN], p[P_CIN], p[P_ALIGN_RNE] = span, 0, 0
     return p if int(p[P_ALIGN]) + 2 + int(steps).bit_length() <= 52 else None
 
@@ -131,17 +154,27 @@ def fast_params(cfg, prm, K: int, a_e_nz, b_e_nz):
 def is_fma_chain(cfg, K: int) -> bool:
     """One product per step, exact alignment, into fp32 rne with subnormals, no
     scales, no promotion (the fp32-seq preset)."""
-    return (cfg.align_bits == "exact" and not cfg.scale_block and not cfg.promote_every
-            and (cfg.fused == 1 or K <= 1) and cfg.acc_format == "fp32"
-            and cfg.acc_round == "rne" and cfg.acc_subnormals)
+    return (
+        cfg.align_bits == "exact"
+        and not cfg.scale_block
+        and not cfg.promote_every
+        and (cfg.fused == 1 or K <= 1)
+        and cfg.acc_format == "fp32"
+        and cfg.acc_round == "rne"
+        and cfg.acc_subnormals
+    )
 
 
 def is_single_step(cfg, K: int) -> bool:
     """The whole of K in one exactly aligned step, scales (if any) on the products,
     no promotion (the exact preset)."""
-    return (cfg.align_bits == "exact" and not cfg.promote_every and K >= 1
-            and (not cfg.scale_block or cfg.scale_apply == "product")
-            and (cfg.fused == "k" or cfg.fused >= K))
+    return (
+        cfg.align_bits == "exact"
+        and not cfg.promote_every
+        and K >= 1
+        and (not cfg.scale_block or cfg.scale_apply == "product")
+        and (cfg.fused == "k" or cfg.fused >= K)
+    )
 
 
 def run(ops, general_only: bool = False) -> np.ndarray:
@@ -165,11 +198,18 @@ def run(ops, general_only: bool = False) -> np.ndarray:
         rows_in_parallel(fma_chain_fp32, M, work, a_f, b_f, ops.c, rows, out, block=ROWS)
     elif is_single_step(cfg, K):
         a_val, b_val = values(a_m, a_s, a_e, fa), values(b_m, b_s, b_e, fb)
-        if exact_step_fits(a_val, b_val, (a_e - fa.mbits)[a_m != 0],
-                           (b_e - fb.mbits)[b_m != 0], K):
+        if exact_step_fits(a_val, b_val, (a_e - fa.mbits)[a_m != 0], (b_e - fb.mbits)[b_m != 0], K):
             redo = np.zeros((M, N), dtype=np.bool_)
-            rows_in_parallel(finish_exact, M, 64 * M * N, a_val @ b_val, ops.c,
-                             prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]], out, redo)
+            rows_in_parallel(
+                finish_exact,
+                M,
+                64 * M * N,
+                a_val @ b_val,
+                ops.c,
+                prm[[P_AEB, P_AMB, P_AMODE, P_ASUB]],
+                out,
+                redo,
+            )
             mask |= redo
         else:
             mask[:] = True
@@ -177,16 +217,48 @@ def run(ops, general_only: bool = False) -> np.ndarray:
         a_val, b_val = values(a_m, a_s, a_e, fa), values(b_m, b_s, b_e, fb)
         with np.errstate(over="ignore"):
             b_val32 = b_val.astype(np.float32)
-        if np.array_equal(b_val32, b_val):       # half the memory traffic when exact
+        if np.array_equal(b_val32, b_val):  # half the memory traffic when exact
             b_val = b_val32
         b_ef = np.where(b_m == 0, ZERO_EXP, b_e).astype(np.int16)
         redo = np.zeros((M, N), dtype=np.bool_)
-        rows_in_parallel(gemm_fast, M, work, a_val, a_e, b_val, b_ef, ops.c, sa_p, sb_p,
-                         fprm, rows, out, redo, block=ROWS)
+        rows_in_parallel(
+            gemm_fast,
+            M,
+            work,
+            a_val,
+            a_e,
+            b_val,
+            b_ef,
+            ops.c,
+            sa_p,
+            sb_p,
+            fprm,
+            rows,
+            out,
+            redo,
+            block=ROWS,
+        )
         mask |= redo
     else:
         mask[:] = True
     if mask.any():
-        rows_in_parallel(gemm_general, M, int(mask.sum()) * K, a_m, a_s, a_e, a_c, b_m, b_s,
-                         b_e, b_c, ops.c, sa_p, sb_p, prm, mask, out)
+        rows_in_parallel(
+            gemm_general,
+            M,
+            int(mask.sum()) * K,
+            a_m,
+            a_s,
+            a_e,
+            a_c,
+            b_m,
+            b_s,
+            b_e,
+            b_c,
+            ops.c,
+            sa_p,
+            sb_p,
+            prm,
+            mask,
+            out,
+        )
     return finish(out)

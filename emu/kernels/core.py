@@ -5,6 +5,7 @@ Rounding modes are coded RZ=0, RNE=1, RU=2, RD=3.  Formats are passed as
 (ebits, mbits) integers: IEEE-style, Inf/NaN at the all-ones exponent, and must fit
 in fp32 (MacConfig validates that), so every result is a float64 exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,7 @@ def bitlen(n):
     if n <= 0:
         return 0
     e = math.frexp(float(n))[1]
-    if (n >> (e - 1)) == 0:          # float(n) rounded up to a power of two
+    if (n >> (e - 1)) == 0:  # float(n) rounded up to a power of two
         e -= 1
     return e
 
@@ -93,8 +94,8 @@ def round_f64(x, tail, ebits, mbits, mode, subnormals):
     """Round the exact value x + tail into (ebits, mbits), where x is a non-zero finite
     float64 and |tail| < ulp(x)/2 carries only its sign (as from TwoSum)."""
     neg = x < 0
-    fr, ex = math.frexp(abs(x))                  # |x| = fr * 2**ex, fr in [0.5, 1)
-    n = np.int64(math.ldexp(fr, 53)) * 4          # 55-bit integer, two guard bits
+    fr, ex = math.frexp(abs(x))  # |x| = fr * 2**ex, fr in [0.5, 1)
+    n = np.int64(math.ldexp(fr, 53)) * 4  # 55-bit integer, two guard bits
     if tail != 0:
         n += 1 if (tail < 0) == neg else -1
     return round_int(n, ex - 55, neg, ebits, mbits, mode, subnormals)
@@ -139,12 +140,12 @@ def kulisch_round(limbs, ebits, mbits, mode, subnormals):
     """Round the accumulator's exact value into (ebits, mbits).  Returns (zero, value):
     zero is True when the exact value is 0 (value is then meaningless).  Clears limbs."""
     n = limbs.shape[0]
-    for t in range(n - 1):                       # carry-propagate: limbs in [0, 2**32)
+    for t in range(n - 1):  # carry-propagate: limbs in [0, 2**32)
         carry = limbs[t] >> 32
         limbs[t] -= carry << 32
         limbs[t + 1] += carry
     neg = limbs[n - 1] < 0
-    if neg:                                      # magnitude of a negative value
+    if neg:  # magnitude of a negative value
         for t in range(n):
             limbs[t] = -limbs[t]
         for t in range(n - 1):
@@ -159,13 +160,13 @@ def kulisch_round(limbs, ebits, mbits, mode, subnormals):
     if h == 0:
         v = round_int(limbs[0], KBASE, neg, ebits, mbits, mode, subnormals)
     else:
-        top = (limbs[h] << 29) | (limbs[h - 1] >> 3)     # < 2**61
+        top = (limbs[h] << 29) | (limbs[h - 1] >> 3)  # < 2**61
         sticky = (limbs[h - 1] & 7) != 0
         for t in range(h - 1):
             if limbs[t] != 0:
                 sticky = True
         e = 32 * (h - 1) + KBASE + 3
-        if sticky:                               # a set bit below all kept bits
+        if sticky:  # a set bit below all kept bits
             top = top * 2 + 1
             e -= 1
         v = round_int(top, e, neg, ebits, mbits, mode, subnormals)
@@ -174,7 +175,7 @@ def kulisch_round(limbs, ebits, mbits, mode, subnormals):
 
 
 # ---------------------------------------------------------------- threads
-SERIAL_WORK = 1 << 21          # below this many MACs one thread is faster
+SERIAL_WORK = 1 << 21  # below this many MACs one thread is faster
 _POOL = {}
 
 

@@ -21,26 +21,44 @@ every term zero (signed-zero rules) and an infinite accumulator after overflow.
 Rows/columns with NaN or Inf operands and non-finite C never reach it (the caller
 masks them).  Promotion (2.4) folds each interval into the outer accumulator.
 """
+
 from __future__ import annotations
 
 import numpy as np
-from .core import RD, RNE, RZ, jit, round_f64
-from .general import (NAN_SCALE, P_AEB, P_ALIGN, P_ALIGN_RNE, P_AMB, P_AMODE, P_ASUB,
-                      P_BS, P_CIN, P_FUSED, P_PEB, P_PMB, P_PMODE, P_PROMOTE,
-                      P_SCALE_PROMO, promote)
 
-ZERO_EXP = -(1 << 14)        # exponent carried by zero operands (never the maximum)
-NO_TERM = -(1 << 20)         # e_max when a step has no term at all
-REAL = -(1 << 13)            # e_max above this: the step has a non-zero term
-ROWS = 16                    # rows of A per block (each tile of B is reused by all)
-COLS = 256                   # columns of B per tile
+from .core import RD, RNE, RZ, jit, round_f64
+from .general import (
+    NAN_SCALE,
+    P_AEB,
+    P_ALIGN,
+    P_ALIGN_RNE,
+    P_AMB,
+    P_AMODE,
+    P_ASUB,
+    P_BS,
+    P_CIN,
+    P_FUSED,
+    P_PEB,
+    P_PMB,
+    P_PMODE,
+    P_PROMOTE,
+    P_SCALE_PROMO,
+    promote,
+)
+
+ZERO_EXP = -(1 << 14)  # exponent carried by zero operands (never the maximum)
+NO_TERM = -(1 << 20)  # e_max when a step has no term at all
+REAL = -(1 << 13)  # e_max above this: the step has a non-zero term
+ROWS = 16  # rows of A per block (each tile of B is reused by all)
+COLS = 256  # columns of B per tile
 SIGN = np.int64(-0x8000000000000000)
 MAG = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 @jit
-def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
-             acc, emax, sc, X, j0, j1):
+def _cut_sum(
+    a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc, acc, emax, sc, X, j0, j1
+):
     """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays)."""
     n = j1 - j0
     accb = acc.view(np.int64)
@@ -52,11 +70,11 @@ def _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc,
     for k in range(k0, k1):
         if a_val[i, k] != 0:
             ae = np.int32(a_e[i, k])
-            erow = b_e[k, j0:j1]                 # 1-D slices: the loops vectorise
+            erow = b_e[k, j0:j1]  # 1-D slices: the loops vectorise
             for t in range(n):
                 emax[t] = max(emax[t], np.int32(ae + erow[t]))
     scb = sc.view(np.int64)
-    for t in range(n):                       # sc = 2**(align - e_max), from its bits
+    for t in range(n):  # sc = 2**(align - e_max), from its bits
         d = align - emax[t] if emax[t] > REAL else 0
         scb[t] = np.int64(d + 1023) << 52
     if cin:
@@ -95,28 +113,29 @@ def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
         mag = b & MAG
         low = mag & low_mask
         neg = b < 0
-        same = tail[t] != 0 and (tail[t] < 0) == neg      # exact is just above |x|
-        opp = tail[t] != 0 and (tail[t] < 0) != neg       # exact is just below |x|
+        same = tail[t] != 0 and (tail[t] < 0) == neg  # exact is just above |x|
+        opp = tail[t] != 0 and (tail[t] < 0) != neg  # exact is just below |x|
         if mode == RNE:
             up = low > half or (low == half and (same or (not opp and (mag >> d) & 1 == 1)))
             r = (mag & keep) + (low_mask + 1 if up else 0)
-        elif mode == RZ or (mode == RD) != neg:                # toward zero
+        elif mode == RZ or (mode == RD) != neg:  # toward zero
             r = ((mag - 1) if (opp and low == 0) else mag) & keep
-        else:                                                  # away from zero
+        else:  # away from zero
             r = (mag + low_mask + (1 if (same and low == 0) else 0)) & keep
         ob[t] = r | (b & SIGN)
         flag[t] = (mag < lo_bits) | (r < lo_bits) | (r > hi_bits)
 
 
 @jit
-def _finish(X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub,
-            lo_bits, hi_bits):
+def _finish(
+    X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub, lo_bits, hi_bits
+):
     """Step 3: acc <- round(X / sc), or round(X / sc + c) when c is outside the
     alignment (TwoSum gives that sum exactly as X + tail)."""
     for t in range(n):
-        x = X[t] / sc[t]                         # exact: X < 2**53, sc a power of 2
+        x = X[t] / sc[t]  # exact: X < 2**53, sc a power of 2
         if emax[t] <= REAL and acc[t] == 0:
-            redo[j0 + t] = True                  # every term zero: signed-zero rules
+            redo[j0 + t] = True  # every term zero: signed-zero rules
         if cin:
             X[t] = x
             tail[t] = 0.0
@@ -128,9 +147,9 @@ def _finish(X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asu
             tail[t] = (c - (s - bb)) + (x - bb)
     _round_vec(X, tail, acc, flag, n, amb, amode, lo_bits, hi_bits)
     for t in range(n):
-        if not flag[t] or redo[j0 + t]:          # redone elements: skip their garbage
+        if not flag[t] or redo[j0 + t]:  # redone elements: skip their garbage
             continue
-        if X[t] == 0:                            # an exact cancellation
+        if X[t] == 0:  # an exact cancellation
             v = -0.0 if amode == RD else 0.0
         else:
             v = round_f64(X[t], tail[t], aeb, amb, amode, asub)
@@ -140,21 +159,20 @@ def _finish(X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asu
 
 
 @jit
-def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bits,
-          hi_bits):
+def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bits, hi_bits):
     """Promotion (2.4) for one row tile: o <- round(o + p * 2**scale), p <- 0.  TwoSum
     gives the exact sum as x + err; _round_vec rounds it; specials, zeros, subnormal
     and overflowing results go through the scalar promote()."""
     on = prm[P_SCALE_PROMO] != 0
     kb = p0 // prm[P_BS] if on else 0
     sa = sa_p[i, kb] if on else 0
-    sbrow = sb_p[kb, j0:j0 + n] if on else sb_p[0, 0:0]
+    sbrow = sb_p[kb, j0 : j0 + n] if on else sb_p[0, 0:0]
     scb = sc.view(np.int64)
-    for t in range(n):                      # scale exponent per element (NAN_SCALE kept)
+    for t in range(n):  # scale exponent per element (NAN_SCALE kept)
         s = sa + sbrow[t] if on else 0
         if on and (sa == NAN_SCALE or sbrow[t] == NAN_SCALE):
             s = NAN_SCALE
-        err[t] = s                          # scratch: the exponent, as a float
+        err[t] = s  # scratch: the exponent, as a float
         scb[t] = np.int64((0 if s == NAN_SCALE else s) + 1023) << 52
     for t in range(n):
         a = o[t]
@@ -189,14 +207,16 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
     rne = prm[P_ALIGN_RNE] != 0
     aeb, amb, amode, asub = prm[P_AEB], prm[P_AMB], prm[P_AMODE], prm[P_ASUB] != 0
     emin_acc = np.int32(2 - (1 << (aeb - 1)))
-    lo_bits = np.int64(1023 + emin_acc) << 52                    # 2**emin
+    lo_bits = np.int64(1023 + emin_acc) << 52  # 2**emin
     emax_acc = (1 << (aeb - 1)) - 1
-    hi_bits = (np.int64(1023 + emax_acc) << 52) | (((np.int64(1) << amb) - 1)
-                                                  << (52 - amb))  # max finite
+    hi_bits = (np.int64(1023 + emax_acc) << 52) | (
+        ((np.int64(1) << amb) - 1) << (52 - amb)
+    )  # max finite
     pemin = 2 - (1 << (prm[P_PEB] - 1))
     p_lo = np.int64(1023 + pemin) << 52
     p_hi = (np.int64(1023 + (1 << (prm[P_PEB] - 1)) - 1) << 52) | (
-        ((np.int64(1) << prm[P_PMB]) - 1) << (52 - prm[P_PMB]))
+        ((np.int64(1) << prm[P_PMB]) - 1) << (52 - prm[P_PMB])
+    )
     for blk in range(r0 // ROWS, (r1 + ROWS - 1) // ROWS):
         emax = np.empty(COLS, dtype=np.int32)
         sc = np.empty(COLS, dtype=np.float64)
@@ -222,10 +242,43 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                         if i >= r1 or not rows[i]:
                             continue
                         acc = accs[r]
-                        _cut_sum(a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align,
-                                 emin_acc, acc, emax, sc, X, j0, j1)
-                        _finish(X, sc, acc, emax, flag, err, redo[i], j0, n, cin, aeb,
-                                amb, amode, asub, lo_bits, hi_bits)
+                        _cut_sum(
+                            a_val,
+                            a_e,
+                            b_val,
+                            b_e,
+                            i,
+                            k0,
+                            k1,
+                            cin,
+                            rne,
+                            align,
+                            emin_acc,
+                            acc,
+                            emax,
+                            sc,
+                            X,
+                            j0,
+                            j1,
+                        )
+                        _finish(
+                            X,
+                            sc,
+                            acc,
+                            emax,
+                            flag,
+                            err,
+                            redo[i],
+                            j0,
+                            n,
+                            cin,
+                            aeb,
+                            amb,
+                            amode,
+                            asub,
+                            lo_bits,
+                            hi_bits,
+                        )
                 for r in range(ROWS):
                     i = blk * ROWS + r
                     if i >= r1 or not rows[i]:
@@ -234,5 +287,21 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                         for t in range(n):
                             out[i, j0 + t] = accs[r, t]
                         continue
-                    _fold(out[i, j0:j1], accs[r], sa_p, sb_p, i, p0, j0, n, prm, sc, X,
-                          err, flag, special, p_lo, p_hi)
+                    _fold(
+                        out[i, j0:j1],
+                        accs[r],
+                        sa_p,
+                        sb_p,
+                        i,
+                        p0,
+                        j0,
+                        n,
+                        prm,
+                        sc,
+                        X,
+                        err,
+                        flag,
+                        special,
+                        p_lo,
+                        p_hi,
+                    )

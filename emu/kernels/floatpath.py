@@ -24,9 +24,11 @@ innocuous?", SIGNUM 1995); sums below 2**-126 are multiples of 2**-149 and exact
 IEEE arithmetic also gives the spec's signed zeros (-0 + -0 = -0, x - x = +0),
 overflow to Inf under rne and Inf staying Inf.
 """
+
 from __future__ import annotations
 
 import numpy as np
+
 from .core import RD, add_exact_round, jit, round_f64
 from .fast import COLS, ROWS
 
@@ -54,7 +56,7 @@ def finish_exact(r0, r1, S, c, prm_e, out, redo):
             cv = np.float64(c[i, j])
             if s == 0:
                 if cv == 0:
-                    redo[i, j] = True          # signed-zero rules need the products
+                    redo[i, j] = True  # signed-zero rules need the products
                 else:
                     out[i, j] = round_f64(cv, 0.0, ebits, mbits, mode, sub)
             elif cv == -s:

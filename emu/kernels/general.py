@@ -2,17 +2,35 @@
 exact sums in a Kulisch accumulator.  It mirrors emu.reference step by step and
 serves every element the fast kernels do not take (NaN/Inf inputs, wide exponent
 spans, unusual configurations)."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
 from .core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round
 
 # Indices into the integer parameter vector (built by emu.kernels.params).
-(P_FUSED, P_ALIGN, P_ALIGN_RNE, P_AEB, P_AMB, P_AMODE, P_ASUB, P_CIN, P_PROMOTE, P_PEB,
- P_PMB, P_PMODE, P_FRAC, P_SCALE_PROMO, P_BS, P_LEN) = range(16)
-NAN_SCALE = 1 << 20          # scale exponent marking a NaN (0xFF) scale
+(
+    P_FUSED,
+    P_ALIGN,
+    P_ALIGN_RNE,
+    P_AEB,
+    P_AMB,
+    P_AMODE,
+    P_ASUB,
+    P_CIN,
+    P_PROMOTE,
+    P_PEB,
+    P_PMB,
+    P_PMODE,
+    P_FRAC,
+    P_SCALE_PROMO,
+    P_BS,
+    P_LEN,
+) = range(16)
+NAN_SCALE = 1 << 20  # scale exponent marking a NaN (0xFF) scale
 CLS_NUM, CLS_INF, CLS_NAN = 0, 1, 2
 
 
@@ -25,7 +43,7 @@ def cut_add(limbs, m, lsb, qe, rne, neg):
         return
     sh = qe - lsb
     if sh > 62:
-        return                      # m < 2**62 <= half a quantum: cut to zero
+        return  # m < 2**62 <= half a quantum: cut to zero
     n = m >> sh
     if rne:
         rem = m & ((np.int64(1) << sh) - 1)
@@ -133,15 +151,31 @@ def dot_element(i, j, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c0, sa_p, sb_p, pr
     if P == 0:
         acc = c0
         for k0 in range(0, K, step):
-            acc = fused_step(acc, i, j, k0, min(k0 + step, K), a_m, a_s, a_e, a_c,
-                             b_m, b_s, b_e, b_c, prm, limbs)
+            acc = fused_step(
+                acc, i, j, k0, min(k0 + step, K), a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, limbs
+            )
         return acc
     o = c0
     for p0 in range(0, K, P):
         inner = 0.0
         for k0 in range(p0, min(p0 + P, K), step):
-            inner = fused_step(inner, i, j, k0, min(k0 + step, K), a_m, a_s, a_e, a_c,
-                               b_m, b_s, b_e, b_c, prm, limbs)
+            inner = fused_step(
+                inner,
+                i,
+                j,
+                k0,
+                min(k0 + step, K),
+                a_m,
+                a_s,
+                a_e,
+                a_c,
+                b_m,
+                b_s,
+                b_e,
+                b_c,
+                prm,
+                limbs,
+            )
         s = 0
         if prm[P_SCALE_PROMO] != 0:
             kb = p0 // prm[P_BS]
@@ -153,14 +187,27 @@ def dot_element(i, j, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c0, sa_p, sb_p, pr
 
 
 @jit
-def gemm_general(r0, r1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c, sa_p, sb_p, prm, mask,
-                 out):
+def gemm_general(r0, r1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c, sa_p, sb_p, prm, mask, out):
     """out[i, j] = D[i, j] wherever mask[i, j], for rows r0 <= i < r1."""
     N = b_m.shape[1]
     for i in range(r0, r1):
         limbs = np.zeros(KLIMBS, dtype=np.int64)
         for j in range(N):
             if mask[i, j]:
-                out[i, j] = dot_element(i, j, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c,
-                                        np.float64(c[i, j]), sa_p, sb_p, prm, limbs)
-
+                out[i, j] = dot_element(
+                    i,
+                    j,
+                    a_m,
+                    a_s,
+                    a_e,
+                    a_c,
+                    b_m,
+                    b_s,
+                    b_e,
+                    b_c,
+                    np.float64(c[i, j]),
+                    sa_p,
+                    sb_p,
+                    prm,
+                    limbs,
+                )

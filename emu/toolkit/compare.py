@@ -17,6 +17,7 @@ tensor, applied to the result as an exact power of two (an fp32 epilogue), the w
 per-tensor-scaled FP8 GEMMs run on Hopper; C is fed to the tensor core divided by
 that power of two.
 """
+
 from __future__ import annotations
 
 import time
@@ -69,15 +70,15 @@ def generate(dist: str, m: int, n: int, k: int, seed: int = 0, mean: float = 0.0
 class Quantized:
     """FP8 operands for emu.gemm plus their exact values for the references."""
 
-    a: np.ndarray                 # (M, K) uint8 codes
-    b: np.ndarray                 # (K, N) uint8 codes
-    sa: np.ndarray | None         # scales as emu.gemm takes them (None: no scales)
+    a: np.ndarray  # (M, K) uint8 codes
+    b: np.ndarray  # (K, N) uint8 codes
+    sa: np.ndarray | None  # scales as emu.gemm takes them (None: no scales)
     sb: np.ndarray | None
     a_op: Operand
     b_op: Operand
-    boundaries: list = field(default_factory=list)   # k where scales may change
-    post_exp: int = 0             # per-tensor scale exponent applied to the result
-    post_nan: bool = False        # a per-tensor scale is NaN (0xFF)
+    boundaries: list = field(default_factory=list)  # k where scales may change
+    post_exp: int = 0  # per-tensor scale exponent applied to the result
+    post_nan: bool = False  # a per-tensor scale is NaN (0xFF)
     layout: str = ""
 
 
@@ -97,8 +98,9 @@ def _b_blocks(config):
 def quantize_for(config, x, y, scale_mode: str = "floor") -> Quantized:
     """Quantise FP32 x (M, K), y (K, N) to the config's formats and scale layout."""
     if scale_mode not in SCALE_MODES:
-        raise UsageError(f"unknown scale mode {scale_mode!r} "
-                         f"(expected one of {', '.join(SCALE_MODES)})")
+        raise UsageError(
+            f"unknown scale mode {scale_mode!r} (expected one of {', '.join(SCALE_MODES)})"
+        )
     x, y = np.asarray(x), np.asarray(y)
     _check_shapes(x, y)
     M, K = x.shape
@@ -110,27 +112,45 @@ def quantize_for(config, x, y, scale_mode: str = "floor") -> Quantized:
         b, sb = quantize(y, config.b_format, bb, scale_mode)
         ea, na = _scale_parts(sa, 1, bs, (M, K))
         eb, nb = _scale_parts(sb, bb[0], bb[1], (K, N))
-        layout = (f"A 1x{bs}, B " + ("128x128 tiles" if config.scale_b_tile else f"{bs}x1")
-                  + f", scale_mode {scale_mode}")
-        return Quantized(a, b, sa, sb, Operand(a, config.a_format, ea, na),
-                         Operand(b, config.b_format, eb, nb),
-                         list(range(bs, K, bs)), layout=layout)
+        layout = (
+            f"A 1x{bs}, B "
+            + ("128x128 tiles" if config.scale_b_tile else f"{bs}x1")
+            + f", scale_mode {scale_mode}"
+        )
+        return Quantized(
+            a,
+            b,
+            sa,
+            sb,
+            Operand(a, config.a_format, ea, na),
+            Operand(b, config.b_format, eb, nb),
+            list(range(bs, K, bs)),
+            layout=layout,
+        )
     a, sa = quantize(x, config.a_format, (M, K), scale_mode)
     b, sb = quantize(y, config.b_format, (K, N), scale_mode)
     post_nan = bool(sa[0, 0] == 0xFF or sb[0, 0] == 0xFF)
     ea = 0 if sa[0, 0] == 0xFF else int(sa[0, 0]) - 127
     eb = 0 if sb[0, 0] == 0xFF else int(sb[0, 0]) - 127
-    return Quantized(a, b, None, None,
-                     Operand(a, config.a_format, np.full((M, K), ea), np.full((M, K), sa[0, 0] == 0xFF)),
-                     Operand(b, config.b_format, np.full((K, N), eb), np.full((K, N), sb[0, 0] == 0xFF)),
-                     [], post_exp=ea + eb, post_nan=post_nan,
-                     layout=f"per-tensor scales, scale_mode {scale_mode}")
+    return Quantized(
+        a,
+        b,
+        None,
+        None,
+        Operand(a, config.a_format, np.full((M, K), ea), np.full((M, K), sa[0, 0] == 0xFF)),
+        Operand(b, config.b_format, np.full((K, N), eb), np.full((K, N), sb[0, 0] == 0xFF)),
+        [],
+        post_exp=ea + eb,
+        post_nan=post_nan,
+        layout=f"per-tensor scales, scale_mode {scale_mode}",
+    )
 
 
 def from_codes(config, a, b, sa=None, sb=None) -> Quantized:
     """Operands given as FP8 codes (and optional UE8M0 scales) for config's layout."""
     from ..operands import check
-    ops = check(a, b, None, sa, sb, config)          # validates shapes, expands tiles
+
+    ops = check(a, b, None, sa, sb, config)  # validates shapes, expands tiles
     M, K = ops.a.shape
     N = ops.b.shape[1]
     bs = config.scale_block
@@ -142,12 +162,16 @@ def from_codes(config, a, b, sa=None, sb=None) -> Quantized:
         ea = eb = None
         na = nb = None
         bounds = []
-    return Quantized(ops.a, ops.b, None if sa is None else np.asarray(sa),
-                     None if sb is None else np.asarray(sb),
-                     Operand(ops.a, config.a_format, ea, na),
-                     Operand(ops.b, config.b_format, eb, nb), bounds,
-                     layout="given codes" + (" and scales" if sa is not None or sb is not None
-                                             else ""))
+    return Quantized(
+        ops.a,
+        ops.b,
+        None if sa is None else np.asarray(sa),
+        None if sb is None else np.asarray(sb),
+        Operand(ops.a, config.a_format, ea, na),
+        Operand(ops.b, config.b_format, eb, nb),
+        bounds,
+        layout="given codes" + (" and scales" if sa is not None or sb is not None else ""),
+    )
 
 
 def _check_shapes(x, y):
@@ -205,17 +229,19 @@ class References:
 def run_emulator(config, q: Quantized, c=None) -> np.ndarray:
     """emu.gemm of the quantised operands (per-tensor scale applied afterwards)."""
     from .. import gemm
+
     c_in = None
     if c is not None:
         c = np.asarray(c, dtype=np.float32)
         c_in = c
         if q.post_exp:
             c_in = np.ldexp(c.astype(np.float64), -q.post_exp).astype(np.float32)
-            if not np.array_equal(np.ldexp(c_in.astype(np.float64), q.post_exp), c,
-                                  equal_nan=True):
-                raise UsageError("C cannot be divided exactly by the per-tensor scale "
-                                 f"2^{q.post_exp} in fp32; use a config with block scales")
-    with np.errstate(over="ignore"):                 # the kernels' float32 casts
+            if not np.array_equal(np.ldexp(c_in.astype(np.float64), q.post_exp), c, equal_nan=True):
+                raise UsageError(
+                    "C cannot be divided exactly by the per-tensor scale "
+                    f"2^{q.post_exp} in fp32; use a config with block scales"
+                )
+    with np.errstate(over="ignore"):  # the kernels' float32 casts
         d = gemm(q.a, q.b, c=c_in, sa=q.sa, sb=q.sb, config=config)
     if q.post_exp or q.post_nan:
         with np.errstate(all="ignore"):
@@ -225,8 +251,9 @@ def run_emulator(config, q: Quantized, c=None) -> np.ndarray:
     return d
 
 
-def compare(configs, *, x=None, y=None, c=None, scale_mode="floor", codes=None,
-            references=REFERENCES) -> list:
+def compare(
+    configs, *, x=None, y=None, c=None, scale_mode="floor", codes=None, references=REFERENCES
+) -> list:
     """Run every (name, MacConfig) of ``configs`` and measure it.
 
     Inputs: FP32 data ``x`` (M, K), ``y`` (K, N), quantised per config with
@@ -254,8 +281,16 @@ def compare(configs, *, x=None, y=None, c=None, scale_mode="floor", codes=None,
         f = result_format(cfg)
         for r in references:
             m = error_metrics(d, refs.value(r), f, refs.on_grid(r, f.name))
-            rows.append({"config": name, "reference": r, "result_format": f.name,
-                         "quantization": refs.q.layout, "seconds": round(secs, 4), **m})
+            rows.append(
+                {
+                    "config": name,
+                    "reference": r,
+                    "result_format": f.name,
+                    "quantization": refs.q.layout,
+                    "seconds": round(secs, 4),
+                    **m,
+                }
+            )
     return rows
 
 
@@ -274,14 +309,35 @@ def hist_text(h: dict) -> str:
 
 def format_table(rows) -> str:
     """The terminal table of :func:`compare` rows."""
-    head = ("config", "fmt", "reference", "max_abs", "max_rel", "median_rel", "normwise",
-            "bit_exact", "ulp histogram")
-    body = [(r["config"], r["result_format"], r["reference"], _fmt(r["max_abs"]),
-             _fmt(r["max_rel"]), _fmt(r["median_rel"]), _fmt(r["normwise"]),
-             f"{r['bit_exact']}/{r['n']}", hist_text(r["ulp_hist"])) for r in rows]
+    head = (
+        "config",
+        "fmt",
+        "reference",
+        "max_abs",
+        "max_rel",
+        "median_rel",
+        "normwise",
+        "bit_exact",
+        "ulp histogram",
+    )
+    body = [
+        (
+            r["config"],
+            r["result_format"],
+            r["reference"],
+            _fmt(r["max_abs"]),
+            _fmt(r["max_rel"]),
+            _fmt(r["median_rel"]),
+            _fmt(r["normwise"]),
+            f"{r['bit_exact']}/{r['n']}",
+            hist_text(r["ulp_hist"]),
+        )
+        for r in rows
+    ]
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip()
-             for row in [head, *body]]
+    lines = [
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [head, *body]
+    ]
     return "\n".join(lines)
 
 
@@ -294,4 +350,3 @@ def json_safe(obj):
     if isinstance(obj, (list, tuple)):
         return [json_safe(v) for v in obj]
     return obj
-

@@ -12,6 +12,7 @@ ULP distance of x and y is ``|ord(x) - ord(y)|``: 0 for equal values (+0 and -0
 included), an integer for values on the grid, fractional for an off-grid value.
 NaN against NaN is 0 and NaN against anything else is +inf (reported as "nan").
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,19 @@ import numpy as np
 from ..formats import decode_table, fmt, round_array
 
 # Upper bounds of the ULP histogram bins (inclusive); "nan" counts NaN mismatches.
-ULP_BINS = ((0, "0"), (1, "1"), (2, "2"), (4, "3-4"), (8, "5-8"), (16, "9-16"),
-            (64, "17-64"), (256, "65-256"), (4096, "257-4096"), (65536, "4097-65536"),
-            (math.inf, ">65536"))
+ULP_BINS = (
+    (0, "0"),
+    (1, "1"),
+    (2, "2"),
+    (4, "3-4"),
+    (8, "5-8"),
+    (16, "9-16"),
+    (64, "17-64"),
+    (256, "65-256"),
+    (4096, "257-4096"),
+    (65536, "4097-65536"),
+    (math.inf, ">65536"),
+)
 
 
 def result_format(config):
@@ -41,11 +52,13 @@ def ulp_ordinal(x, f) -> np.ndarray:
     af = np.where(fin, a, 1.0)
     _, ex = np.frexp(np.where(af > 0, af, 1.0))
     e = ex - 1
-    normal = af >= 2.0 ** f.emin
-    scale = 2.0 ** f.mbits
-    o = np.where(normal,
-                 (e - f.emin + 1) * scale + (np.ldexp(af, f.mbits - e) - scale),
-                 np.ldexp(af, f.mbits - f.emin))
+    normal = af >= 2.0**f.emin
+    scale = 2.0**f.mbits
+    o = np.where(
+        normal,
+        (e - f.emin + 1) * scale + (np.ldexp(af, f.mbits - e) - scale),
+        np.ldexp(af, f.mbits - f.emin),
+    )
     o = np.where(fin, o, (f.emax - f.emin + 2) * scale)
     o = np.where(np.isnan(x), np.nan, o)
     return np.where(np.signbit(x), -o, o)
@@ -98,7 +111,7 @@ def _check_exact(fa, ba, fb, bb, chunk):
     qa, ta = _band_span(fa, ba)
     qb, tb = _band_span(fb, bb)
     span = (ta + tb) - (qa + qb) + max(chunk - 1, 1).bit_length()
-    if span > 53:                                   # pragma: no cover - by construction
+    if span > 53:  # pragma: no cover - by construction
         raise AssertionError(f"exact matmul span {span} > 53 bits")
 
 
@@ -148,10 +161,16 @@ class Operand:
         self.f = fmt(f)
         self.codes = np.asarray(codes, dtype=np.uint8)
         self.vals = decode_table(self.f.name)[self.codes]
-        self.scale_exp = (np.zeros(self.codes.shape, np.int64) if scale_exp is None
-                          else np.asarray(scale_exp, dtype=np.int64))
-        self.nan_scale = (np.zeros(self.codes.shape, bool) if nan_scale is None
-                          else np.asarray(nan_scale, dtype=bool))
+        self.scale_exp = (
+            np.zeros(self.codes.shape, np.int64)
+            if scale_exp is None
+            else np.asarray(scale_exp, dtype=np.int64)
+        )
+        self.nan_scale = (
+            np.zeros(self.codes.shape, bool)
+            if nan_scale is None
+            else np.asarray(nan_scale, dtype=bool)
+        )
 
     def values(self) -> np.ndarray:
         """Exact float64 values (NaN for NaN codes and NaN scales)."""
@@ -173,14 +192,15 @@ def exact_of(a: Operand, b: Operand, c=None, boundaries=()) -> ExactResult:
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         for s in range(lo, hi, 1 << 16):
             chunks.append((s, min(hi, s + (1 << 16))))
-    c64 = (np.zeros((M, N)) if c is None else np.asarray(c, dtype=np.float32).astype(np.float64))
+    c64 = np.zeros((M, N)) if c is None else np.asarray(c, dtype=np.float32).astype(np.float64)
     af, bf = np.isfinite(a.vals) & ~a.nan_scale, np.isfinite(b.vals) & ~b.nan_scale
     bands = []
     for op, fin in ((a, af), (b, bf)):
         mag = np.abs(op.vals)
         vals = np.where(fin, np.ldexp(np.where(fin, op.vals, 0.0), op.scale_exp), 0.0)
-        bands.append([np.where((mag >= lo) & (mag < hi) & fin, vals, 0.0)
-                      for lo, hi in _band_split(op.f)])
+        bands.append(
+            [np.where((mag >= lo) & (mag < hi) & fin, vals, 0.0) for lo, hi in _band_split(op.f)]
+        )
     for ba in _band_split(a.f):
         for bb in _band_split(b.f):
             _check_exact(a.f, ba, b.f, bb, max(h - l for l, h in chunks) if chunks else 1)
@@ -188,7 +208,7 @@ def exact_of(a: Operand, b: Operand, c=None, boundaries=()) -> ExactResult:
     value = np.empty((M, N))
     residual = np.zeros((M, N))
     nterms = 1 + len(chunks) * len(bands[0]) * len(bands[1])
-    row_tile = max(1, (1 << 20) // max(1, N * nterms))      # ~1M Python floats at a time
+    row_tile = max(1, (1 << 20) // max(1, N * nterms))  # ~1M Python floats at a time
     for i0 in range(0, M, row_tile):
         i1 = min(M, i0 + row_tile)
         ts = [c64[i0:i1]]
@@ -199,7 +219,7 @@ def exact_of(a: Operand, b: Operand, c=None, boundaries=()) -> ExactResult:
         flat = np.stack(ts, axis=-1).reshape(-1, len(ts)).tolist()
         v = np.array([math.fsum(r) for r in flat])
         value[i0:i1] = v.reshape(i1 - i0, N)
-        for n in np.flatnonzero(_at_most_25_bits(v)):      # possible midpoints
+        for n in np.flatnonzero(_at_most_25_bits(v)):  # possible midpoints
             residual[i0 + n // N, n % N] = math.fsum(flat[n] + [-v[n]])
 
     _apply_specials(value, a, b, c64)
@@ -227,15 +247,23 @@ def _apply_specials(value, a: Operand, b: Operand, c64) -> None:
     inf0 = (ai.astype(f64) @ bz.astype(f64) + az.astype(f64) @ bi.astype(f64)) > 0
     aneg, bneg = np.signbit(a.vals), np.signbit(b.vals)
     anz, bnz = ~az & ~an, ~bz & ~bn
+
     # products that are Inf: one factor Inf, neither zero nor NaN; sign = xor of signs
     def count(mask_a, mask_b):
         return mask_a.astype(f64) @ mask_b.astype(f64)
-    pos = (count(anz & ~aneg, bnz & ~bneg) + count(anz & aneg, bnz & bneg)
-           - count(anz & ~aneg & ~ai, bnz & ~bneg & ~bi)
-           - count(anz & aneg & ~ai, bnz & bneg & ~bi)) > 0
-    neg = (count(anz & ~aneg, bnz & bneg) + count(anz & aneg, bnz & ~bneg)
-           - count(anz & ~aneg & ~ai, bnz & bneg & ~bi)
-           - count(anz & aneg & ~ai, bnz & ~bneg & ~bi)) > 0
+
+    pos = (
+        count(anz & ~aneg, bnz & ~bneg)
+        + count(anz & aneg, bnz & bneg)
+        - count(anz & ~aneg & ~ai, bnz & ~bneg & ~bi)
+        - count(anz & aneg & ~ai, bnz & bneg & ~bi)
+    ) > 0
+    neg = (
+        count(anz & ~aneg, bnz & bneg)
+        + count(anz & aneg, bnz & ~bneg)
+        - count(anz & ~aneg & ~ai, bnz & bneg & ~bi)
+        - count(anz & aneg & ~ai, bnz & ~bneg & ~bi)
+    ) > 0
     pos |= ci & (c64 > 0)
     neg |= ci & (c64 < 0)
     nan |= inf0 | (pos & neg)
@@ -257,8 +285,11 @@ def error_metrics(d, ref, f, ref_on_grid=None) -> dict:
     """
     d = np.asarray(d, dtype=np.float64).ravel()
     r = np.asarray(ref, dtype=np.float64).ravel()
-    g = (round_array(r, f, "rne") if ref_on_grid is None
-         else np.asarray(ref_on_grid, dtype=np.float64).ravel())
+    g = (
+        round_array(r, f, "rne")
+        if ref_on_grid is None
+        else np.asarray(ref_on_grid, dtype=np.float64).ravel()
+    )
     fin = np.isfinite(d) & np.isfinite(r)
     err = np.abs(d[fin] - r[fin])
     ar = np.abs(r[fin])

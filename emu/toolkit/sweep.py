@@ -6,6 +6,7 @@ A knob is any MacConfig field (``align_bits``, ``fused``, ``acc_format``,
 integers, an inclusive range ``lo:hi[:step]`` (``8:16:2``).  Every point uses the
 same random seed, so only the varied knob changes between points.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,11 +18,25 @@ from ..errors import UsageError
 from .compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
 from .metrics import error_metrics, result_format
 
-INPUT_KNOBS = {"k": int, "m": int, "n": int, "dist": str, "scale_mode": str,
-               "mean": float, "seed": int}
-MAX_POINTS = 100_000          # a grid larger than this is a typo (1:99999999), not a sweep
-METRIC_NAMES = ("max_abs", "max_rel", "median_rel", "normwise", "bit_exact", "max_ulp",
-                "special_mismatch")
+INPUT_KNOBS = {
+    "k": int,
+    "m": int,
+    "n": int,
+    "dist": str,
+    "scale_mode": str,
+    "mean": float,
+    "seed": int,
+}
+MAX_POINTS = 100_000  # a grid larger than this is a typo (1:99999999), not a sweep
+METRIC_NAMES = (
+    "max_abs",
+    "max_rel",
+    "median_rel",
+    "normwise",
+    "bit_exact",
+    "max_ulp",
+    "special_mismatch",
+)
 
 
 def parse_vary(spec: str):
@@ -31,8 +46,9 @@ def parse_vary(spec: str):
     knob, vals = (s.strip() for s in spec.split("=", 1))
     knob = knob.lower()
     if knob not in FIELD_NAMES and knob not in INPUT_KNOBS:
-        raise UsageError(f"--vary {spec!r}: unknown knob {knob!r} (config fields, or "
-                         f"{', '.join(INPUT_KNOBS)})")
+        raise UsageError(
+            f"--vary {spec!r}: unknown knob {knob!r} (config fields, or {', '.join(INPUT_KNOBS)})"
+        )
     if ":" in vals and "," not in vals:
         try:
             parts = [int(p) for p in vals.split(":")]
@@ -55,6 +71,7 @@ def parse_vary(spec: str):
 def _point(base, inputs: dict, assignment):
     """(config, inputs) of one sweep point, or UsageError naming the point."""
     from ..quant import SCALE_MODES
+
     inp = dict(inputs)
     changes = {}
     where = ", ".join(f"{k}={v}" for k, v in assignment)
@@ -63,8 +80,9 @@ def _point(base, inputs: dict, assignment):
             try:
                 inp[knob] = INPUT_KNOBS[knob](val)
             except ValueError:
-                raise UsageError(f"sweep point {knob}={val}: expected "
-                                 f"{INPUT_KNOBS[knob].__name__}") from None
+                raise UsageError(
+                    f"sweep point {knob}={val}: expected {INPUT_KNOBS[knob].__name__}"
+                ) from None
         else:
             changes[knob] = val
     try:
@@ -75,11 +93,14 @@ def _point(base, inputs: dict, assignment):
         if inp[knob] < lo:
             raise UsageError(f"sweep point {where}: {knob} must be >= {lo}, got {inp[knob]}")
     if inp["dist"] not in DISTS:
-        raise UsageError(f"sweep point {where}: dist must be one of {', '.join(DISTS)}, "
-                         f"got {inp['dist']!r}")
+        raise UsageError(
+            f"sweep point {where}: dist must be one of {', '.join(DISTS)}, got {inp['dist']!r}"
+        )
     if inp["scale_mode"] not in SCALE_MODES:
-        raise UsageError(f"sweep point {where}: scale_mode must be one of "
-                         f"{', '.join(SCALE_MODES)}, got {inp['scale_mode']!r}")
+        raise UsageError(
+            f"sweep point {where}: scale_mode must be one of "
+            f"{', '.join(SCALE_MODES)}, got {inp['scale_mode']!r}"
+        )
     return cfg, inp
 
 
@@ -102,8 +123,7 @@ def plan(base, varies, inputs: dict, references=("exact",)) -> list:
     return [(a, *_point(base, inputs, a)) for a in grid]
 
 
-def sweep(base, varies, inputs: dict, references=("exact",), progress=None,
-          points=None) -> list:
+def sweep(base, varies, inputs: dict, references=("exact",), progress=None, points=None) -> list:
     """Run every point of the grid of ``varies`` ([(knob, [values])], one or two).
 
     inputs: defaults for m, n, k, dist, seed, mean, scale_mode.  Returns one dict
@@ -118,13 +138,19 @@ def sweep(base, varies, inputs: dict, references=("exact",), progress=None,
     for assignment, cfg, inp in points:
         dkey = tuple(inp[k] for k in ("dist", "m", "n", "k", "seed", "mean"))
         if dkey not in data:
-            data[dkey] = generate(inp["dist"], inp["m"], inp["n"], inp["k"], inp["seed"],
-                                  inp["mean"])
-        rkey = dkey + (inp["scale_mode"], cfg.a_format, cfg.b_format, cfg.scale_block,
-                       cfg.scale_b_tile)
+            data[dkey] = generate(
+                inp["dist"], inp["m"], inp["n"], inp["k"], inp["seed"], inp["mean"]
+            )
+        rkey = dkey + (
+            inp["scale_mode"],
+            cfg.a_format,
+            cfg.b_format,
+            cfg.scale_block,
+            cfg.scale_b_tile,
+        )
         if rkey not in refs:
             x, y = data[dkey]
-            refs.clear()                      # keep memory bounded: one input set at a time
+            refs.clear()  # keep memory bounded: one input set at a time
             refs[rkey] = References(quantize_for(cfg, x, y, inp["scale_mode"]))
         R = refs[rkey]
         d = run_emulator(cfg, R.q)
@@ -160,11 +186,13 @@ def _num(v):
         return None
 
 
-def plot_png(rows, varies, metric: str = "max_rel", reference: str = "exact",
-             title: str = "") -> bytes:
+def plot_png(
+    rows, varies, metric: str = "max_rel", reference: str = "exact", title: str = ""
+) -> bytes:
     """A PNG (bytes) of ``metric`` against the first knob, one line per value of the
     second; log scale when every value is positive.  matplotlib, Agg backend."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -179,8 +207,11 @@ def plot_png(rows, varies, metric: str = "max_rel", reference: str = "exact",
     for k2, v2 in series:
         ys = []
         for v1 in vals1:
-            sel = [r for r in rows if r["reference"] == reference and r[k1] == v1
-                   and (k2 is None or r[k2] == v2)]
+            sel = [
+                r
+                for r in rows
+                if r["reference"] == reference and r[k1] == v1 and (k2 is None or r[k2] == v2)
+            ]
             ys.append(sel[0][metric] if sel else float("nan"))
         allpos &= all(y > 0 for y in ys if y == y)
         ax.plot(xs, ys, marker="o", label=None if k2 is None else f"{k2}={v2}")
@@ -204,16 +235,25 @@ def plot_png(rows, varies, metric: str = "max_rel", reference: str = "exact",
 def format_table(rows, varies) -> str:
     """Terminal table of the sweep rows (knobs, reference, main metrics)."""
     knobs = [k for k, _ in varies]
-    head = (*knobs, "reference", "fmt", "max_abs", "max_rel", "median_rel", "normwise",
-            "bit_exact")
+    head = (*knobs, "reference", "fmt", "max_abs", "max_rel", "median_rel", "normwise", "bit_exact")
 
     def f(v):
         return f"{v:.3e}" if isinstance(v, float) and v not in (0.0,) else str(v)
 
-    body = [(*[str(r[k]) for k in knobs], r["reference"], r["result_format"],
-             f(r["max_abs"]), f(r["max_rel"]), f(r["median_rel"]), f(r["normwise"]),
-             f"{r['bit_exact']}/{r['n']}") for r in rows]
+    body = [
+        (
+            *[str(r[k]) for k in knobs],
+            r["reference"],
+            r["result_format"],
+            f(r["max_abs"]),
+            f(r["max_rel"]),
+            f(r["median_rel"]),
+            f(r["normwise"]),
+            f"{r['bit_exact']}/{r['n']}",
+        )
+        for r in rows
+    ]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
-                     for r in [head, *body])
-
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in [head, *body]
+    )

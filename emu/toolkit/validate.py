@@ -23,6 +23,7 @@ A case passes when the dumped word equals the emulator's bit for bit (NaN must b
 the canonical 0x7FFFFFFF unless ``any_nan``).  The ULP distance of a mismatch is
 measured on the result format's grid (see :mod:`emu.toolkit.metrics`).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UsageError
-from ..io import read_error
 from ..formats import canonical_nan, decode_table, fmt, round_array, values_to_codes
+from ..io import read_error
 from ..operands import n_blocks
 from .metrics import result_format, ulp_distance
 
@@ -54,7 +55,7 @@ class Cases:
     d: np.ndarray | None = None
     sa: list | None = None
     sb: list | None = None
-    where: list = field(default_factory=list)     # "file:line" of each case
+    where: list = field(default_factory=list)  # "file:line" of each case
 
     def __len__(self):
         return len(self.a)
@@ -88,8 +89,14 @@ def _parse(path, what, pattern, desc, base, one_per_line=False):
         if fast is not None:
             joined = " ".join(toks).replace("_", "")
             if fast.match(joined):
-                rows.append((n, np.frombuffer(bytes.fromhex(joined.replace(" ", "")),
-                                              dtype=">u4").astype(np.uint32)))
+                rows.append(
+                    (
+                        n,
+                        np.frombuffer(bytes.fromhex(joined.replace(" ", "")), dtype=">u4").astype(
+                            np.uint32
+                        ),
+                    )
+                )
                 continue
         vals = []
         for w, tok in enumerate(toks, 1):
@@ -108,7 +115,7 @@ def _rows_to_codes(rows, f, path):
     flat = np.concatenate([w for _, w in rows])
     v = flat.view(np.float32).astype(np.float64)
     if not _representable(v, fmt(f)).all():
-        for n, w in rows:                       # find the line, for the message
+        for n, w in rows:  # find the line, for the message
             widened_to_codes(w, f, f"{path}:{n}")
     codes = _codes(v, fmt(f))
     return np.split(codes, np.cumsum([len(w) for _, w in rows])[:-1])
@@ -126,8 +133,11 @@ def widened_to_codes(words, f, where: str) -> np.ndarray:
     ok = _representable(v, f)
     if not ok.all():
         i = int(np.argmin(ok))
-        why = (f"Inf is not a value of {f.name}" if np.isinf(v[i])
-               else f"{v[i]:.9g} is not exactly a value of {f.name}")
+        why = (
+            f"Inf is not a value of {f.name}"
+            if np.isinf(v[i])
+            else f"{v[i]:.9g} is not exactly a value of {f.name}"
+        )
         raise UsageError(f"{where}: word {i + 1} 0x{int(w[i]):08X}: {why}")
     return _codes(v, f)
 
@@ -135,8 +145,9 @@ def widened_to_codes(words, f, where: str) -> np.ndarray:
 def _representable(v, f) -> np.ndarray:
     """Which float64 values are exactly values of f (any NaN counts as NaN)."""
     fin = np.isfinite(v)
-    ok = np.where(fin, (round_array(v, f, "rne", overflow="ieee") == v)
-                  & (np.abs(v) <= f.max_finite), True)
+    ok = np.where(
+        fin, (round_array(v, f, "rne", overflow="ieee") == v) & (np.abs(v) <= f.max_finite), True
+    )
     return ok & ~(np.isinf(v) & (f.kind == "fn"))
 
 
@@ -146,8 +157,18 @@ def _codes(v, f) -> np.ndarray:
     return np.where(nan, canonical_nan(f), codes).astype(np.uint8)
 
 
-def read_text(a_path, b_path, d_path=None, c_path=None, sa_path=None, sb_path=None,
-              *, a_format="e4m3", b_format="e4m3", scale_block=0) -> Cases:
+def read_text(
+    a_path,
+    b_path,
+    d_path=None,
+    c_path=None,
+    sa_path=None,
+    sb_path=None,
+    *,
+    a_format="e4m3",
+    b_format="e4m3",
+    scale_block=0,
+) -> Cases:
     """Read the text format (see module doc) into :class:`Cases`."""
     ra = _parse(a_path, "--a", _HEX8, "8 hex digits (an fp32 word)", 16)
     rb = _parse(b_path, "--b", _HEX8, "8 hex digits (an fp32 word)", 16)
@@ -157,8 +178,10 @@ def read_text(a_path, b_path, d_path=None, c_path=None, sa_path=None, sb_path=No
     _same_count(rb, n, b_path, a_path)
     for (la, wa), (lb, wb) in zip(ra, rb):
         if len(wa) != len(wb):
-            raise UsageError(f"{b_path}:{lb}: {len(wb)} words, but {a_path}:{la} has "
-                             f"{len(wa)} (a case's row and column have the same K)")
+            raise UsageError(
+                f"{b_path}:{lb}: {len(wb)} words, but {a_path}:{la} has "
+                f"{len(wa)} (a case's row and column have the same K)"
+            )
     a = _rows_to_codes(ra, a_format, a_path)
     b = _rows_to_codes(rb, b_format, b_path)
     where = [f"{os.path.basename(a_path)}:{la}" for la, _ in ra]
@@ -184,8 +207,10 @@ def read_text(a_path, b_path, d_path=None, c_path=None, sa_path=None, sb_path=No
         for (ln, vals), row in zip(rs, a):
             want = n_blocks(len(row), scale_block)
             if len(vals) != want:
-                raise UsageError(f"{path}:{ln}: {len(vals)} scale codes, expected {want} "
-                                 f"(ceil(K/{scale_block}) for K = {len(row)})")
+                raise UsageError(
+                    f"{path}:{ln}: {len(vals)} scale codes, expected {want} "
+                    f"(ceil(K/{scale_block}) for K = {len(row)})"
+                )
             out.append(np.array(vals, dtype=np.uint8))
         if opt == "--sa":
             sa = out
@@ -207,6 +232,7 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     import zlib
 
     from ..io import OPEN_ERRORS, as_loaded
+
     try:
         z = np.load(path, allow_pickle=False)
     except tuple(OPEN_ERRORS) as e:
@@ -221,8 +247,7 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
             try:
                 v = z[k]
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-                raise UsageError(f"--npz: {path}: array {k!r} is not readable ({e})") \
-                    from None
+                raise UsageError(f"--npz: {path}: array {k!r} is not readable ({e})") from None
             arr[k] = as_loaded(v)
     for k in ("a", "b", "d"):
         if k not in arr:
@@ -248,8 +273,15 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
         if s.dtype != np.uint8 or s.shape != want:
             raise UsageError(f"{path}: {k}: expected uint8 {want}, got {s.dtype} {s.shape}")
         scales.append(list(s))
-    return Cases(list(a), list(b), c, d, scales[0], scales[1],
-                 [f"{os.path.basename(path)}[{i}]" for i in range(n)])
+    return Cases(
+        list(a),
+        list(b),
+        c,
+        d,
+        scales[0],
+        scales[1],
+        [f"{os.path.basename(path)}[{i}]" for i in range(n)],
+    )
 
 
 @dataclass
@@ -278,8 +310,10 @@ def _matrix_dump(path, arr, a, b) -> MatrixDump:
             continue
         x = arr[k]
         if x.shape != shape or x.dtype not in (np.uint32, np.float32):
-            raise UsageError(f"{path}: {k}: expected uint32 fp32 words or float32 of shape "
-                             f"{shape}, got {x.dtype} {x.shape}")
+            raise UsageError(
+                f"{path}: {k}: expected uint32 fp32 words or float32 of shape "
+                f"{shape}, got {x.dtype} {x.shape}"
+            )
         mats[k] = x.view(np.float32) if x.dtype == np.uint32 else x
     return MatrixDump(a, b, mats.get("c"), mats["d"], arr.get("sa"), arr.get("sb"))
 
@@ -292,8 +326,9 @@ def _operand(x, f, what):
     if x.dtype == np.uint32 or x.dtype == np.float32:
         w = x.astype(np.float32).view(np.uint32) if x.dtype == np.float32 else x
         return np.stack([widened_to_codes(row, f, f"{what}[{i}]") for i, row in enumerate(w)])
-    raise UsageError(f"{what}: expected uint32 fp32 words, float32 or uint8 codes, "
-                     f"got dtype {x.dtype}")
+    raise UsageError(
+        f"{what}: expected uint32 fp32 words, float32 or uint8 codes, got dtype {x.dtype}"
+    )
 
 
 def _words(x, n, what):
@@ -347,6 +382,7 @@ def batch_size(K: int) -> int:
 def emulate(cases: Cases, config) -> np.ndarray:
     """The emulator's result (float32) for every case: D = c + row . column."""
     from .. import gemm
+
     n = len(cases)
     out = np.empty(n, np.float32)
     cfg = config.replace(scale_b_tile=0) if config.scale_b_tile else config
@@ -358,7 +394,7 @@ def emulate(cases: Cases, config) -> np.ndarray:
         g = batch_size(K)
         nkb = n_blocks(K, bs)
         for s in range(0, len(idx), g):
-            sel = idx[s:s + g]
+            sel = idx[s : s + g]
             m = len(sel)
             A = np.stack([cases.a[i] for i in sel])
             B = np.stack([cases.b[i] for i in sel], axis=1)
@@ -366,11 +402,17 @@ def emulate(cases: Cases, config) -> np.ndarray:
             C[np.arange(m), np.arange(m)] = cases.c[sel]
             sa = sb = None
             if bs:
-                sa = (np.stack([cases.sa[i] for i in sel]) if cases.sa is not None
-                      else np.full((m, nkb), 127, np.uint8))
-                sb = (np.stack([cases.sb[i] for i in sel], axis=1) if cases.sb is not None
-                      else np.full((nkb, m), 127, np.uint8))
-            with np.errstate(over="ignore"):         # the kernels' float32 casts
+                sa = (
+                    np.stack([cases.sa[i] for i in sel])
+                    if cases.sa is not None
+                    else np.full((m, nkb), 127, np.uint8)
+                )
+                sb = (
+                    np.stack([cases.sb[i] for i in sel], axis=1)
+                    if cases.sb is not None
+                    else np.full((nkb, m), 127, np.uint8)
+                )
+            with np.errstate(over="ignore"):  # the kernels' float32 casts
                 D = gemm(A.reshape(m, K), B.reshape(K, m), c=C, sa=sa, sb=sb, config=cfg)
             out[sel] = np.diagonal(D)
     return out
@@ -380,8 +422,8 @@ def emulate(cases: Cases, config) -> np.ndarray:
 class Mismatch:
     case: int
     where: str
-    expected: float      # the emulator
-    got: float           # the dump
+    expected: float  # the emulator
+    got: float  # the dump
     ulp: float
 
 
@@ -402,15 +444,22 @@ def check(cases, config, any_nan: bool = False) -> Report:
     a :class:`MatrixDump`)."""
     if isinstance(cases, MatrixDump):
         from .. import gemm
+
         with np.errstate(over="ignore"):
             exp = gemm(cases.a, cases.b, c=cases.c, sa=cases.sa, sb=cases.sb, config=config)
         N = exp.shape[1]
-        return _compare(exp.ravel(), cases.d.ravel(), lambda i: f"d[{i // N},{i % N}]",
-                        config, any_nan)
+        return _compare(
+            exp.ravel(), cases.d.ravel(), lambda i: f"d[{i // N},{i % N}]", config, any_nan
+        )
     if cases.d is None:
         raise UsageError("no results (d) to validate")
-    return _compare(emulate(cases, config), np.asarray(cases.d, np.float32),
-                    lambda i: cases.where[i] if cases.where else str(i), config, any_nan)
+    return _compare(
+        emulate(cases, config),
+        np.asarray(cases.d, np.float32),
+        lambda i: cases.where[i] if cases.where else str(i),
+        config,
+        any_nan,
+    )
 
 
 def _compare(exp, got, where, config, any_nan) -> Report:
@@ -420,8 +469,10 @@ def _compare(exp, got, where, config, any_nan) -> Report:
     f = result_format(config)
     bad = np.flatnonzero(~same)
     dist = ulp_distance(got[bad], exp[bad], f) if bad.size else np.zeros(0)
-    mism = [Mismatch(int(i), where(int(i)), float(exp[i]), float(got[i]), float(u))
-            for i, u in zip(bad, dist)]
+    mism = [
+        Mismatch(int(i), where(int(i)), float(exp[i]), float(got[i]), float(u))
+        for i, u in zip(bad, dist)
+    ]
     return Report(len(exp), int(np.count_nonzero(same)), mism, f.name)
 
 
@@ -435,12 +486,17 @@ def format_report(rep: Report, show: int = 10) -> str:
     """PASS/FAIL line and a table of the first ``show`` mismatches."""
     if rep.ok:
         return f"PASS: all {rep.n} cases match (result format {rep.result_format})"
-    lines = [f"FAIL: {rep.n - rep.passed} of {rep.n} cases differ, {rep.passed} pass "
-             f"(result format {rep.result_format})"]
+    lines = [
+        f"FAIL: {rep.n - rep.passed} of {rep.n} cases differ, {rep.passed} pass "
+        f"(result format {rep.result_format})"
+    ]
     rows = [("case", "where", "expected (emulator)", "got (dump)", f"ulp ({rep.result_format})")]
     for m in rep.mismatches[:show]:
-        u = ("nan" if math.isinf(m.ulp) else
-             f"{m.ulp:g}" + ("" if m.ulp == int(m.ulp) else " (off grid)"))
+        u = (
+            "nan"
+            if math.isinf(m.ulp)
+            else f"{m.ulp:g}" + ("" if m.ulp == int(m.ulp) else " (off grid)")
+        )
         if m.ulp == 0:
             u = "0 (sign of zero or NaN payload)"
         rows.append((str(m.case), m.where, _word(m.expected), _word(m.got), u))

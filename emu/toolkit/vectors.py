@@ -15,6 +15,7 @@ scales packed, element k in bits [8k+7:8k]), C and D as 8 hex digits, the text f
 of ``fp8emu validate`` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), ``config.toml``
 and ``manifest.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,11 +63,11 @@ class Builder:
         if not self.pmin <= e <= self.pmax:
             return None
         ea = min(max(e // 2, self.ea[0], e - self.eb[1]), self.ea[1])
-        return (2.0 ** ea, 2.0 ** (e - ea))
+        return (2.0**ea, 2.0 ** (e - ea))
 
     @staticmethod
     def _code(f, v):
-        if isinstance(v, str):                          # "nan", "inf", "-inf"
+        if isinstance(v, str):  # "nan", "inf", "-inf"
             if v == "nan":
                 return canonical_nan(f)
             if f.kind != "ieee":
@@ -142,9 +143,15 @@ class Builder:
         return (k, sign * mant * p[0], p[1])
 
     def cases(self) -> Cases:
-        return Cases(self.a, self.b, np.array(self.c, np.float32), None,
-                     self.sa if self.bs else None, self.sb if self.bs else None,
-                     list(self.names))
+        return Cases(
+            self.a,
+            self.b,
+            np.array(self.c, np.float32),
+            None,
+            self.sa if self.bs else None,
+            self.sb if self.bs else None,
+            list(self.names),
+        )
 
 
 def _add(bld, name, prods, **kw):
@@ -162,37 +169,43 @@ def directed(bld: Builder) -> None:
     A = None if cfg.align_bits == "exact" else cfg.align_bits
     w, K, P = bld.w, bld.K, cfg.promote_every
     pp = bld.prod_pow2
-    t = -10                                  # exponent of the "tiny" product
-    pa = bld.pmax                            # exponent of the largest power-of-two product
+    t = -10  # exponent of the "tiny" product
+    pa = bld.pmax  # exponent of the largest power-of-two product
 
     # spec section 4 self-checks
-    bld.add("selfcheck_c1_small_product", [(0, 1.5 * 2 ** -7, 2 ** -7)], c=1.0)
-    bld.add("selfcheck_truncation_toward_zero", [(0, 1.0, 1.0), (1, -1.5 * 2 ** -7, 2 ** -7)])
-    bld.add("selfcheck_c_truncated", [(0, 1.0, 1.0)], c=3 * 2.0 ** -14)
+    bld.add("selfcheck_c1_small_product", [(0, 1.5 * 2**-7, 2**-7)], c=1.0)
+    bld.add("selfcheck_truncation_toward_zero", [(0, 1.0, 1.0), (1, -1.5 * 2**-7, 2**-7)])
+    bld.add("selfcheck_c_truncated", [(0, 1.0, 1.0)], c=3 * 2.0**-14)
 
     # ties at the accumulator rounding point (c anchor, then a product anchor)
     E = t + M + 1
     for sg, sname in ((1.0, "pos"), (-1.0, "neg")):
-        bld.add(f"tie_acc_even_{sname}", [pp(0, t, sg)], c=sg * 2.0 ** E)
-        bld.add(f"tie_acc_odd_{sname}", [pp(0, t, sg)], c=sg * 2.0 ** E * (1 + 2.0 ** -M))
-        bld.add(f"tie_acc_odd_down_{sname}", [pp(0, t, -sg)], c=sg * 2.0 ** E * (1 + 2.0 ** -M))
-    _add(bld, "near_tie_acc_above", [pp(0, t), pp(1, t - 2)], c=2.0 ** E)
-    _add(bld, "near_tie_acc_below", [pp(0, t), pp(1, t - 2, -1.0)], c=2.0 ** E)
+        bld.add(f"tie_acc_even_{sname}", [pp(0, t, sg)], c=sg * 2.0**E)
+        bld.add(f"tie_acc_odd_{sname}", [pp(0, t, sg)], c=sg * 2.0**E * (1 + 2.0**-M))
+        bld.add(f"tie_acc_odd_down_{sname}", [pp(0, t, -sg)], c=sg * 2.0**E * (1 + 2.0**-M))
+    _add(bld, "near_tie_acc_above", [pp(0, t), pp(1, t - 2)], c=2.0**E)
+    _add(bld, "near_tie_acc_below", [pp(0, t), pp(1, t - 2, -1.0)], c=2.0**E)
     _add(bld, "tie_acc_in_step_even", [pp(0, pa), pp(1, pa - M - 1)])
     _add(bld, "tie_acc_in_step_odd", [pp(0, pa), pp(1, pa - M), pp(2, pa - M - 1)])
     _add(bld, "tie_acc_next_step", [pp(0, pa), pp(w, pa - M - 1)])
 
     # the alignment window: edges and ties at the cut (product anchor, then c anchor)
     if A is not None:
-        for anchor, c0, e0, first in (("prod", 0.0, pa, [pp(0, pa)]),
-                                      ("c", 2.0 ** (t + A + 1), t + A + 1, [])):
+        for anchor, c0, e0, first in (
+            ("prod", 0.0, pa, [pp(0, pa)]),
+            ("c", 2.0 ** (t + A + 1), t + A + 1, []),
+        ):
             k0 = len(first)
-            q = e0 - A                             # exponent of the quantum
-            for label, e, mant, sg in (("keep_lsb", q, 1.0, 1.0), ("below_lsb", q - 2, 1.0, 1.0),
-                                       ("tie_half_q", q - 1, 1.0, 1.0),
-                                       ("tie_1.5q", q, 1.5, 1.0), ("tie_2.5q", q + 1, 1.25, 1.0),
-                                       ("cut_0.75q", q - 1, 1.5, 1.0),
-                                       ("cut_0.75q_neg", q - 1, 1.5, -1.0)):
+            q = e0 - A  # exponent of the quantum
+            for label, e, mant, sg in (
+                ("keep_lsb", q, 1.0, 1.0),
+                ("below_lsb", q - 2, 1.0, 1.0),
+                ("tie_half_q", q - 1, 1.0, 1.0),
+                ("tie_1.5q", q, 1.5, 1.0),
+                ("tie_2.5q", q + 1, 1.25, 1.0),
+                ("cut_0.75q", q - 1, 1.5, 1.0),
+                ("cut_0.75q_neg", q - 1, 1.5, -1.0),
+            ):
                 _add(bld, f"align_{label}_{anchor}", first + [pp(k0, e, sg, mant)], c=c0)
         _add(bld, "align_cut_next_step", [pp(0, pa), pp(w, pa - A - 1, 1.0, 1.5)])
 
@@ -208,10 +221,14 @@ def directed(bld: Builder) -> None:
     bld.add("subnormal_with_big", [(0, 2.0 ** bld.ea[1], 1.0), (1, suba[0], subb[0])])
 
     # subnormal results (C alone passes through the accumulator; scaled products)
-    for label, c in (("min", 2.0 ** -149), ("3x2^-140", 3 * 2.0 ** -140),
-                     ("max", (1 - 2.0 ** -23) * 2.0 ** -126), ("neg", -5 * 2.0 ** -145)):
+    for label, c in (
+        ("min", 2.0**-149),
+        ("3x2^-140", 3 * 2.0**-140),
+        ("max", (1 - 2.0**-23) * 2.0**-126),
+        ("neg", -5 * 2.0**-145),
+    ):
         bld.add(f"subnormal_c_{label}", [], c=c)
-    bld.add("min_normal_c", [], c=2.0 ** -126)
+    bld.add("min_normal_c", [], c=2.0**-126)
     emin_r = facc.emin
     bld.add("subnormal_product", [(0, 1.0, 1.0)], shift={0: emin_r - 4})
     bld.add("underflow_half_min_sub", [(0, 1.0, 1.0)], shift={0: emin_r - M - 1})
@@ -251,13 +268,16 @@ def directed(bld: Builder) -> None:
     bld.add("ue8m0_00_FE", [(0, 1.0, 1.0), (1, 1.5, 1.0)], sa={0: 0x00}, sb={0: 0xFE})
     bld.add("ue8m0_FE_FE_max", [(0, amax, bmax)], sa={0: 0xFE}, sb={0: 0xFE})
     bld.add("ue8m0_00_00", [(0, amax, bmax)], sa={0: 0x00}, sb={0: 0x00})
-    bld.add("ue8m0_00_00_with_c", [(0, 1.0, 1.0)], c=2.0 ** -126, sa={0: 0x00}, sb={0: 0x00})
+    bld.add("ue8m0_00_00_with_c", [(0, 1.0, 1.0)], c=2.0**-126, sa={0: 0x00}, sb={0: 0x00})
     bld.add("ue8m0_FF_a", [(0, 1.0, 1.0)], sa={0: 0xFF})
     bld.add("ue8m0_FF_b_last_block", [(0, 1.0, 1.0)], sb={bld.nkb - 1: 0xFF})
     bld.add("ue8m0_FF_zero_block", [], sa={0: 0xFF})
-    bld.add("ue8m0_mixed_blocks", [(k, 1.0, 1.0) for k in range(0, K, max(bld.bs, 1))],
-            sa={i: 127 + (-1) ** i * 3 * i for i in range(bld.nkb)},
-            sb={i: 127 - i for i in range(bld.nkb)})
+    bld.add(
+        "ue8m0_mixed_blocks",
+        [(k, 1.0, 1.0) for k in range(0, K, max(bld.bs, 1))],
+        sa={i: 127 + (-1) ** i * 3 * i for i in range(bld.nkb)},
+        sb={i: 127 - i for i in range(bld.nkb)},
+    )
 
     # exact cancellation and signed zeros
     bld.add("cancel_products", [(0, 1.5, 1.0), (1, -1.5, 1.0)])
@@ -268,16 +288,16 @@ def directed(bld: Builder) -> None:
     bld.add("zero_positive_c_negative_products", [], c=0.0, fill=(-0.0, 0.0))
     _add(bld, "cancel_then_tiny", [pp(0, pa), pp(1, pa, -1.0), pp(2, pa - 30)])
     if A is not None:
-        _add(bld, "cancel_c_then_cut", [pp(0, pa, -1.0), pp(1, pa - A - 2)], c=2.0 ** pa)
+        _add(bld, "cancel_c_then_cut", [pp(0, pa, -1.0), pp(1, pa - A - 2)], c=2.0**pa)
 
     # carry-out (rounding into the next binade, carries above the largest product)
     Ec = t + M
-    allones = (2 - 2.0 ** -M) * 2.0 ** Ec
+    allones = (2 - 2.0**-M) * 2.0**Ec
     _add(bld, "carry_round_up_ulp", [pp(0, t)], c=allones)
     _add(bld, "carry_round_up_half_ulp", [pp(0, t - 1)], c=allones)
-    _add(bld, "borrow_below_binade", [pp(0, Ec - M - 2, -1.0)], c=2.0 ** Ec)
-    top_a = (2 - 2.0 ** -fa.mbits) * 2.0 ** 0
-    top_b = (2 - 2.0 ** -fb.mbits) * 2.0 ** 0
+    _add(bld, "borrow_below_binade", [pp(0, Ec - M - 2, -1.0)], c=2.0**Ec)
+    top_a = (2 - 2.0**-fa.mbits) * 2.0**0
+    top_b = (2 - 2.0**-fb.mbits) * 2.0**0
     bld.add("carry_products_one_step", [(k, top_a, top_b) for k in range(min(w, K))])
     bld.add("carry_products_all_k", [], fill=(top_a, top_b))
     bld.add("carry_products_neg", [], fill=(-top_a, top_b), c=-1.0)
@@ -285,11 +305,14 @@ def directed(bld: Builder) -> None:
     # promotion to the outer accumulator
     if P:
         Eo = t + Mp + 1
-        _add(bld, "promote_tie_even", [pp(0, t)], c=2.0 ** Eo)
-        _add(bld, "promote_tie_odd", [pp(0, t)], c=2.0 ** Eo * (1 + 2.0 ** -Mp))
+        _add(bld, "promote_tie_even", [pp(0, t)], c=2.0**Eo)
+        _add(bld, "promote_tie_odd", [pp(0, t)], c=2.0**Eo * (1 + 2.0**-Mp))
         bld.add("promote_every_interval", [(k, 1.0, 1.0) for k in range(0, K, P)])
-        _add(bld, "promote_inner_truncation",
-             [p for k0 in range(0, K, P) for p in (pp(k0, pa), pp(k0 + 1, pa - M - 2))])
+        _add(
+            bld,
+            "promote_inner_truncation",
+            [p for k0 in range(0, K, P) for p in (pp(k0, pa), pp(k0 + 1, pa - M - 2))],
+        )
         bld.add("promote_nan_last_interval", [(0, 1.0, 1.0), (K - 1, "nan", 1.0)])
 
 
@@ -298,12 +321,14 @@ def random_cases(bld: Builder, n: int, seed: int) -> None:
     40% uniformly random finite codes with random scales near 2**0 and a random C,
     10% with NaN / Inf codes and NaN scales mixed in."""
     from ..quant import quantize
+
     rng = np.random.default_rng(seed)
     K, bs, nkb = bld.K, bld.bs, bld.nkb
     fa, fb = bld.fa, bld.fb
 
     def finite_codes(f, size):
         from ..formats import decode_table
+
         ok = np.flatnonzero(np.isfinite(decode_table(f.name)))
         return rng.choice(ok, size).astype(np.uint8)
 
@@ -343,8 +368,9 @@ def random_cases(bld: Builder, n: int, seed: int) -> None:
         bld.sb.append(np.asarray(sb, np.uint8))
 
 
-def generate(config, k: int | None = None, n_random: int = 256, seed: int = 0,
-             directed_cases: bool = True):
+def generate(
+    config, k: int | None = None, n_random: int = 256, seed: int = 0, directed_cases: bool = True
+):
     """(Cases with the emulator's results in ``d``, skipped directed cases)."""
     K = default_k(config) if k is None else int(k)
     if K < 1:
@@ -376,12 +402,17 @@ def _words(vals) -> str:
 def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
     """{file name: text} of every output file (hex, text format, config, manifest)."""
     from .. import __version__
+
     n = len(cases)
     K = len(cases.a[0])
     bs = config.scale_block
     nkb = n_blocks(K, bs)
-    files = {"a.hex": _packed(cases.a), "b.hex": _packed(cases.b),
-             "c.hex": _words(cases.c), "d.hex": _words(cases.d)}
+    files = {
+        "a.hex": _packed(cases.a),
+        "b.hex": _packed(cases.b),
+        "c.hex": _words(cases.c),
+        "d.hex": _words(cases.d),
+    }
     if bs:
         files["sa.hex"] = _packed(cases.sa)
         files["sb.hex"] = _packed(cases.sb)
@@ -389,13 +420,24 @@ def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
     files["config.toml"] = config.to_toml()
     packed = "element k in bits [8k+7:8k] (element 0 is the last two hex digits)"
     layout = {
-        "a.hex": dict(role="row of A per case", format=config.a_format, width_bits=8 * K,
-                      elements=K, element_bits=8, order=packed),
-        "b.hex": dict(role="column of B per case", format=config.b_format,
-                      width_bits=8 * K, elements=K, element_bits=8, order=packed),
+        "a.hex": dict(
+            role="row of A per case",
+            format=config.a_format,
+            width_bits=8 * K,
+            elements=K,
+            element_bits=8,
+            order=packed,
+        ),
+        "b.hex": dict(
+            role="column of B per case",
+            format=config.b_format,
+            width_bits=8 * K,
+            elements=K,
+            element_bits=8,
+            order=packed,
+        ),
         "c.hex": dict(role="C per case", format="fp32", width_bits=32),
-        "d.hex": dict(role="expected D per case (the emulator)", format="fp32",
-                      width_bits=32),
+        "d.hex": dict(role="expected D per case (the emulator)", format="fp32", width_bits=32),
         "a.txt": dict(role="validate text format: A rows, fp32-widened words"),
         "b.txt": dict(role="validate text format: B columns, fp32-widened words"),
         "c.txt": dict(role="validate text format: C, 32 binary digits"),
@@ -404,10 +446,14 @@ def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
     }
     if bs:
         for s, who in (("sa", "row of A"), ("sb", "column of B")):
-            layout[f"{s}.hex"] = dict(role=f"UE8M0 scale codes of the {who}, one per "
-                                      f"{bs} values of K", format="ue8m0",
-                                      width_bits=8 * nkb, elements=nkb, element_bits=8,
-                                      order="block j in bits [8j+7:8j]")
+            layout[f"{s}.hex"] = dict(
+                role=f"UE8M0 scale codes of the {who}, one per {bs} values of K",
+                format="ue8m0",
+                width_bits=8 * nkb,
+                elements=nkb,
+                element_bits=8,
+                order="block j in bits [8j+7:8j]",
+            )
             layout[f"{s}.txt"] = dict(role=f"validate text format: {s} codes, 2 hex digits")
     cats = {}
     for name in cases.where:
@@ -417,17 +463,23 @@ def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
         "generator": f"fp8emu {__version__} vectors",
         "config": config.to_dict(),
         "result_format": result_format(config).name,
-        "k": K, "cases": n, "scale_blocks": nkb, "seed": seed,
+        "k": K,
+        "cases": n,
+        "scale_blocks": nkb,
+        "seed": seed,
         "depth": n,
         "files": layout,
-        "readmemh": {"a": f"reg [{8 * K - 1}:0] a_mem [0:{n - 1}]",
-                     "c": f"reg [31:0] c_mem [0:{n - 1}]"},
-        "validate": ("fp8emu validate --config config.toml --a a.txt --b b.txt --c c.txt "
-                     "--d d.txt" + (" --sa sa.txt --sb sb.txt" if bs else "")),
+        "readmemh": {
+            "a": f"reg [{8 * K - 1}:0] a_mem [0:{n - 1}]",
+            "c": f"reg [31:0] c_mem [0:{n - 1}]",
+        },
+        "validate": (
+            "fp8emu validate --config config.toml --a a.txt --b b.txt --c c.txt "
+            "--d d.txt" + (" --sa sa.txt --sb sb.txt" if bs else "")
+        ),
         "categories": cats,
         "case_names": list(cases.where),
         "skipped": list(skipped),
     }
     files["manifest.json"] = json.dumps(manifest, indent=1) + "\n"
     return files
-
