@@ -1,22 +1,21 @@
 """Assembler, disassembler, object files and the asm/disasm commands."""
 
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emu.cli import main as cli_main
+from emu.errors import UsageError
 from isa import AsmError, ObjectError, ObjectFile, assemble, disassemble
 from isa.asm import parse_defines
 from isa.encoding import decode
 from isa.objfile import DTYPE_NAMES, Symbol
 from isa.table import OPS
+from tests.helpers import ROOT, cli
 from tests.test_isa import _random_instr
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.s"))
 
 
@@ -138,7 +137,7 @@ def test_params_are_overridden_by_defines():
     assert ins_text(src) == ["li x1, 8"]
     assert [w for w in words(src, defines={"N": 100})] == words("li x1, 200")
     assert "declares no .param M" in str(
-        pytest.raises(AsmError, assemble, src, "p.s", {"M": 1}).value
+        pytest.raises(UsageError, assemble, src, "p.s", {"M": 1}).value  # no source line
     )
     assert parse_defines(["N=0x10", "F=1.5"]) == {"N": 16, "F": 1.5}
 
@@ -318,37 +317,31 @@ def test_object_loader_errors_name_the_byte_offset(mutate, msg):
 
 
 # --------------------------------------------------------------------- commands
-def cli(*argv):
-    with pytest.raises(SystemExit) as e:
-        cli_main(list(map(str, argv)))
-    return e.value.code
-
-
-def test_asm_and_disasm_commands_round_trip(tmp_path, capsys):
+def test_asm_and_disasm_commands_round_trip(tmp_path):
     src = ROOT / "examples" / "tiled_gemm.s"
     b1, s2, b2 = tmp_path / "a.bin", tmp_path / "b.s", tmp_path / "b.bin"
-    assert cli("asm", src, "-o", b1, "-D", "M=512") == 0
-    assert cli("disasm", b1, "-o", s2) == 0
-    assert cli("asm", s2, "-o", b2) == 0
+    assert cli("asm", src, "-o", b1, "-D", "M=512")[0] == 0
+    assert cli("disasm", b1, "-o", s2)[0] == 0
+    assert cli("asm", s2, "-o", b2)[0] == 0
     assert b1.read_bytes() == b2.read_bytes()
-    assert cli("disasm", b1) == 0
-    out = capsys.readouterr().out
+    code, out, _ = cli("disasm", b1)
+    assert code == 0
     assert "mma.bs acc0, t0, t1, s0, s1" in out and ".buffer A, e4m3, 512, 1024" in out
 
 
-def test_command_errors_are_one_line_with_status_2(tmp_path, capsys):
+def test_command_errors_are_one_line_with_status_2(tmp_path):
     bad = tmp_path / "bad.s"
     bad.write_text("li x1, 1\nadd x1, x2\n")
-    assert cli("asm", bad, "-o", tmp_path / "o.bin") == 2
-    e = capsys.readouterr().err
+    code, _, e = cli("asm", bad, "-o", tmp_path / "o.bin")
+    assert code == 2
     assert e == f"fp8emu: error: {bad}:2:1: error: expected add rd, rs1, rs2 (3 operands), got 2\n"
     assert not (tmp_path / "o.bin").exists()
-    assert cli("disasm", bad) == 2
-    assert "byte 0: not an fp8emu object file" in capsys.readouterr().err
+    code, _, e = cli("disasm", bad)
+    assert code == 2 and "byte 0: not an fp8emu object file" in e
     (tmp_path / "t.bin").write_bytes(good_bytes()[:50])
-    assert cli("disasm", tmp_path / "t.bin") == 2
-    assert "byte 48: truncated" in capsys.readouterr().err
-    assert cli("asm", tmp_path / "missing.s", "-o", tmp_path / "o.bin") == 2
-    assert "no such file" in capsys.readouterr().err
-    assert cli("asm", ROOT / "examples" / "mx_gemm.s", "-D", "nope", "-o", tmp_path / "x") == 2
-    assert "expected NAME=VALUE" in capsys.readouterr().err
+    code, _, e = cli("disasm", tmp_path / "t.bin")
+    assert code == 2 and "byte 48: truncated" in e
+    code, _, e = cli("asm", tmp_path / "missing.s", "-o", tmp_path / "o.bin")
+    assert code == 2 and "no such file" in e
+    code, _, e = cli("asm", ROOT / "examples" / "mx_gemm.s", "-D", "nope", "-o", tmp_path / "x")
+    assert code == 2 and "expected NAME=VALUE" in e

@@ -2,37 +2,14 @@
 for bit; bad input gives exit status 2 and one line `fp8emu: error: ...`, no
 traceback, and leaves no output file behind."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from conftest import assert_bits_equal, random_scales
 
 import emu
 from emu import reference
-from emu.cli import main
 from emu.config import FIELD_NAMES, MacConfig
 from emu.quant import quantize
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(args, capsys):
-    """emu.cli.main(args) in-process -> (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as e:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    code = e.value.code
-    return (0 if code is None else code), out, err
-
-
-def ok(args, capsys):
-    code, out, err = run(args, capsys)
-    assert code == 0, err
-    return out
+from tests.helpers import assert_bits_equal, cli, cli_ok, console, random_scales, temp_files
 
 
 def data(tmp_path, cfg, M=5, N=6, K=70, seed=0):
@@ -61,8 +38,8 @@ def gemm_args(paths, out):
 
 
 # ------------------------------------------------------------------ presets
-def test_presets_lists_every_preset_and_field(capsys):
-    out = ok(["presets"], capsys)
+def test_presets_lists_every_preset_and_field():
+    out = cli_ok("presets")
     lines = out.splitlines()
     names = list(emu.presets())
     assert lines[0].split() == ["field", *names]
@@ -91,26 +68,26 @@ def test_presets_lists_every_preset_and_field(capsys):
 
 
 @pytest.mark.parametrize("name", list(emu.presets()))
-def test_presets_toml_round_trips_through_config(name, tmp_path, capsys):
-    text = ok(["presets", "--toml", name], capsys)
+def test_presets_toml_round_trips_through_config(name, tmp_path):
+    text = cli_ok("presets", "--toml", name)
     assert text == emu.preset(name).to_toml()
     p = tmp_path / f"{name}.toml"
     p.write_text(text)
     assert MacConfig.from_toml(p) == emu.preset(name)
     if name in ("h100", "deepseek-v3"):  # and gemm --config == gemm --preset
         paths, _ = data(tmp_path, emu.preset(name), K=300)
-        ok(gemm_args(paths, tmp_path / "d1.npy") + ["--config", p], capsys)
-        ok(gemm_args(paths, tmp_path / "d2.npy") + ["--preset", name], capsys)
+        cli_ok(*gemm_args(paths, tmp_path / "d1.npy"), "--config", p)
+        cli_ok(*gemm_args(paths, tmp_path / "d2.npy"), "--preset", name)
         assert_bits_equal(np.load(tmp_path / "d1.npy"), np.load(tmp_path / "d2.npy"))
 
 
 # ------------------------------------------------------------------ gemm
 @pytest.mark.parametrize("name", ["default", "h100", "deepseek-v3", "mxfp8", "exact"])
-def test_gemm_writes_the_kernel_bits(name, tmp_path, capsys):
+def test_gemm_writes_the_kernel_bits(name, tmp_path):
     cfg = emu.preset(name)
     paths, arr = data(tmp_path, cfg, K=300, seed=len(name))
     out = tmp_path / "d.npy"
-    assert ok(gemm_args(paths, out) + ["--preset", name], capsys) == ""
+    assert cli_ok(*gemm_args(paths, out), "--preset", name) == ""
     d = np.load(out)
     assert d.dtype == np.float32 and d.shape == (5, 6)
     assert_bits_equal(
@@ -118,19 +95,19 @@ def test_gemm_writes_the_kernel_bits(name, tmp_path, capsys):
     )
 
 
-def test_gemm_default_without_c_and_scales(tmp_path, capsys):
+def test_gemm_default_without_c_and_scales(tmp_path):
     paths, arr = data(tmp_path, emu.preset("h100"), K=64)
     out = tmp_path / "d.npy"
-    ok(["gemm", "--a", paths["a"], "--b", paths["b"], "--out", out], capsys)
+    cli_ok("gemm", "--a", paths["a"], "--b", paths["b"], "--out", out)
     assert_bits_equal(np.load(out), emu.gemm(arr["a"], arr["b"]))  # default machine
 
 
-def test_gemm_set_overrides(tmp_path, capsys):
+def test_gemm_set_overrides(tmp_path):
     cfg = emu.preset("h100")
     paths, arr = data(tmp_path, cfg, K=256, seed=3)
     sets = ["--set", "align_bits=16", "--set", "acc_round=rne", "--set", "fused=16"]
-    ok(gemm_args(paths, tmp_path / "s.npy") + ["--preset", "h100", *sets], capsys)
-    ok(gemm_args(paths, tmp_path / "h.npy") + ["--preset", "h100"], capsys)
+    cli_ok(*gemm_args(paths, tmp_path / "s.npy"), "--preset", "h100", *sets)
+    cli_ok(*gemm_args(paths, tmp_path / "h.npy"), "--preset", "h100")
     want = emu.gemm(
         arr["a"], arr["b"], c=arr["c"], config=cfg.replace(align_bits=16, acc_round="rne", fused=16)
     )
@@ -140,11 +117,11 @@ def test_gemm_set_overrides(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["h100", "deepseek-v3", "fp32-seq"])
-def test_gemm_reference_flag_equals_kernel(name, tmp_path, capsys):
+def test_gemm_reference_flag_equals_kernel(name, tmp_path):
     cfg = emu.preset(name)
     paths, arr = data(tmp_path, cfg, M=2, N=3, K=140, seed=9)
-    ok(gemm_args(paths, tmp_path / "r.npy") + ["--preset", name, "--reference"], capsys)
-    ok(gemm_args(paths, tmp_path / "k.npy") + ["--preset", name], capsys)
+    cli_ok(*gemm_args(paths, tmp_path / "r.npy"), "--preset", name, "--reference")
+    cli_ok(*gemm_args(paths, tmp_path / "k.npy"), "--preset", name)
     r = np.load(tmp_path / "r.npy")
     assert_bits_equal(r, np.load(tmp_path / "k.npy"))
     assert_bits_equal(
@@ -152,14 +129,14 @@ def test_gemm_reference_flag_equals_kernel(name, tmp_path, capsys):
     )
 
 
-def test_gemm_accepts_ml_dtypes_operands(tmp_path, capsys):
+def test_gemm_accepts_ml_dtypes_operands(tmp_path):
     # np.save writes an ml_dtypes float8 array as raw bytes ('|V1'); those are codes
     import ml_dtypes
 
     paths, arr = data(tmp_path, emu.preset("h100"), K=40)
     np.save(paths["a"], arr["a"].view(ml_dtypes.float8_e4m3fn))
     assert np.load(paths["a"]).dtype == np.dtype("V1")
-    ok(gemm_args(paths, tmp_path / "d.npy") + ["--preset", "h100"], capsys)
+    cli_ok(*gemm_args(paths, tmp_path / "d.npy"), "--preset", "h100")
     assert_bits_equal(
         np.load(tmp_path / "d.npy"),
         emu.gemm(arr["a"], arr["b"], c=arr["c"], config=emu.preset("h100")),
@@ -176,7 +153,7 @@ def test_gemm_accepts_ml_dtypes_operands(tmp_path, capsys):
         ("e4m3", "128x1", "even"),
     ],
 )
-def test_quantize_writes_codes_and_scales(fmt, block, mode, tmp_path, capsys):
+def test_quantize_writes_codes_and_scales(fmt, block, mode, tmp_path):
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((130, 300)) * 2.0 ** rng.integers(-20, 20, (130, 1))).astype(
         np.float32
@@ -184,23 +161,20 @@ def test_quantize_writes_codes_and_scales(fmt, block, mode, tmp_path, capsys):
     x[3, 7] = np.nan
     np.save(tmp_path / "x.npy", x)
     out, sc = tmp_path / "q.npy", tmp_path / "s.npy"
-    ok(
-        [
-            "quantize",
-            "--x",
-            tmp_path / "x.npy",
-            "--format",
-            fmt,
-            "--block",
-            block,
-            "--scale-mode",
-            mode,
-            "--out",
-            out,
-            "--scales",
-            sc,
-        ],
-        capsys,
+    cli_ok(
+        "quantize",
+        "--x",
+        tmp_path / "x.npy",
+        "--format",
+        fmt,
+        "--block",
+        block,
+        "--scale-mode",
+        mode,
+        "--out",
+        out,
+        "--scales",
+        sc,
     )
     br, bc = (int(v) for v in block.split("x"))
     codes, scales = quantize(x, fmt, (br, bc), mode)
@@ -210,8 +184,8 @@ def test_quantize_writes_codes_and_scales(fmt, block, mode, tmp_path, capsys):
     assert got_s.shape == (-(-130 // br), -(-300 // bc))
 
 
-def test_version(capsys):
-    out = ok(["--version"], capsys)
+def test_version():
+    out = cli_ok("--version")
     assert out.strip() == f"fp8emu, version {emu.__version__}"
 
 
@@ -268,7 +242,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("args,match", BAD, ids=[" ".join(a[1:]) for a, _ in BAD])
-def test_bad_input_one_line_exit_2_no_output(args, match, files, capsys, monkeypatch):
+def test_bad_input_one_line_exit_2_no_output(args, match, files, monkeypatch):
     import re
 
     monkeypatch.chdir(files)
@@ -279,7 +253,7 @@ def test_bad_input_one_line_exit_2_no_output(args, match, files, capsys, monkeyp
         if args[0] == "gemm"
         else []
     )
-    code, out, err = run(args + extra, capsys)
+    code, out, err = cli(*args, *extra)
     assert code == 2
     assert out == ""
     lines = err.splitlines()
@@ -288,31 +262,27 @@ def test_bad_input_one_line_exit_2_no_output(args, match, files, capsys, monkeyp
     assert re.search(match, lines[0]), lines[0]
     assert "Traceback" not in err
     assert not (files / "OUT.npy").exists() and not (files / "SC.npy").exists()
-    assert not [p for p in os.listdir(files) if p.startswith(".fp8emu-")]  # no temp files
+    assert not temp_files(files)
 
 
-def test_quantize_same_output_files(files, capsys, monkeypatch):
+def test_quantize_same_output_files(files, monkeypatch):
     monkeypatch.chdir(files)
-    code, _, err = run(QUANT_OK + ["--out", "Q.npy", "--scales", "./Q.npy"], capsys)
+    code, _, err = cli(*QUANT_OK, "--out", "Q.npy", "--scales", "./Q.npy")
     assert code == 2 and "same file" in err and not (files / "Q.npy").exists()
 
 
-def test_failed_command_leaves_existing_output_alone(files, capsys, monkeypatch):
+def test_failed_command_leaves_existing_output_alone(files, monkeypatch):
     monkeypatch.chdir(files)
     (files / "OUT.npy").write_bytes(b"old")
-    code, _, _ = run(["gemm", "--a", "A.npy", "--b", "B63.npy", "--out", "OUT.npy"], capsys)
+    code, _, _ = cli("gemm", "--a", "A.npy", "--b", "B63.npy", "--out", "OUT.npy")
     assert code == 2 and (files / "OUT.npy").read_bytes() == b"old"
-    code, _, _ = run(["gemm", "--a", "A.npy", "--b", "B.npy", "--out", "nodir/OUT.npy"], capsys)
+    code, _, _ = cli("gemm", "--a", "A.npy", "--b", "B.npy", "--out", "nodir/OUT.npy")
     assert code == 2
 
 
 def test_console_entry_point_subprocess(files):
     """The real entry point: one stderr line, status 2, no traceback, no output."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [
-        sys.executable,
-        "-m",
-        "emu.cli",
+    code, out, err = console(
         "gemm",
         "--a",
         "A.npy",
@@ -322,28 +292,15 @@ def test_console_entry_point_subprocess(files):
         "bin.toml",
         "--out",
         "OUT.npy",
-    ]
-    p = subprocess.run(cmd, cwd=files, env=env, capture_output=True, text=True, timeout=60)
-    assert p.returncode == 2 and p.stdout == ""
-    assert p.stderr.splitlines() == [
-        "fp8emu: error: bin.toml: malformed TOML: not UTF-8 text (byte 0)"
-    ]
+        cwd=files,
+        timeout=60,
+    )
+    assert code == 2 and out == ""
+    assert err.splitlines() == ["fp8emu: error: bin.toml: malformed TOML: not UTF-8 text (byte 0)"]
     assert not (files / "OUT.npy").exists()
-    cmd = [
-        sys.executable,
-        "-m",
-        "emu.cli",
-        "gemm",
-        "--a",
-        "A.npy",
-        "--b",
-        "B.npy",
-        "--preset",
-        "h100",
-        "--out",
-        "OUT.npy",
-    ]
-    p = subprocess.run(cmd, cwd=files, env=env, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0 and p.stdout == "" and p.stderr == ""
+    code, out, err = console(
+        "gemm", "--a", "A.npy", "--b", "B.npy", "--preset", "h100", "--out", "OUT.npy", cwd=files
+    )
+    assert code == 0 and out == "" and err == ""
     a, b = np.load(files / "A.npy"), np.load(files / "B.npy")
     assert_bits_equal(np.load(files / "OUT.npy"), emu.gemm(a, b, config=emu.preset("h100")))

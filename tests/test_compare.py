@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import bits, run_cli
 
 import emu
 from emu.errors import UsageError
@@ -25,6 +24,7 @@ from emu.toolkit.metrics import (
     ulp_histogram,
     ulp_ordinal,
 )
+from tests.helpers import bits, cli
 
 
 def e4m3(*vals):
@@ -181,11 +181,10 @@ def _hand_case(tmp_path):
     return str(tmp_path / "a.npy"), str(tmp_path / "b.npy")
 
 
-def test_cli_hand_checked_case(tmp_path, capsys):
+def test_cli_hand_checked_case(tmp_path):
     a, b = _hand_case(tmp_path)
     out = str(tmp_path / "r.json")
-    code, text, _ = run_cli(
-        capsys,
+    code, text, _ = cli(
         "compare",
         "--a",
         a,
@@ -218,10 +217,9 @@ def test_cli_hand_checked_case(tmp_path, capsys):
     assert doc["configs"]["h100"]["align_bits"] == 13
 
 
-def test_cli_generated_runs_and_writes_strict_json(tmp_path, capsys):
+def test_cli_generated_runs_and_writes_strict_json(tmp_path):
     out = tmp_path / "r.json"
-    code, text, _ = run_cli(
-        capsys,
+    code, text, _ = cli(
         "compare",
         "--m",
         "4",
@@ -254,13 +252,13 @@ def test_cli_generated_runs_and_writes_strict_json(tmp_path, capsys):
         (["--json", "/nonexistent/dir/r.json"], "does not exist"),
     ],
 )
-def test_cli_usage_errors(capsys, args, msg):
-    code, _, err = run_cli(capsys, "compare", "--m", "2", "--n", "2", *args)
+def test_cli_usage_errors(args, msg):
+    code, _, err = cli("compare", "--m", "2", "--n", "2", *args)
     assert code == 2 and msg in err and err.startswith("fp8emu: error:")
 
 
-def test_cli_help_has_examples(capsys):
-    code, text, _ = run_cli(capsys, "compare", "--help")
+def test_cli_help_has_examples():
+    code, text, _ = cli("compare", "--help")
     assert code == 0 and "Examples:" in text and "fp8emu compare --preset h100" in text
 
 
@@ -282,31 +280,26 @@ def test_code_inputs_with_128x128_tiles(rng):
     assert rows[1]["bit_exact"] < M * N and 0 < rows[1]["max_rel"] < 1e-2
 
 
-def test_cli_fail_above_limits(capsys):
+def test_cli_fail_above_limits():
     """--fail-above: h100 at K=1024 with mean-1 data exceeds 1e-3 max rel error against
     the exact result (exit 1, the offending metric named); deepseek-v3 stays below."""
     common = ["--m", "8", "--n", "8", "--k", "1024", "--mean", "1", "--reference", "exact"]
-    code, out, err = run_cli(
-        capsys, "compare", "--preset", "h100", *common, "--fail-above", "max_rel=1e-3"
-    )
+    code, out, err = cli("compare", "--preset", "h100", *common, "--fail-above", "max_rel=1e-3")
     assert code == 1
     assert "h100: max_rel" in err and "> 1.000e-03" in err
-    code, out, err = run_cli(
-        capsys, "compare", "--preset", "deepseek-v3", *common, "--fail-above", "max_rel=1e-3"
+    code, out, err = cli(
+        "compare", "--preset", "deepseek-v3", *common, "--fail-above", "max_rel=1e-3"
     )
     assert code == 0
-    code, out, err = run_cli(
-        capsys, "compare", "--preset", "h100", *common, "--fail-above", "max_rel"
-    )
+    code, out, err = cli("compare", "--preset", "h100", *common, "--fail-above", "max_rel")
     assert code == 2 and "expected METRIC=NUMBER" in err
 
 
-def test_cli_generation_options_do_not_go_with_files(tmp_path, capsys):
+def test_cli_generation_options_do_not_go_with_files(tmp_path):
     a = e4m3(1.0, 2.0).reshape(1, 2)
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "b.npy", a.reshape(2, 1))
-    code, out, err = run_cli(
-        capsys,
+    code, out, err = cli(
         "compare",
         "--a",
         str(tmp_path / "a.npy"),

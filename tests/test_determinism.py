@@ -9,8 +9,6 @@ is large enough to be split (M*N*K >= 2^21)."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,8 +17,7 @@ import emu
 from emu.kernels import core
 from emu.kernels.core import SERIAL_WORK
 from emu.operands import n_blocks
-from tests.conftest import assert_bits_equal
-from tests.errcheck import ROOT
+from tests.helpers import ROOT, assert_bits_equal, python
 
 M, N, K = 192, 176, 384
 CONFIGS = [
@@ -54,7 +51,9 @@ def operands(cfg, seed=11):
 
 @pytest.mark.parametrize(
     "name, changes",
-    CONFIGS,
+    [  # the general kernel throughout takes a second or two: slow
+        pytest.param(n, c, marks=pytest.mark.slow if "align_bits" in c else ()) for n, c in CONFIGS
+    ],
     ids=[n + "".join(f",{k}={v}" for k, v in c.items()) for n, c in CONFIGS],
 )
 def test_gemm_bits_do_not_depend_on_the_thread_count(monkeypatch, name, changes):
@@ -103,13 +102,8 @@ def test_a_sub_block_equals_the_reference():
 # ------------------------------------------------------------------ the commands
 DRIVER = r"""
 import os, sys
-from emu.cli import main
+from tests.helpers import cli_ok as cli
 os.chdir(sys.argv[1])
-def cli(*argv):
-    try:
-        main(list(argv))
-    except SystemExit as e:
-        assert e.code in (0, None), (argv, e.code)
 for rep in ("1", "2"):                     # repeated runs in one process
     out = f"out{rep}"
     os.makedirs(out, exist_ok=True)
@@ -147,6 +141,7 @@ def outputs(directory):
     return got
 
 
+@pytest.mark.slow
 def test_commands_give_identical_bits_under_1_and_2_threads(tmp_path):
     rng = np.random.default_rng(5)
     cfg = emu.preset("default")
@@ -167,15 +162,8 @@ def test_commands_give_identical_bits_under_1_and_2_threads(tmp_path):
         for p in tmp_path.iterdir():
             if p.is_file():
                 (work / p.name).write_bytes(p.read_bytes())
-        env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_NUM_THREADS=threads)
-        p = subprocess.run(
-            [sys.executable, "-c", DRIVER, str(work)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr[-2000:]
+        code, _, err = python("-c", DRIVER, work, env={"NUMBA_NUM_THREADS": threads}, timeout=300)
+        assert code == 0 and "Traceback" not in err, err[-2000:]
         runs[threads] = outputs(work)
     assert len(runs["1"]) == 14
     assert runs["1"] == runs["2"]  # 1 vs 2 threads

@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import emu
-from tests.conftest import assert_bits_equal
-from tests.errcheck import ROOT, cli, console, one_error_line, temp_files
+from tests.helpers import ROOT, assert_bits_equal, cli, console, one_error_line, temp_files
 
 FIELDS = r"\(fields: a_format, b_format, fused, .*, promote_round\)"
 PROG = """

@@ -17,7 +17,7 @@ from emu.machine import load_program
 from isa import AsmError, ObjectError, ObjectFile, assemble, disassemble
 from isa.asm import decode_source
 from isa.objfile import HEADER, MAGIC
-from tests.errcheck import FAULT, ROOT, byte_error, cli, console, one_error_line, source_error
+from tests.helpers import FAULT, ROOT, byte_error, cli, console, one_error_line, source_error
 from tests.test_asm import objects
 
 EXAMPLES = {p.name: p.read_text() for p in sorted((ROOT / "examples").glob("*.s"))}
@@ -353,6 +353,7 @@ def mutated_objects(draw):
     return _with_crc(data) if draw(st.booleans()) else data
 
 
+@pytest.mark.slow
 @fuzz(250)
 @given(mutated_objects())
 def test_object_loader_on_mutated_objects_names_the_byte(data):

@@ -18,7 +18,7 @@ from emu.machine import Machine
 from isa import assemble
 from isa.disasm import format_instr
 from isa.encoding import decode
-from tests.errcheck import FAULT, cli, console, one_error_line
+from tests.helpers import FAULT, ROOT, cli, console, console_process, one_error_line
 
 HEAD = ".data\n.buffer V, f32, 4, 4\n.buffer T, e4m3, 4, 4\n.text\n"
 
@@ -334,24 +334,7 @@ def test_machine_state_before_the_fault_is_what_the_program_did():
 def test_broken_pipe_stops_quietly_with_141():
     """`fp8emu run --trace ... | head -1`: the reader goes away; fp8emu stops with the
     shell's SIGPIPE status (141, not 1 = "differences found") and prints nothing."""
-    import pathlib
-    import subprocess
-    import sys
-
-    root = pathlib.Path(__file__).resolve().parent.parent
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emu.cli",
-            "run",
-            str(root / "examples" / "rounding_probe.s"),
-            "--trace",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=root,
-    )
+    p = console_process("run", ROOT / "examples" / "rounding_probe.s", "--trace", cwd=ROOT)
     assert p.stdout.readline().startswith(b"0x0000")
     p.stdout.close()
     err = p.stderr.read()
@@ -389,7 +372,8 @@ def test_default_work_budget_stops_a_runaway_loop_of_large_mmas(tmp_path):
 
     prog = tmp_path / "big.s"
     prog.write_text(
-        MMA_LOOP.replace("16, 64", "256, 256").replace("64, 16", "256, 256")
+        MMA_LOOP.replace("16, 64", "256, 256")
+        .replace("64, 16", "256, 256")
         .replace("16, 16", "256, 256")
     )
     data = tmp_path / "t.npy"

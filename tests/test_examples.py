@@ -1,33 +1,13 @@
 """Every example: each examples/*.py self-check (quick sizes) and each program
 through the CLI (asm -> disasm -> asm byte-exact, and run)."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, cli, python
+
 SCRIPTS = sorted((ROOT / "examples").glob("*.py"))
 PROGRAMS = sorted((ROOT / "examples").glob("*.s"))
-ENV = dict(
-    os.environ,
-    FP8EMU_EXAMPLE_QUICK="1",
-    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-)
-
-
-def fp8emu(*args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "emu.cli", *map(str, args)],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kw,
-    )
+QUICK = {"FP8EMU_EXAMPLE_QUICK": "1"}
 
 
 def test_the_four_program_examples_exist():
@@ -37,41 +17,38 @@ def test_the_four_program_examples_exist():
         assert (ROOT / "examples" / f"{p.stem}.py").exists(), f"{p.name} has no checker"
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+# The quickest script stays in the fast subset; the others take seconds each.
+FAST_SCRIPTS = {"rounding_probe.py"}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [p if p.name in FAST_SCRIPTS else pytest.param(p, marks=pytest.mark.slow) for p in SCRIPTS],
+    ids=lambda p: p.name,
+)
 def test_example_script_checks_itself(script):
-    r = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, f"{script.name} failed:\n{r.stdout}\n{r.stderr}"
+    code, out, err = python(script, cwd=ROOT, env=QUICK, timeout=300)
+    assert code == 0, f"{script.name} failed:\n{out}\n{err}"
     if script.with_suffix(".s").exists():
-        assert "DIFFERENT" not in r.stdout and "MISMATCH" not in r.stdout
-        assert "bit-identical" in r.stdout or r.stdout.count(" ok") == 6, r.stdout
+        assert "DIFFERENT" not in out and "MISMATCH" not in out
+        assert "bit-identical" in out or out.count(" ok") == 6, out
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
 def test_program_round_trips_through_the_cli(program, tmp_path):
     head = program.read_text().split(".param")[0].split(".data")[0]
     assert "fp8emu run" in head, f"{program.name}: the header must say how to run it"
-    from emu.cli import main
-
     b1, s2, b2 = tmp_path / "a.bin", tmp_path / "b.s", tmp_path / "b.bin"
     for args in (("asm", program, "-o", b1), ("disasm", b1, "-o", s2), ("asm", s2, "-o", b2)):
-        with pytest.raises(SystemExit) as e:
-            main(list(map(str, args)))
-        assert e.value.code == 0
+        assert cli(*args)[0] == 0
     assert b1.read_bytes() == b2.read_bytes()
 
 
 def test_probe_program_runs_from_the_cli_as_object_file(tmp_path):
     b = tmp_path / "probe.bin"
-    assert fp8emu("asm", ROOT / "examples" / "rounding_probe.s", "-o", b).returncode == 0
-    r = fp8emu("run", b, "--out", f"R={tmp_path / 'r.npy'}")
-    assert r.returncode == 0, r.stderr
+    assert cli("asm", ROOT / "examples" / "rounding_probe.s", "-o", b, cwd=ROOT)[0] == 0
+    code, _, err = cli("run", b, "--out", f"R={tmp_path / 'r.npy'}", cwd=ROOT)
+    assert code == 0, err
     import numpy as np
 
     assert np.load(tmp_path / "r.npy").astype(float).tolist() == [

@@ -1,9 +1,6 @@
 """The ISA table and everything derived from it: encodings, decoding, docs."""
 
-import subprocess
-import sys
 from itertools import combinations
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,8 +19,7 @@ from isa.encoding import (
     encode,
 )
 from isa.table import BY_MNEMONIC, CONFIG_FIELDS, OPCODE_BITS, OPS, PRESETS, SPELLINGS, WORD_BITS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, python
 
 
 def test_fields_fit_the_word_and_do_not_overlap():
@@ -169,9 +165,8 @@ def test_docs_isa_md_is_generated_from_the_table():
 
 
 def test_docgen_module_prints_the_document():
-    r = subprocess.run(
-        [sys.executable, "-m", "isa.docgen"], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert r.stdout == docgen.generate()
+    code, out, err = python("-m", "isa.docgen", cwd=ROOT)
+    assert code == 0, err
+    assert out == docgen.generate()
     for op in OPS:
-        assert f"`{op.syntax}`" in r.stdout
+        assert f"`{op.syntax}`" in out

@@ -5,7 +5,6 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import assert_bits_equal, random_scales
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +12,7 @@ import emu
 from emu import reference
 from emu.config import MacConfig
 from emu.formats import encode
+from tests.helpers import assert_bits_equal, console, random_scales
 
 ACC_FORMATS = ["fp32", "e8m13", "bf16", "fp16", "e5m7", "e6m4", "e8m10"]
 
@@ -120,6 +120,7 @@ def test_presets_equal_reference(name, kind):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmts", [("e4m3", "e4m3"), ("e5m2", "e5m2")])
 @pytest.mark.parametrize("cfgname", ["h100", "default", "fp32-seq"])
 def test_exhaustive_single_products(fmts, cfgname):
@@ -195,11 +196,9 @@ def test_float_paths_random(name):
         )
 
 
+@pytest.mark.slow
 def test_same_bits_with_one_and_two_threads(tmp_path):
     """Row partitioning never changes results: NUMBA_NUM_THREADS=1 equals the default."""
-    import subprocess
-    import sys
-
     rng = np.random.default_rng(3)
     a = random_codes(rng, (37, 256), "finite")
     b = random_codes(rng, (256, 29), "finite")
@@ -214,12 +213,10 @@ def test_same_bits_with_one_and_two_threads(tmp_path):
                 np.save(tmp_path / f"{nm}.npy", s)
                 args += [f"--{nm}", str(tmp_path / f"{nm}.npy")]
         out = tmp_path / f"d_{name}.npy"
-        env = dict(__import__("os").environ, NUMBA_NUM_THREADS="1")
-        subprocess.run(
-            [sys.executable, "-m", "emu.cli", "gemm", *args, "--preset", name, "--out", str(out)],
-            check=True,
-            env=env,
+        code, _, err = console(
+            "gemm", *args, "--preset", name, "--out", out, env={"NUMBA_NUM_THREADS": "1"}
         )
+        assert code == 0, err
         assert_bits_equal(np.load(out), emu.gemm(a, b, sa=sa, sb=sb, config=cfg), name)
 
 
@@ -284,6 +281,7 @@ def test_exact_alignment_on_the_fast_kernel(fused, acc):
     ],
     ids=["promotion", "c-outside", "exact-window"],
 )
+@pytest.mark.slow
 def test_fast_kernel_across_row_blocks_and_column_tiles(cfg):
     """M = 37 and N = 300 cross the fast kernel's 16-row blocks and 256-column tiles
     (partial ones included); every element still equals the reference."""

@@ -2,20 +2,16 @@
 quantise/convert, faults, trace and the run command."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import emu
-from emu.cli import main as cli_main
 from emu.errors import MachineFault, UsageError
 from emu.formats import encode
 from emu.machine import Machine, run_program
 from emu.operands import n_blocks
-from tests.conftest import assert_bits_equal
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, assert_bits_equal, cli
 
 
 def run(src, inputs=None, outputs=(), **kw):
@@ -585,12 +581,6 @@ def test_probe_program_detects_a_wrong_machine():
 
 
 # --------------------------------------------------------------------- run command
-def cli(*argv):
-    with pytest.raises(SystemExit) as e:
-        cli_main(list(map(str, argv)))
-    return e.value.code
-
-
 PROG = """
     .data
     .buffer X, f32, 2
@@ -608,21 +598,23 @@ bad: halt 5
 """
 
 
-def test_run_command_inputs_outputs_and_status(tmp_path, capsys):
+def test_run_command_inputs_outputs_and_status(tmp_path):
     prog = tmp_path / "p.s"
     prog.write_text(PROG)
     x, y = tmp_path / "x.npy", tmp_path / "y.npy"
     np.save(x, np.array([1.5, -2], np.float32))
-    assert cli("run", prog, "--in", f"X={x}", "--out", f"Y={y}") == 0
+    assert cli("run", prog, "--in", f"X={x}", "--out", f"Y={y}")[0] == 0
     assert np.load(y).tolist() == [1.5, -2.0]
     np.save(x, np.array([3, 4], np.float32))
-    assert cli("run", prog, "--in", f"X={x}", "--out", f"Y={y}") == 1
+    code, _, err = cli("run", prog, "--in", f"X={x}", "--out", f"Y={y}")
+    assert code == 1
     assert np.load(y).tolist() == [3.0, 4.0]  # outputs are written after halt N
-    assert "program halted with status 5" in capsys.readouterr().err
+    assert "program halted with status 5" in err
     binp = tmp_path / "p.bin"
-    assert cli("asm", prog, "-o", binp) == 0
-    assert cli("run", binp, "--in", f"X={x}", "--trace") == 1
-    out = capsys.readouterr().out.splitlines()
+    assert cli("asm", prog, "-o", binp)[0] == 0
+    code, out, _ = cli("run", binp, "--in", f"X={x}", "--trace")
+    assert code == 1
+    out = out.splitlines()
     assert out[1].split() == [
         "0x0008",
         "ald",
@@ -637,25 +629,25 @@ def test_run_command_inputs_outputs_and_status(tmp_path, capsys):
     assert out[-2:] == ["0x0030  beq x3, x4, bad", "0x0040  halt 5"]
 
 
-def test_run_command_faults_write_nothing_and_exit_2(tmp_path, capsys):
+def test_run_command_faults_write_nothing_and_exit_2(tmp_path):
     prog = tmp_path / "p.s"
     prog.write_text(".data\n.buffer Y, f32, 1\n.text\nli x1, 1\nlw x2, x1, 0\nhalt\n")
     y = tmp_path / "y.npy"
-    assert cli("run", prog, "--out", f"Y={y}") == 2
+    code, _, err = cli("run", prog, "--out", f"Y={y}")
+    assert code == 2
     assert (
-        capsys.readouterr().err
-        == "fp8emu: error: pc=0x0008: lw x2, x1, 0: misaligned access: address 0x1 and "
+        err == "fp8emu: error: pc=0x0008: lw x2, x1, 0: misaligned access: address 0x1 and "
         "stride 0 must be multiples of 4\n"
     )
     assert not y.exists()
-    assert cli("run", prog, "--out", "Y") == 2
-    assert "--out 'Y': expected NAME=FILE.npy" in capsys.readouterr().err
-    assert cli("run", prog, "--out", f"Q={y}") == 2
-    assert "--out Q: the program has no buffer 'Q' (buffers: Y)" in capsys.readouterr().err
-    assert cli("run", prog, "--mem-size", "lots") == 2
-    assert "--mem-size 'lots': expected a size" in capsys.readouterr().err
-    assert cli("run", prog, "--preset", "nope") == 2
-    assert "unknown preset 'nope'" in capsys.readouterr().err
+    code, _, err = cli("run", prog, "--out", "Y")
+    assert code == 2 and "--out 'Y': expected NAME=FILE.npy" in err
+    code, _, err = cli("run", prog, "--out", f"Q={y}")
+    assert code == 2 and "--out Q: the program has no buffer 'Q' (buffers: Y)" in err
+    code, _, err = cli("run", prog, "--mem-size", "lots")
+    assert code == 2 and "--mem-size 'lots': expected a size" in err
+    code, _, err = cli("run", prog, "--preset", "nope")
+    assert code == 2 and "unknown preset 'nope'" in err
 
 
 def test_run_command_config_options_set_the_initial_config(tmp_path):
@@ -684,7 +676,7 @@ def test_run_command_config_options_set_the_initial_config(tmp_path):
             "1M",
             "--tile-rows",
             "32",
-        )
+        )[0]
         == 0
     )
     assert_bits_equal(np.load(d), emu.gemm(a, b, c=c, config=cfg))

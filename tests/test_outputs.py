@@ -8,15 +8,13 @@ import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import pytest
 
 import emu.io
-from tests.errcheck import ROOT, cli, one_error_line, temp_files
+from tests.helpers import cli, one_error_line, python, temp_files
 
 PROG = """
     .data
@@ -276,16 +274,7 @@ emu.cli.main(sys.argv[1:])
 
 
 def unprivileged(*args, cwd):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    p = subprocess.run(
-        [sys.executable, "-c", UNPRIVILEGED, *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return p.returncode, p.stdout, p.stderr
+    return python("-c", UNPRIVILEGED, *args, cwd=cwd, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @pytest.fixture

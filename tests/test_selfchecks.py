@@ -19,6 +19,7 @@ import pytest
 import emu
 from emu import reference
 from emu.formats import decode_scalar, encode_scalar
+from tests.helpers import random_scales
 
 H100 = emu.preset("h100")
 EXACT = emu.preset("exact")
@@ -663,8 +664,6 @@ MODEL_CONFIGS = [
 )
 def test_equal_independent_model(engine, name, changes):
     """Random finite data (scales kept near 2**0 so nothing overflows)."""
-    from conftest import random_scales
-
     cfg = emu.preset(name).replace(**changes)
     rng = np.random.default_rng(len(name) * 31 + len(changes))
     M, N, K = 2, 2, 200

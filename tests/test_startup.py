@@ -2,23 +2,17 @@
 warm-up (``python -m emu.warmup``) the commands of every preset compile nothing."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import python
 
 
 def _python(code, env=None):
-    e = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    p = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=300
-    )
-    assert p.returncode == 0, p.stderr
-    return p.stdout
+    """``python -c code`` in a fresh process (what it imports is the point): stdout."""
+    rc, out, err = python("-c", code, env=env, timeout=300)
+    assert rc == 0, err
+    return out
 
 
 HELP_IMPORTS = """

@@ -6,18 +6,11 @@ import io
 import pytest
 
 import emu
-from emu.cli import main
 from emu.errors import UsageError
 from emu.toolkit.sweep import parse_vary, plot_png, sweep, to_csv
+from tests.helpers import cli
 
 SMALL = dict(m=4, n=3, k=64, dist="normal", seed=0, mean=0.0, scale_mode="floor")
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 def test_parse_vary():
@@ -95,10 +88,9 @@ def test_csv_and_png():
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
 
 
-def test_cli(tmp_path, capsys):
+def test_cli(tmp_path):
     c, p = tmp_path / "s.csv", tmp_path / "s.png"
-    code, out, err = run_cli(
-        capsys,
+    code, out, err = cli(
         "sweep",
         "--preset",
         "h100",
@@ -119,9 +111,9 @@ def test_cli(tmp_path, capsys):
     assert out.splitlines()[0].split()[:2] == ["align_bits", "reference"]
     assert len(out.splitlines()) == 5
     assert len(c.read_text().splitlines()) == 5 and p.read_bytes()[:4] == b"\x89PNG"
-    code, _, err = run_cli(capsys, "sweep", "--vary", "fused=3", "--csv", str(tmp_path / "x.csv"))
+    code, _, err = cli("sweep", "--vary", "fused=3", "--csv", str(tmp_path / "x.csv"))
     assert code == 2 and "sweep point fused=3" in err and not (tmp_path / "x.csv").exists()
-    code, _, err = run_cli(capsys, "sweep", "--vary", "k=8", "--plot", "/no/dir/p.png")
+    code, _, err = cli("sweep", "--vary", "k=8", "--plot", "/no/dir/p.png")
     assert code == 2 and "does not exist" in err
-    code, out, _ = run_cli(capsys, "sweep", "--help")
+    code, out, _ = cli("sweep", "--help")
     assert code == 0 and "Examples:" in out and "--vary promote_every" in out

@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
 import emu
 from emu.errors import UsageError
 from emu.toolkit import validate as V
+from tests.helpers import cli
 
 H = 1.5 * 2**-7
 Q = 2.0**-7
@@ -39,23 +39,20 @@ def write_case_files(tmp_path, d_values, c_values=(1.0, 0.0, 3 * 2.0**-14)):
 H100_SELF_CHECKS = (1.0, 1.0, 1 + 2.0**-13)
 
 
-def test_self_checks_pass_under_h100(tmp_path, capsys):
+def test_self_checks_pass_under_h100(tmp_path):
     a, b, c, d = write_case_files(tmp_path, H100_SELF_CHECKS)
-    code, out, _ = run_cli(
-        capsys, "validate", "--preset", "h100", "--a", a, "--b", b, "--c", c, "--d", d
-    )
+    code, out, _ = cli("validate", "--preset", "h100", "--a", a, "--b", b, "--c", c, "--d", d)
     assert code == 0
     assert out.strip() == "PASS: all 3 cases match (result format e8m13)"
 
 
-def test_planted_one_bit_difference_exits_1(tmp_path, capsys):
+def test_planted_one_bit_difference_exits_1(tmp_path):
     d_vals = list(H100_SELF_CHECKS)
     d_vals[2] = np.float32(1 + 2.0**-13).view(np.uint32) ^ np.uint32(1 << 10)
     d_vals[2] = float(np.uint32(d_vals[2]).view(np.float32))  # flip one bit
     a, b, c, d = write_case_files(tmp_path, d_vals)
     rep = tmp_path / "rep.json"
-    code, out, _ = run_cli(
-        capsys,
+    code, out, _ = cli(
         "validate",
         "--preset",
         "h100",
@@ -80,21 +77,17 @@ def test_planted_one_bit_difference_exits_1(tmp_path, capsys):
     assert doc["mismatches"][0]["got"] == "0x3F800000" and doc["mismatches"][0]["ulp"] == 1
 
 
-def test_exact_dump_against_h100_reports_off_grid_distance(tmp_path, capsys):
+def test_exact_dump_against_h100_reports_off_grid_distance(tmp_path):
     """A dump with the exact results: 1 + 3*2^-15 is 0.75 e8m13 ulp from h100's 1.0."""
     a, b, c, d = write_case_files(tmp_path, (1 + 3 * 2.0**-15, 1 - 3 * 2.0**-15, 1 + 3 * 2.0**-14))
-    code, out, _ = run_cli(
-        capsys, "validate", "--preset", "h100", "--a", a, "--b", b, "--c", c, "--d", d
-    )
+    code, out, _ = cli("validate", "--preset", "h100", "--a", a, "--b", b, "--c", c, "--d", d)
     assert code == 1 and "FAIL: 3 of 3" in out
     assert "0.75 (off grid)" in out.splitlines()[2]
-    code, out, _ = run_cli(
-        capsys, "validate", "--preset", "exact", "--a", a, "--b", b, "--c", c, "--d", d
-    )
+    code, out, _ = cli("validate", "--preset", "exact", "--a", a, "--b", b, "--c", c, "--d", d)
     assert code == 0
 
 
-def test_signed_zero_and_nan_payload(tmp_path, capsys):
+def test_signed_zero_and_nan_payload(tmp_path):
     (tmp_path / "a.txt").write_text(f"{hexw(1.0, -1.0)}\n{hexw(float('nan'), 1.0)}\n")
     (tmp_path / "b.txt").write_text(f"{hexw(1.0, 1.0)}\n{hexw(1.0, 1.0)}\n")
     (tmp_path / "d.txt").write_text(binw(-0.0) + "\n" + "0" + "1" * 9 + "0" * 22 + "\n")
@@ -109,16 +102,16 @@ def test_signed_zero_and_nan_payload(tmp_path, capsys):
         "--d",
         str(tmp_path / "d.txt"),
     ]
-    code, out, _ = run_cli(capsys, *args)
+    code, out, _ = cli(*args)
     assert code == 1 and "FAIL: 2 of 2" in out
     assert "0 (sign of zero or NaN payload)" in out.splitlines()[2]  # -0 vs +0
     assert "0x7FC00000" in out.splitlines()[3]
     (tmp_path / "d.txt").write_text(binw(0.0) + "\n" + "0" + "1" * 9 + "0" * 22 + "\n")
-    code, out, _ = run_cli(capsys, *args, "--any-nan")
+    code, out, _ = cli(*args, "--any-nan")
     assert code == 0
 
 
-def test_scales_text_and_format_option(tmp_path, capsys):
+def test_scales_text_and_format_option(tmp_path):
     """e5m2 operands with UE8M0 scales: 2 * 2^(3 - 1) + 1 * 2^(-2 + 0) = 8.25."""
     cfg = ["--preset", "default", "--set", "scale_block=32", "--format", "e5m2"]
     (tmp_path / "a.txt").write_text(hexw(2.0, *[0.0] * 31, 1.0, *[0.0] * 31) + "\n")
@@ -127,12 +120,12 @@ def test_scales_text_and_format_option(tmp_path, capsys):
     (tmp_path / "sb.txt").write_text("7E 7F\n")
     (tmp_path / "d.txt").write_text(binw(8.25) + "\n")
     files = [f"--{n}={tmp_path / (n + '.txt')}" for n in ("a", "b", "sa", "sb", "d")]
-    code, out, _ = run_cli(capsys, "validate", *cfg, *files)
+    code, out, _ = cli("validate", *cfg, *files)
     assert code == 0, out
     (tmp_path / "sb.txt").write_text("7E\n")
-    code, _, err = run_cli(capsys, "validate", *cfg, *files)
+    code, _, err = cli("validate", *cfg, *files)
     assert code == 2 and "sb.txt:1: 1 scale codes, expected 2" in err
-    code, _, err = run_cli(capsys, "validate", "--preset", "h100", *files)
+    code, _, err = cli("validate", "--preset", "h100", *files)
     assert code == 2 and "scale_block = 0" in err
 
 
@@ -155,12 +148,11 @@ def test_scales_text_and_format_option(tmp_path, capsys):
         ("3F800000 00000000\n3F800000 00000000\n", "3F800000 00000000\n", "b.txt: 1 test cases"),
     ],
 )
-def test_bad_text_input_exits_2(tmp_path, capsys, a_text, b_text, msg):
+def test_bad_text_input_exits_2(tmp_path, a_text, b_text, msg):
     (tmp_path / "a.txt").write_text(a_text)
     (tmp_path / "b.txt").write_text(b_text)
     (tmp_path / "d.txt").write_text(binw(1.0) + "\n")
-    code, out, err = run_cli(
-        capsys,
+    code, out, err = cli(
         "validate",
         "--preset",
         "h100",
@@ -174,13 +166,12 @@ def test_bad_text_input_exits_2(tmp_path, capsys, a_text, b_text, msg):
     assert code == 2 and msg in err and out == ""
 
 
-def test_bad_binary_word_and_missing_file(tmp_path, capsys):
+def test_bad_binary_word_and_missing_file(tmp_path):
     a, b, c, d = write_case_files(tmp_path, H100_SELF_CHECKS)
     (tmp_path / "d.txt").write_text(binw(1.0) + "\n" + "2" * 32 + "\n" + binw(1.0) + "\n")
-    code, _, err = run_cli(capsys, "validate", "--preset", "h100", "--a", a, "--b", b, "--d", d)
+    code, _, err = cli("validate", "--preset", "h100", "--a", a, "--b", b, "--d", d)
     assert code == 2 and "d.txt:2: word 1" in err and "32 binary digits" in err
-    code, _, err = run_cli(
-        capsys,
+    code, _, err = cli(
         "validate",
         "--preset",
         "h100",
@@ -194,23 +185,23 @@ def test_bad_binary_word_and_missing_file(tmp_path, capsys):
     assert code == 2 and "no such file" in err
 
 
-def test_npz_words_codes_and_planted_difference(tmp_path, capsys):
+def test_npz_words_codes_and_planted_difference(tmp_path):
     a = np.array([[H, 0.0], [1.0, -H], [1.0, 0.0]], np.float32)
     b = np.array([[Q, 0.0], [1.0, Q], [1.0, 0.0]], np.float32)
     c = np.array([1.0, 0.0, 3 * 2.0**-14], np.float32)
     d = np.array(H100_SELF_CHECKS, np.float32)
     p = tmp_path / "cases.npz"
     np.savez(p, a=a.view(np.uint32), b=b, c=c.view(np.uint32), d=d)
-    code, out, _ = run_cli(capsys, "validate", "--preset", "h100", "--npz", str(p))
+    code, out, _ = cli("validate", "--preset", "h100", "--npz", str(p))
     assert code == 0 and "PASS: all 3" in out
     codes_a = emu.formats.encode("e4m3", a.astype(np.float64))
     d2 = d.copy()
     d2.view(np.uint32)[0] ^= 1
     np.savez(p, a=codes_a, b=b, c=c, d=d2)
-    code, out, _ = run_cli(capsys, "validate", "--preset", "h100", "--npz", str(p))
+    code, out, _ = cli("validate", "--preset", "h100", "--npz", str(p))
     assert code == 1 and "cases.npz[0]" in out
     np.savez(p, a=a, b=b)
-    code, _, err = run_cli(capsys, "validate", "--preset", "h100", "--npz", str(p))
+    code, _, err = cli("validate", "--preset", "h100", "--npz", str(p))
     assert code == 2 and "missing array 'd'" in err
 
 
@@ -247,12 +238,12 @@ def test_widened_to_codes():
         V.widened_to_codes(np.array([65504.0], np.float32).view(np.uint32), "e5m2", "x")
 
 
-def test_help_has_examples(capsys):
-    code, out, _ = run_cli(capsys, "validate", "--help")
+def test_help_has_examples():
+    code, out, _ = cli("validate", "--help")
     assert code == 0 and "Examples:" in out and "fp8emu validate --preset h100" in out
 
 
-def test_npz_whole_gemm_dump(tmp_path, capsys, rng):
+def test_npz_whole_gemm_dump(tmp_path, rng):
     """A (M, K) x (K, N) dump, as silicon would produce: D from emu.gemm passes; one
     flipped bit is reported at its (row, column)."""
     cfg = emu.preset("mxfp8")
@@ -265,12 +256,12 @@ def test_npz_whole_gemm_dump(tmp_path, capsys, rng):
     p = tmp_path / "gemm.npz"
     widened = V.widen(a, "e4m3").view(np.uint32)
     np.savez(p, a=widened, b=b, c=c, d=d.view(np.uint32), sa=sa, sb=sb)
-    code, out, _ = run_cli(capsys, "validate", "--preset", "mxfp8", "--npz", str(p))
+    code, out, _ = cli("validate", "--preset", "mxfp8", "--npz", str(p))
     assert code == 0 and out.startswith("PASS: all 12 cases")
     d.view(np.uint32)[2, 1] ^= 1 << 31
     np.savez(p, a=a, b=b, c=c, d=d, sa=sa, sb=sb)
-    code, out, _ = run_cli(capsys, "validate", "--preset", "mxfp8", "--npz", str(p))
+    code, out, _ = cli("validate", "--preset", "mxfp8", "--npz", str(p))
     assert code == 1 and "FAIL: 1 of 12" in out and "d[2,1]" in out
     np.savez(p, a=a, b=b, d=d, sa=sa[:, :1], sb=sb)
-    code, _, err = run_cli(capsys, "validate", "--preset", "mxfp8", "--npz", str(p))
+    code, _, err = cli("validate", "--preset", "mxfp8", "--npz", str(p))
     assert code == 2 and "sa: expected shape (4, 2)" in err

@@ -7,16 +7,9 @@ import numpy as np
 import pytest
 
 import emu
-from emu.cli import main
 from emu.toolkit import validate as V
 from emu.toolkit import vectors
-
-
-def run_cli(capsys, *args):
-    with pytest.raises(SystemExit) as e:
-        main(list(args))
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
+from tests.helpers import cli
 
 
 def results(preset, **changes):
@@ -162,11 +155,9 @@ def test_round_trip_through_text_files(tmp_path, preset, changes):
     assert rep.ok and rep.n == len(cases) > 60
 
 
-def test_cli_round_trip_and_planted_difference(tmp_path, capsys):
+def test_cli_round_trip_and_planted_difference(tmp_path):
     out = tmp_path / "vec"
-    code, text, _ = run_cli(
-        capsys, "vectors", "--preset", "h100", "--random", "8", "--out", str(out)
-    )
+    code, text, _ = cli("vectors", "--preset", "h100", "--random", "8", "--out", str(out))
     assert code == 0 and "K = 64" in text and "8 random" in text
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [
@@ -182,15 +173,12 @@ def test_cli_round_trip_and_planted_difference(tmp_path, capsys):
             "manifest.json",
         ]
     )
-    code, text, _ = run_cli(
-        capsys, "validate", "--config", str(out / "config.toml"), "--dir", str(out)
-    )
+    code, text, _ = cli("validate", "--config", str(out / "config.toml"), "--dir", str(out))
     assert code == 0 and text.startswith("PASS")
     lines = (out / "d.txt").read_text().splitlines()
     lines[5] = lines[5][:-1] + ("1" if lines[5][-1] == "0" else "0")
     (tmp_path / "rtl_d.txt").write_text("\n".join(lines) + "\n")
-    code, text, _ = run_cli(
-        capsys,
+    code, text, _ = cli(
         "validate",
         "--config",
         str(out / "config.toml"),
@@ -200,18 +188,14 @@ def test_cli_round_trip_and_planted_difference(tmp_path, capsys):
         str(tmp_path / "rtl_d.txt"),
     )
     assert code == 1 and "FAIL: 1 of" in text and "a.txt:6" in text
-    code, text, err = run_cli(capsys, "validate", "--preset", "b200", "--dir", str(out))
+    code, text, err = cli("validate", "--preset", "b200", "--dir", str(out))
     assert code == 1 and "differs in" in err
 
 
-def test_cli_errors(tmp_path, capsys):
-    code, _, err = run_cli(
-        capsys, "vectors", "--preset", "h100", "--out", str(tmp_path / "no" / "such")
-    )
+def test_cli_errors(tmp_path):
+    code, _, err = cli("vectors", "--preset", "h100", "--out", str(tmp_path / "no" / "such"))
     assert code == 2 and "does not exist" in err
-    code, _, err = run_cli(
-        capsys, "vectors", "--no-directed", "--random", "0", "--out", str(tmp_path / "v")
-    )
+    code, _, err = cli("vectors", "--no-directed", "--random", "0", "--out", str(tmp_path / "v"))
     assert code == 2 and "no test cases" in err and not (tmp_path / "v").exists()
-    code, out, _ = run_cli(capsys, "vectors", "--help")
+    code, out, _ = cli("vectors", "--help")
     assert code == 0 and "Examples:" in out and "$readmemh" in out
