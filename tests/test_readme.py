@@ -31,3 +31,32 @@ def test_readme_program_runs_and_equals_gemm():
     assert status == 0
     want = emu.gemm(a, b, config=emu.preset("h100"))
     assert np.array_equal(out["D"].view(np.uint32), want.view(np.uint32))
+
+
+def test_numerics_doc_examples_print_what_the_doc_says():
+    """Every ```python block of docs/numerics.md runs and prints exactly the ```text
+    block that follows it (the doc's worked values are the emulator's)."""
+    import contextlib
+    import io
+
+    text = (ROOT / "docs" / "numerics.md").read_text()
+    pairs = re.findall(r"```python\n(.*?)```\s*```text\n(.*?)```", text, re.S)
+    assert len(pairs) >= 10
+    for code, want in pairs:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "docs/numerics.md", "exec"), {})
+        assert out.getvalue() == want, code
+
+
+def test_doc_links_stay_inside_the_repository():
+    """Every relative link of README.md and docs/*.md names a file of this
+    repository (a clone has nothing beside it)."""
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        assert "../shared" not in text, doc
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path = (doc.parent / target).resolve()
+            assert path.is_relative_to(ROOT) and path.exists(), (doc.name, target)
