@@ -31,8 +31,8 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m emu.demo_program
-	$(BIN)/python -m emu.demo
+	$(BIN)/python examples/demo_program.py
+	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -70,7 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
 docs: $(STAMP)
-	$(BIN)/python -m isa.docgen > docs/isa.md
+	$(BIN)/python -m emu.machine.docgen > docs/isa.md
 
 clean:
 	rm -rf $(VENV) $(LATEST) build *.egg-info

@@ -8,9 +8,10 @@ Public API::
     emu.quantize(x, fmt, block, scale_mode)                # FP32 -> FP8 + UE8M0
 """
 
-from .config import MacConfig, preset, presets
-from .errors import MachineFault, UsageError
-from .gemm import gemm  # noqa: E402  (binds the function over the submodule name)
+from emu.errors import MachineFault, UsageError
+from emu.gemm import gemm  # noqa: E402  (binds the function over the submodule name)
+from emu.numerics import reference
+from emu.numerics.config import MacConfig, preset, presets
 
 __version__ = "0.1.0"
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "gemm",
     "quantize",
     "dequantize",
+    "reference",
     "UsageError",
     "MachineFault",
     "__version__",
@@ -27,22 +29,14 @@ __all__ = [
 
 
 def quantize(x, fmt="e4m3", block=(1, 128), scale_mode="floor"):
-    """FP32 -> (FP8 codes, UE8M0 scale codes) (see :func:`emu.quant.quantize`)."""
-    from .quant import quantize as _q
+    """FP32 -> (FP8 codes, UE8M0 scale codes) (see :func:`emu.numerics.quant.quantize`)."""
+    from emu.numerics.quant import quantize as _q
 
     return _q(x, fmt, block, scale_mode)
 
 
 def dequantize(codes, scales, fmt="e4m3", block=(1, 128)):
-    """(codes, scales) -> float64 values (see :func:`emu.quant.dequantize`)."""
-    from .quant import dequantize as _dq
+    """(codes, scales) -> float64 values (see :func:`emu.numerics.quant.dequantize`)."""
+    from emu.numerics.quant import dequantize as _dq
 
     return _dq(codes, scales, fmt, block)
-
-
-def __getattr__(name):
-    if name == "reference":
-        import importlib
-
-        return importlib.import_module(".reference", __name__)
-    raise AttributeError(name)

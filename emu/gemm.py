@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .operands import check
+from emu.numerics.operands import check
 
 
 def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
-    """D = C + A.B on the emulated tensor core, bit-identical to emu.reference.gemm.
+    """D = C + A.B on the emulated tensor core, bit-identical to emu.numerics.reference.gemm.
 
     a: (M, K) uint8 codes or ml_dtypes float8 of config.a_format; b: (K, N) likewise;
     c: float32 (M, N) or None (+0); sa: (M, ceil(K/scale_block)) UE8M0 codes;
@@ -16,6 +16,6 @@ def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
     Returns float32 (M, N) with the values of the result format, NaN as 0x7FFFFFFF.
     """
     ops = check(a, b, c, sa, sb, config)
-    from .kernels import run
+    from emu.kernels import run
 
     return run(ops)

@@ -18,7 +18,7 @@ import zipfile
 
 import numpy as np
 
-from .errors import UsageError
+from emu.errors import UsageError
 
 TEMP_PREFIX = ".fp8emu-"
 

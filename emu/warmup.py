@@ -34,7 +34,7 @@ def _cases():
 def warm(verbose: bool = True) -> float:
     """Run every path once; returns the seconds it took."""
     import emu
-    import emu.reference
+    import emu.numerics.reference
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -51,7 +51,7 @@ def warm(verbose: bool = True) -> float:
         got = emu.gemm(a, b, config=cfg, **kw)
         a[0, 0] = 0x7F  # a NaN: general kernel
         got_nan = emu.gemm(a, b, config=cfg, **kw)
-        want = emu.reference.gemm(a, b, config=cfg, **kw)
+        want = emu.numerics.reference.gemm(a, b, config=cfg, **kw)
         if not (
             np.array_equal(got_nan.view(np.uint32), want.view(np.uint32)) and got.shape == (m, n)
         ):

@@ -15,8 +15,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from runner import run_cli  # noqa: E402
+
 import emu  # noqa: E402
-from emu.demo_program import run_cli  # noqa: E402
 
 QUICK = os.environ.get("FP8EMU_EXAMPLE_QUICK") == "1"
 SHAPE = (

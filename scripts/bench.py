@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import emu  # noqa: E402
-from emu.quant import quantize  # noqa: E402
+from emu.numerics.quant import quantize  # noqa: E402
 
 PRESETS = ["h100", "default", "deepseek-v3", "exact", "fp32-seq"]
 
@@ -69,8 +69,8 @@ def bench_gemm(n, repeat, rows):
 
 def bench_machine(repeat, rows):
     """The tiled GEMM example program (256 x 256 x 1024) through the machine."""
-    from emu.machine import Machine
-    from isa.asm import assemble
+    from emu.machine.asm import assemble
+    from emu.machine.interp import Machine
 
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples")
     path = os.path.join(here, "tiled_gemm.s")

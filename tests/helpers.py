@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from emu.cli import main as cli_main
-from emu.operands import n_blocks
+from emu.numerics.operands import n_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "fp8emu: error: "

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emu.errors import UsageError
+from emu.machine.asm import parse_defines
+from emu.machine.encoding import decode
+from emu.machine.objfile import DTYPE_NAMES, Symbol
+from emu.machine.table import OPS
 from isa import AsmError, ObjectError, ObjectFile, assemble, disassemble
-from isa.asm import parse_defines
-from isa.encoding import decode
-from isa.objfile import DTYPE_NAMES, Symbol
-from isa.table import OPS
 from tests.helpers import ROOT, cli
 from tests.test_isa import _random_instr
 
@@ -24,7 +24,7 @@ def words(src, **kw):
 
 
 def ins_text(src):
-    from isa.disasm import format_instr
+    from emu.machine.disasm import format_instr
 
     return [format_instr(decode(w), 8 * i) for i, w in enumerate(words(src))]
 
@@ -53,7 +53,7 @@ def test_examples_round_trip_byte_exact(path):
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
     lambda s: (
-        not __import__("isa.asm", fromlist=["_REG_RE"])._REG_RE.match(s)
+        not __import__("emu.machine.asm", fromlist=["_REG_RE"])._REG_RE.match(s)
         and s not in ("k", "exact", "true", "false", "inf", "nan")
     )
 )
@@ -68,7 +68,7 @@ def objects(draw):
     for _ in range(n):
         op = draw(st.sampled_from(OPS))
         ins = _random_instr(lambda lo, hi: draw(st.integers(lo, hi)), op)
-        from isa.encoding import encode
+        from emu.machine.encoding import encode
 
         ws.append(encode(ins))
     label_names = draw(st.lists(names, max_size=8, unique=True))
@@ -187,7 +187,7 @@ def test_data_layout_alignment_and_values():
 
 
 def ins_text_of(obj):
-    from isa.disasm import format_instr
+    from emu.machine.disasm import format_instr
 
     return [format_instr(decode(w), 8 * i) for i, w in enumerate(obj.words)]
 

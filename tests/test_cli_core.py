@@ -7,8 +7,8 @@ import pytest
 
 import emu
 from emu import reference
-from emu.config import FIELD_NAMES, MacConfig
-from emu.quant import quantize
+from emu.numerics.config import FIELD_NAMES, MacConfig
+from emu.numerics.quant import quantize
 from tests.helpers import assert_bits_equal, cli, cli_ok, console, random_scales, temp_files
 
 

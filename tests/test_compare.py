@@ -8,7 +8,7 @@ import pytest
 
 import emu
 from emu.errors import UsageError
-from emu.formats import encode
+from emu.numerics.formats import encode
 from emu.toolkit.compare import (
     References,
     compare,
@@ -41,7 +41,7 @@ def test_ulp_ordinal_of_fp32_is_its_bit_pattern(rng):
 
 def test_ulp_ordinal_of_e5m2_is_its_code():
     codes = np.arange(0x7D, dtype=np.uint8)  # +0 ... +Inf (0x7C)
-    vals = emu.formats.decode("e5m2", codes)
+    vals = emu.numerics.formats.decode("e5m2", codes)
     assert np.array_equal(ulp_ordinal(vals, "e5m2"), codes.astype(np.float64))
 
 
@@ -74,8 +74,8 @@ def test_exact_reference_equals_exact_preset(rng):
         M, N, K = 5, 4, 64
         a = rng.integers(0, 256, (M, K)).astype(np.uint8)
         b = rng.integers(0, 256, (K, N)).astype(np.uint8)
-        a[1:] = np.where(np.isfinite(emu.formats.decode(fa, a[1:])), a[1:], 0x38)
-        b[:, 1:] = np.where(np.isfinite(emu.formats.decode(fb, b[:, 1:])), b[:, 1:], 0x38)
+        a[1:] = np.where(np.isfinite(emu.numerics.formats.decode(fa, a[1:])), a[1:], 0x38)
+        b[:, 1:] = np.where(np.isfinite(emu.numerics.formats.decode(fb, b[:, 1:])), b[:, 1:], 0x38)
         sa = sb = None
         if bs:
             sa = rng.integers(90, 170, (M, K // bs)).astype(np.uint8)

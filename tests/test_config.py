@@ -6,8 +6,8 @@ import tomllib
 import pytest
 
 import emu
-from emu.config import FIELD_NAMES, MacConfig, coerce, preset, presets, resolve
 from emu.errors import UsageError
+from emu.numerics.config import FIELD_NAMES, MacConfig, coerce, preset, presets, resolve
 
 # spec/numerics.md, the table at the top, in its order
 SPEC_FIELDS = (

@@ -16,7 +16,7 @@ import pytest
 import emu
 from emu.kernels import core
 from emu.kernels.core import SERIAL_WORK
-from emu.operands import n_blocks
+from emu.numerics.operands import n_blocks
 from tests.helpers import ROOT, assert_bits_equal, python
 
 M, N, K = 192, 176, 384
@@ -93,7 +93,7 @@ def test_a_sub_block_equals_the_reference():
     a, b, c, _, _ = operands(cfg)
     d = emu.gemm(a, b, c=c, config=cfg)
     rows = [0, M - 1]
-    ref = emu.reference.gemm(a[rows, :96], b[:96, :3], c=c[rows, :3], config=cfg)
+    ref = emu.numerics.reference.gemm(a[rows, :96], b[:96, :3], c=c[rows, :3], config=cfg)
     got = emu.gemm(a[rows, :96], b[:96, :3], c=c[rows, :3], config=cfg)
     assert_bits_equal(got, ref)
     assert d.shape == (M, N)

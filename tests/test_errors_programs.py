@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from emu.errors import UsageError
-from emu.machine import load_program
+from emu.machine.asm import decode_source
+from emu.machine.interp import load_program
+from emu.machine.objfile import HEADER, MAGIC
 from isa import AsmError, ObjectError, ObjectFile, assemble, disassemble
-from isa.asm import decode_source
-from isa.objfile import HEADER, MAGIC
 from tests.helpers import FAULT, ROOT, byte_error, cli, console, one_error_line, source_error
 from tests.test_asm import objects
 
@@ -402,7 +402,7 @@ def test_loader_rejects_what_the_assembler_cannot_make():
     """Objects edited by hand: duplicate names, huge or zero dimensions, data beyond
     2^48, misaligned buffers: an error at the byte, never a machine that breaks."""
     base = assemble(".data\n.buffer A, u8, 4, 4\n.buffer B, u8, 4\n", "b.s")
-    from isa.objfile import Symbol
+    from emu.machine.objfile import Symbol
 
     bad = [
         (

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from emu.errors import MachineFault
-from emu.machine import Machine
+from emu.machine.disasm import format_instr
+from emu.machine.encoding import decode
+from emu.machine.interp import Machine
 from isa import assemble
-from isa.disasm import format_instr
-from isa.encoding import decode
 from tests.helpers import FAULT, ROOT, cli, console, console_process, one_error_line
 
 HEAD = ".data\n.buffer V, f32, 4, 4\n.buffer T, e4m3, 4, 4\n.text\n"
@@ -368,7 +368,7 @@ def test_default_work_budget_stops_a_runaway_loop_of_large_mmas(tmp_path):
     """The default budget (2**34 MACs) ends an endless loop of the largest MMAs
     (256 x 256 x 256, 2**24 MACs each, random data) at the 1025th, far from the
     step limit."""
-    from emu.machine import DEFAULT_MAX_MACS
+    from emu.machine.interp import DEFAULT_MAX_MACS
 
     prog = tmp_path / "big.s"
     prog.write_text(

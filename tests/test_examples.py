@@ -71,7 +71,7 @@ def _blocks(lang):
 def test_docs_programs_md_examples_run(tmp_path, monkeypatch):
     """Every asm block of docs/programs.md assembles, runs and halts with status 0;
     the python block runs against the first one (dot.s)."""
-    from emu.machine import run_program
+    from emu.machine.interp import run_program
 
     asm_blocks, py_blocks = _blocks("asm"), _blocks("python")
     assert len(asm_blocks) >= 3 and len(py_blocks) == 1

@@ -9,7 +9,7 @@ import pytest
 
 from emu import reference
 from emu.errors import UsageError
-from emu.formats import (
+from emu.numerics.formats import (
     ROUND_MODES,
     canonical_nan,
     decode,
@@ -44,7 +44,7 @@ def same(got, want):
 
 
 def ref_value(t):
-    """emu.reference.decode's tuple as a float."""
+    """emu.numerics.reference.decode's tuple as a float."""
     if t[0] == "nan":
         return math.nan
     if t[0] == "inf":

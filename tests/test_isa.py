@@ -7,10 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import emu
-from emu.config import FIELD_NAMES
-from emu.machine import HANDLERS
-from isa import asm, disasm, docgen
-from isa.encoding import (
+from emu.machine import asm, disasm, docgen
+from emu.machine.encoding import (
     IllegalInstruction,
     Instr,
     cfg_python_to_value,
@@ -18,7 +16,17 @@ from isa.encoding import (
     decode,
     encode,
 )
-from isa.table import BY_MNEMONIC, CONFIG_FIELDS, OPCODE_BITS, OPS, PRESETS, SPELLINGS, WORD_BITS
+from emu.machine.interp import HANDLERS
+from emu.machine.table import (
+    BY_MNEMONIC,
+    CONFIG_FIELDS,
+    OPCODE_BITS,
+    OPS,
+    PRESETS,
+    SPELLINGS,
+    WORD_BITS,
+)
+from emu.numerics.config import FIELD_NAMES
 from tests.helpers import ROOT, python
 
 
@@ -84,7 +92,7 @@ def _random_instr(draw_int, op):
 
 def _random_cfg_value(draw_int, field):
     kind = {"format": 0, "enum": 1, "bool": 2, "int": 3}
-    from isa.table import CONFIG_VALUE_RULES
+    from emu.machine.table import CONFIG_VALUE_RULES
 
     rule = CONFIG_VALUE_RULES[field]
     k = kind[rule[0]]
@@ -161,11 +169,11 @@ def test_every_spelling_assembles_and_disassembles_to_itself():
 def test_docs_isa_md_is_generated_from_the_table():
     want = docgen.generate()
     have = (ROOT / "docs" / "isa.md").read_text()
-    assert have == want, "docs/isa.md is stale: run `python -m isa.docgen > docs/isa.md`"
+    assert have == want, "docs/isa.md is stale: run `python -m emu.machine.docgen > docs/isa.md`"
 
 
 def test_docgen_module_prints_the_document():
-    code, out, err = python("-m", "isa.docgen", cwd=ROOT)
+    code, out, err = python("-m", "emu.machine.docgen", cwd=ROOT)
     assert code == 0, err
     assert out == docgen.generate()
     for op in OPS:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import emu
 from emu import reference
-from emu.config import MacConfig
-from emu.formats import encode
+from emu.numerics.config import MacConfig
+from emu.numerics.formats import encode
 from tests.helpers import assert_bits_equal, console, random_scales
 
 ACC_FORMATS = ["fp32", "e8m13", "bf16", "fp16", "e5m7", "e6m4", "e8m10"]
@@ -240,7 +240,7 @@ def test_fast_kernel_large_step_sums(align, rne):
 def test_general_kernel_alone_equals_reference(name):
     """Every element through the general kernel (no fast path) on preset configs."""
     from emu.kernels import run
-    from emu.operands import check
+    from emu.numerics.operands import check
 
     cfg = emu.preset(name)
     rng = np.random.default_rng(11)

@@ -8,9 +8,9 @@ import pytest
 
 import emu
 from emu.errors import MachineFault, UsageError
-from emu.formats import encode
-from emu.machine import Machine, run_program
-from emu.operands import n_blocks
+from emu.machine.interp import Machine, run_program
+from emu.numerics.formats import encode
+from emu.numerics.operands import n_blocks
 from tests.helpers import ROOT, assert_bits_equal, cli
 
 

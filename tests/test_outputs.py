@@ -262,8 +262,9 @@ def test_an_existing_output_is_replaced_whole(work):
 # ------------------------------------------------------------------ permissions
 UNPRIVILEGED = """
 import os, sys
-import emu.cli, emu.cli_core, emu.cli_programs, emu.cli_tools, emu.io, emu.machine
-import emu.operands, emu.config, emu.toolkit.vectors, isa.asm, tomllib, tempfile, zipfile
+import emu.cli, emu.cli.core, emu.cli.programs, emu.cli.tools, emu.io, emu.machine
+import emu.numerics.operands, emu.numerics.config, emu.toolkit.vectors, emu.machine.asm
+import tomllib, tempfile, zipfile
 import difflib                 # click imports it while parsing short options
 if os.geteuid() == 0:          # root reads and writes anything: run as nobody
     os.setgroups([])

@@ -10,8 +10,8 @@ import pytest
 
 import emu
 from emu.errors import UsageError
-from emu.formats import decode
-from emu.quant import SCALE_MODES, dequantize, quantize, scale_exponent
+from emu.numerics.formats import decode
+from emu.numerics.quant import SCALE_MODES, dequantize, quantize, scale_exponent
 
 MODES = list(SCALE_MODES)
 

@@ -19,8 +19,8 @@ def test_readme_program_runs_and_equals_gemm():
     import numpy as np
 
     import emu
-    from emu.formats import encode
-    from emu.machine import run_program
+    from emu.machine.interp import run_program
+    from emu.numerics.formats import encode
 
     text = (ROOT / "README.md").read_text()
     (src,) = re.findall(r"```asm\n(.*?)```", text, re.S)

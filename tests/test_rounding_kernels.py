@@ -1,4 +1,4 @@
-"""The kernels' rounding helpers equal the exact scalar rounding of emu.formats on
+"""The kernels' rounding helpers equal the exact scalar rounding of emu.numerics.formats on
 crafted values: exact ties, representable values, values just above/below them
 (the TwoSum tail), every mode, several formats, subnormal and overflow ranges."""
 
@@ -8,9 +8,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from emu.formats import exact_to_float, get_format, round_exact
 from emu.kernels.core import MODE_CODES, round_f64, round_int
 from emu.kernels.fast import _round_vec
+from emu.numerics.formats import exact_to_float, get_format, round_exact
 
 FORMATS = ["fp32", "e8m13", "bf16", "fp16", "e5m7"]
 

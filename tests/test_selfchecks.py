@@ -1,5 +1,5 @@
 """Self-checks the numbers must pass (spec section 4), each run on the exact reference
-(emu.reference.gemm) and on the kernels (emu.gemm): the three spec checks, the Fasi et
+(emu.numerics.reference.gemm) and on the kernels (emu.gemm): the three spec checks, the Fasi et
 al. probes ("Numerical behavior of NVIDIA tensor cores", PeerJ CS 2021) adapted to FP8
 operands and the h100 preset, and one hand-checked value per preset.
 
@@ -18,7 +18,7 @@ import pytest
 
 import emu
 from emu import reference
-from emu.formats import decode_scalar, encode_scalar
+from emu.numerics.formats import decode_scalar, encode_scalar
 from tests.helpers import random_scales
 
 H100 = emu.preset("h100")
@@ -33,7 +33,7 @@ def engine(request):
         return reference.gemm
     if request.param == "kernel-general":
         from emu.kernels import run
-        from emu.operands import check
+        from emu.numerics.operands import check
 
         def general(a, b, *, c=None, sa=None, sb=None, config=None):
             return run(check(a, b, c, sa, sb, config), general_only=True)
@@ -549,7 +549,7 @@ def _model_round(x, fmt, mode, subnormals=True):
     """Fraction x rounded into IEEE-style format fmt (spec 2.1 step 5), as a float."""
     from fractions import Fraction
 
-    from emu.formats import get_format
+    from emu.numerics.formats import get_format
 
     f = get_format(fmt)
     emin, emax, mb = 2 - (1 << (f.ebits - 1)), (1 << (f.ebits - 1)) - 1, f.mbits
@@ -580,7 +580,7 @@ def _model_dot(cfg, a_row, b_col, c, sa_row, sb_col):
     """D[i, j] from the spec text alone: finite operands, Fractions throughout."""
     from fractions import Fraction
 
-    from emu.formats import get_format
+    from emu.numerics.formats import get_format
 
     K = len(a_row)
     bs, P = cfg.scale_block, cfg.promote_every

@@ -194,7 +194,7 @@ def test_npz_words_codes_and_planted_difference(tmp_path):
     np.savez(p, a=a.view(np.uint32), b=b, c=c.view(np.uint32), d=d)
     code, out, _ = cli("validate", "--preset", "h100", "--npz", str(p))
     assert code == 0 and "PASS: all 3" in out
-    codes_a = emu.formats.encode("e4m3", a.astype(np.float64))
+    codes_a = emu.numerics.formats.encode("e4m3", a.astype(np.float64))
     d2 = d.copy()
     d2.view(np.uint32)[0] ^= 1
     np.savez(p, a=codes_a, b=b, c=c, d=d2)

@@ -12,11 +12,10 @@ from functools import cache
 
 import numpy as np
 
-from ..formats import decode, get_format
-from .core import MODE_CODES, rows_in_parallel
-from .fast import ROWS, ZERO_EXP, gemm_fast
-from .floatpath import exact_step_fits, finish_exact, fma_chain_fp32
-from .general import (
+from emu.kernels.core import MODE_CODES, rows_in_parallel
+from emu.kernels.fast import ROWS, ZERO_EXP, gemm_fast
+from emu.kernels.floatpath import exact_step_fits, finish_exact, fma_chain_fp32
+from emu.kernels.general import (
     CLS_INF,
     CLS_NAN,
     CLS_NUM,
@@ -39,6 +38,7 @@ from .general import (
     P_SCALE_PROMO,
     gemm_general,
 )
+from emu.numerics.formats import decode, get_format
 
 FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
 
@@ -178,7 +178,7 @@ def is_single_step(cfg, K: int) -> bool:
 
 
 def run(ops, general_only: bool = False) -> np.ndarray:
-    """D for checked operands (emu.operands.Operands) as float32.  general_only
+    """D for checked operands (emu.numerics.operands.Operands) as float32.  general_only
     sends every element to the general kernel (tests use it to check each path)."""
     M, N, K = ops.shape
     cfg = ops.config

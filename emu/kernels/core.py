@@ -49,7 +49,7 @@ def round_int(n, e, neg, ebits, mbits, mode, subnormals):
     Inf for RNE and for RU (+) / RD (-), max finite otherwise (IEEE 754).  A value
     that rounds to zero keeps its sign.  subnormals=False flushes results whose
     rounded magnitude is below 2**emin to a zero of the same sign.  Matches
-    emu.formats.round_exact (tested) and IEEE 754 for binary32 (fp32 = (8, 23)).
+    emu.numerics.formats.round_exact (tested) and IEEE 754 for binary32 (fp32 = (8, 23)).
     """
     emin = 2 - (1 << (ebits - 1))
     top = bitlen(n) - 1 + e

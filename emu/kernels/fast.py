@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import RD, RNE, RZ, jit, round_f64
-from .general import (
+from emu.kernels.core import RD, RNE, RZ, jit, round_f64
+from emu.kernels.general import (
     NAN_SCALE,
     P_AEB,
     P_ALIGN,

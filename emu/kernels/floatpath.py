@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import RD, add_exact_round, jit, round_f64
-from .fast import COLS, ROWS
+from emu.kernels.core import RD, add_exact_round, jit, round_f64
+from emu.kernels.fast import COLS, ROWS
 
 
 def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:

@@ -1,5 +1,5 @@
 """The general kernel: one output element at a time, every knob and special value,
-exact sums in a Kulisch accumulator.  It mirrors emu.reference step by step and
+exact sums in a Kulisch accumulator.  It mirrors emu.numerics.reference step by step and
 serves every element the fast kernels do not take (NaN/Inf inputs, wide exponent
 spans, unusual configurations)."""
 
@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round
+from emu.kernels.core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round
 
 # Indices into the integer parameter vector (built by emu.kernels.params).
 (

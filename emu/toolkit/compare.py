@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import UsageError
-from ..formats import round_array
-from ..quant import SCALE_MODES, quantize
-from .metrics import Operand, error_metrics, exact_of, result_format
+from emu.errors import UsageError
+from emu.numerics.formats import round_array
+from emu.numerics.quant import SCALE_MODES, quantize
+from emu.toolkit.metrics import Operand, error_metrics, exact_of, result_format
 
 DISTS = ("normal", "uniform", "lognormal", "outliers")
 REFERENCES = ("exact", "exact-fp32", "numpy-fp32")
@@ -148,7 +148,7 @@ def quantize_for(config, x, y, scale_mode: str = "floor") -> Quantized:
 
 def from_codes(config, a, b, sa=None, sb=None) -> Quantized:
     """Operands given as FP8 codes (and optional UE8M0 scales) for config's layout."""
-    from ..operands import check
+    from emu.numerics.operands import check
 
     ops = check(a, b, None, sa, sb, config)  # validates shapes, expands tiles
     M, K = ops.a.shape
@@ -228,7 +228,7 @@ class References:
 
 def run_emulator(config, q: Quantized, c=None) -> np.ndarray:
     """emu.gemm of the quantised operands (per-tensor scale applied afterwards)."""
-    from .. import gemm
+    from emu import gemm
 
     c_in = None
     if c is not None:

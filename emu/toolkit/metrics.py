@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ..formats import decode_table, fmt, round_array
+from emu.numerics.formats import decode_table, fmt, round_array
 
 # Upper bounds of the ULP histogram bins (inclusive); "nan" counts NaN mismatches.
 ULP_BINS = (

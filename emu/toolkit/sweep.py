@@ -13,10 +13,10 @@ import csv
 import io
 import itertools
 
-from ..config import FIELD_NAMES, coerce
-from ..errors import UsageError
-from .compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
-from .metrics import error_metrics, result_format
+from emu.errors import UsageError
+from emu.numerics.config import FIELD_NAMES, coerce
+from emu.toolkit.compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
+from emu.toolkit.metrics import error_metrics, result_format
 
 INPUT_KNOBS = {
     "k": int,
@@ -70,7 +70,7 @@ def parse_vary(spec: str):
 
 def _point(base, inputs: dict, assignment):
     """(config, inputs) of one sweep point, or UsageError naming the point."""
-    from ..quant import SCALE_MODES
+    from emu.numerics.quant import SCALE_MODES
 
     inp = dict(inputs)
     changes = {}

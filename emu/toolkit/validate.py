@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import UsageError
-from ..formats import canonical_nan, decode_table, fmt, round_array, values_to_codes
-from ..io import read_error
-from ..operands import n_blocks
-from .metrics import result_format, ulp_distance
+from emu.errors import UsageError
+from emu.io import read_error
+from emu.numerics.formats import canonical_nan, decode_table, fmt, round_array, values_to_codes
+from emu.numerics.operands import n_blocks
+from emu.toolkit.metrics import result_format, ulp_distance
 
 _HEX8 = re.compile(r"^[0-9a-fA-F]{8}$")
 _HEX8_LINE = re.compile(r"^[0-9a-fA-F]{8}( [0-9a-fA-F]{8})*$")
@@ -231,7 +231,7 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     import zipfile
     import zlib
 
-    from ..io import OPEN_ERRORS, as_loaded
+    from emu.io import OPEN_ERRORS, as_loaded
 
     try:
         z = np.load(path, allow_pickle=False)
@@ -381,7 +381,7 @@ def batch_size(K: int) -> int:
 
 def emulate(cases: Cases, config) -> np.ndarray:
     """The emulator's result (float32) for every case: D = c + row . column."""
-    from .. import gemm
+    from emu import gemm
 
     n = len(cases)
     out = np.empty(n, np.float32)
@@ -443,7 +443,7 @@ def check(cases, config, any_nan: bool = False) -> Report:
     """Compare the dumped results with the emulator, bit for bit (:class:`Cases` or
     a :class:`MatrixDump`)."""
     if isinstance(cases, MatrixDump):
-        from .. import gemm
+        from emu import gemm
 
         with np.errstate(over="ignore"):
             exp = gemm(cases.a, cases.b, c=cases.c, sa=cases.sa, sb=cases.sb, config=config)

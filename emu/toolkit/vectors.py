@@ -22,11 +22,11 @@ import json
 
 import numpy as np
 
-from ..errors import UsageError
-from ..formats import canonical_nan, fmt, round_array, values_to_codes
-from ..operands import n_blocks
-from .metrics import result_format
-from .validate import Cases, emulate, write_text
+from emu.errors import UsageError
+from emu.numerics.formats import canonical_nan, fmt, round_array, values_to_codes
+from emu.numerics.operands import n_blocks
+from emu.toolkit.metrics import result_format
+from emu.toolkit.validate import Cases, emulate, write_text
 
 
 def default_k(config) -> int:
@@ -320,14 +320,14 @@ def random_cases(bld: Builder, n: int, seed: int) -> None:
     """Append n random cases: half quantised N(0, 1) data with a random magnitude,
     40% uniformly random finite codes with random scales near 2**0 and a random C,
     10% with NaN / Inf codes and NaN scales mixed in."""
-    from ..quant import quantize
+    from emu.numerics.quant import quantize
 
     rng = np.random.default_rng(seed)
     K, bs, nkb = bld.K, bld.bs, bld.nkb
     fa, fb = bld.fa, bld.fb
 
     def finite_codes(f, size):
-        from ..formats import decode_table
+        from emu.numerics.formats import decode_table
 
         ok = np.flatnonzero(np.isfinite(decode_table(f.name)))
         return rng.choice(ok, size).astype(np.uint8)
@@ -401,7 +401,7 @@ def _words(vals) -> str:
 
 def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
     """{file name: text} of every output file (hex, text format, config, manifest)."""
-    from .. import __version__
+    from emu import __version__
 
     n = len(cases)
     K = len(cases.a[0])

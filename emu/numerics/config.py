@@ -9,8 +9,8 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, fields
 
-from .errors import UsageError
-from .formats import ELEMENT_FORMATS, ROUND_MODES, get_format
+from emu.errors import UsageError
+from emu.numerics.formats import ELEMENT_FORMATS, ROUND_MODES, get_format
 
 
 @dataclass(frozen=True)

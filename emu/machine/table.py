@@ -1,8 +1,8 @@
 """The instruction set as data: one row per instruction.
 
 Everything else is derived from this module: the bit layout of every instruction
-word (:mod:`isa.encoding`), the assembler (:mod:`isa.asm`), the disassembler
-(:mod:`isa.disasm`), the reference document ``docs/isa.md`` (:mod:`isa.docgen`) and
+word (:mod:`emu.machine.encoding`), the assembler (:mod:`emu.machine.asm`), the disassembler
+(:mod:`emu.machine.disasm`), the reference document ``docs/isa.md`` (:mod:`emu.machine.docgen`) and
 the dispatch table of the machine (:mod:`emu.machine`, one handler per row).
 
 An instruction is one 64-bit little-endian word.  Bits 7..0 hold the opcode; the
@@ -26,7 +26,7 @@ WORD_BYTES = WORD_BITS // 8
 OPCODE_BITS = 8
 
 # Numerics fields as they appear in emu.MacConfig, in a fixed order (the encoding
-# of `cfg` depends on it; a test checks it against emu.config.FIELD_NAMES).
+# of `cfg` depends on it; a test checks it against emu.numerics.config.FIELD_NAMES).
 CONFIG_FIELDS = (
     "a_format",
     "b_format",

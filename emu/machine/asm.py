@@ -1,4 +1,4 @@
-"""The assembler: source text -> :class:`isa.objfile.ObjectFile`.
+"""The assembler: source text -> :class:`emu.machine.objfile.ObjectFile`.
 
 Syntax (one statement per line; ``;`` or ``#`` starts a comment)::
 
@@ -28,9 +28,8 @@ import re
 from dataclasses import dataclass
 
 from emu.errors import UsageError
-
-from .encoding import Instr, cfg_python_to_value, encode
-from .objfile import (
+from emu.machine.encoding import Instr, cfg_python_to_value, encode
+from emu.machine.objfile import (
     BUFFER_ALIGN,
     DTYPE_NAMES,
     DTYPES,
@@ -40,7 +39,7 @@ from .objfile import (
     ObjectFile,
     Symbol,
 )
-from .table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
+from emu.machine.table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
 
 MAX_DATA = MAX_ADDR
 RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
@@ -602,7 +601,7 @@ class Assembler:
 
     @staticmethod
     def fp8_code(fmt, v, loc):
-        from emu.formats import decode_scalar, encode_scalar
+        from emu.numerics.formats import decode_scalar, encode_scalar
 
         v = float(v)
         code = encode_scalar(fmt, v, overflow="nonsat")

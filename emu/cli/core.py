@@ -7,8 +7,8 @@ import functools
 import click
 import numpy as np
 
-from .config import FIELD_NAMES, preset, presets, resolve
-from .errors import UsageError
+from emu.errors import UsageError
+from emu.numerics.config import FIELD_NAMES, preset, presets, resolve
 
 
 def config_options(f):
@@ -85,8 +85,8 @@ def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, referen
       fp8emu gemm --a A.npy --b B.npy --sa SA.npy --sb SB.npy --preset default --out D.npy
       fp8emu gemm --a A.npy --b B.npy --preset h100 --set align_bits=16 --out D.npy
     """
-    from .io import check_writable, load_npy, save_npy
-    from .operands import check
+    from emu.io import check_writable, load_npy, save_npy
+    from emu.numerics.operands import check
 
     check_writable(out_path, "--out")
     paths = dict(a=a_path, b=b_path, sa=sa_path, sb=sb_path, c=c_path)
@@ -98,9 +98,9 @@ def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, referen
     except UsageError as e:
         raise UsageError(_name_option(str(e), paths)) from None
     if reference:
-        from .reference import gemm as g
+        from emu.numerics.reference import gemm as g
     else:
-        from .gemm import gemm as g
+        from emu.gemm import gemm as g
     d = g(arrays["a"], arrays["b"], c=arrays["c"], sa=arrays["sa"], sb=arrays["sb"], config=config)
     save_npy(out_path, d)
 
@@ -194,8 +194,8 @@ def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
     """
     import os
 
-    from .io import check_writable, load_npy, save_all
-    from .quant import quantize
+    from emu.io import check_writable, load_npy, save_all
+    from emu.numerics.quant import quantize
 
     try:
         br, bc = (int(v) for v in block.lower().split("x"))

@@ -13,9 +13,9 @@ import sys
 
 import click
 
-from .cli_core import config_options
-from .config import resolve
-from .errors import UsageError
+from emu.cli.core import config_options
+from emu.errors import UsageError
+from emu.numerics.config import resolve
 
 _DISTS = ("normal", "uniform", "lognormal", "outliers")
 _SCALE_MODES = ("floor", "ceil", "rceil", "even")
@@ -155,8 +155,8 @@ def compare_cmd(
 
     Exit status: 0, or 1 when a --fail-above limit is exceeded.
     """
-    from .io import check_writable, load_npy
-    from .toolkit.compare import compare, format_table, generate, json_safe
+    from emu.io import check_writable, load_npy
+    from emu.toolkit.compare import compare, format_table, generate, json_safe
 
     checks = _parse_limits(limits)
     if json_path:
@@ -231,7 +231,7 @@ def compare_cmd(
     )
     click.echo(format_table(rows))
     if json_path:
-        from .io import save_text
+        from emu.io import save_text
 
         doc = {
             "inputs": source,
@@ -291,8 +291,8 @@ def _check_c(c, shape, paths):
 
 def _check_codes(codes, c, cfgs, paths):
     """FP8 code inputs against every config (operands.check), naming the option."""
-    from .cli_core import _name_option
-    from .operands import check
+    from emu.cli.core import _name_option
+    from emu.numerics.operands import check
 
     a, b, sa, sb = codes
     for name, arr in (("a", a), ("b", b)):
@@ -418,12 +418,12 @@ def validate_cmd(
       fp8emu validate --config vec/config.toml --dir vec --d rtl_d.txt
       fp8emu validate --preset default --npz dump.npz --show 20
     """
-    from .toolkit import validate as V
+    from emu.toolkit import validate as V
 
     if elem_format:
         config = config.replace(a_format=elem_format, b_format=elem_format)
     if json_path:
-        from .io import check_writable
+        from emu.io import check_writable
 
         check_writable(json_path, "--json")
     if dir_path:
@@ -465,8 +465,8 @@ def validate_cmd(
         rep = V.check(cases, config, any_nan=any_nan)
     click.echo(V.format_report(rep, show))
     if json_path:
-        from .io import save_text
-        from .toolkit.compare import json_safe
+        from emu.io import save_text
+        from emu.toolkit.compare import json_safe
 
         doc = {
             "cases": rep.n,
@@ -552,8 +552,8 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
       fp8emu validate --config vec_h100/config.toml --dir vec_h100
       fp8emu vectors --config my_chip.toml --k 256 --random 1000 --out vec
     """
-    from .io import save_all
-    from .toolkit.vectors import generate, render
+    from emu.io import save_all
+    from emu.toolkit.vectors import generate, render
 
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError(f"--out {out_dir}: exists and is not a directory")
@@ -638,8 +638,8 @@ def sweep_cmd(
       fp8emu sweep --preset default --vary scale_mode=floor,ceil,rceil,even --dist outliers
       fp8emu sweep --preset h100 --vary acc_format=e8m13,fp32 --vary dist=normal,uniform
     """
-    from .io import check_writable, same_file, save_all
-    from .toolkit.sweep import format_table, parse_vary, plan, plot_png, sweep, to_csv
+    from emu.io import check_writable, same_file, save_all
+    from emu.toolkit.sweep import format_table, parse_vary, plan, plot_png, sweep, to_csv
 
     for p, what in ((csv_path, "--csv"), (plot_path, "--plot")):
         if p:

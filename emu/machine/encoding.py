@@ -1,4 +1,4 @@
-"""Instruction words <-> :class:`Instr`, derived from :mod:`isa.table`.
+"""Instruction words <-> :class:`Instr`, derived from :mod:`emu.machine.table`.
 
 ``encode`` and ``decode`` are exact inverses on every legal word: decode checks the
 opcode, that every bit outside the fields is zero, and that enum and config-value
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .table import BY_OPCODE, CONFIG_FIELDS, CONFIG_VALUE_RULES, OPCODE_BITS, Op
+from emu.machine.table import BY_OPCODE, CONFIG_FIELDS, CONFIG_VALUE_RULES, OPCODE_BITS, Op
 
 _WORD_MASK = (1 << 64) - 1
 

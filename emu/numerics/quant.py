@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UsageError
-from .formats import ELEMENT_FORMATS, canonical_nan, decode, encode, get_format
+from emu.errors import UsageError
+from emu.numerics.formats import ELEMENT_FORMATS, canonical_nan, decode, encode, get_format
 
 SCALE_MODES = ("floor", "ceil", "rceil", "even")
 

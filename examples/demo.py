@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import emu
-from emu.quant import quantize
+from emu.numerics.quant import quantize
 
 
 def errors(d, exact):

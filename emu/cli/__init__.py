@@ -15,21 +15,21 @@ import warnings
 
 import click
 
-from . import __version__
-from .errors import UsageError
+from emu import __version__
+from emu.errors import UsageError
 
 # command name -> "module:attribute"; each module owns its commands.
 COMMANDS = {
-    "gemm": "emu.cli_core:gemm_cmd",
-    "presets": "emu.cli_core:presets_cmd",
-    "quantize": "emu.cli_core:quantize_cmd",
-    "asm": "emu.cli_programs:asm_cmd",
-    "disasm": "emu.cli_programs:disasm_cmd",
-    "run": "emu.cli_programs:run_cmd",
-    "compare": "emu.cli_tools:compare_cmd",
-    "validate": "emu.cli_tools:validate_cmd",
-    "vectors": "emu.cli_tools:vectors_cmd",
-    "sweep": "emu.cli_tools:sweep_cmd",
+    "gemm": "emu.cli.core:gemm_cmd",
+    "presets": "emu.cli.core:presets_cmd",
+    "quantize": "emu.cli.core:quantize_cmd",
+    "asm": "emu.cli.programs:asm_cmd",
+    "disasm": "emu.cli.programs:disasm_cmd",
+    "run": "emu.cli.programs:run_cmd",
+    "compare": "emu.cli.tools:compare_cmd",
+    "validate": "emu.cli.tools:validate_cmd",
+    "vectors": "emu.cli.tools:vectors_cmd",
+    "sweep": "emu.cli.tools:sweep_cmd",
 }
 
 
@@ -188,7 +188,3 @@ def _too_big(e: Exception) -> bool:
             "too large to be allocated",
         )
     )
-
-
-if __name__ == "__main__":
-    main()

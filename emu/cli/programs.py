@@ -6,10 +6,10 @@ import re
 
 import click
 
-from .cli_core import config_options
-from .errors import UsageError
-from .io import read_error
-from .machine import DEFAULT_MAX_MACS, DEFAULT_MAX_STEPS
+from emu.cli.core import config_options
+from emu.errors import UsageError
+from emu.io import read_error
+from emu.machine.interp import DEFAULT_MAX_MACS, DEFAULT_MAX_STEPS
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]i?b?)?\s*$", re.I)
 
@@ -78,9 +78,8 @@ def asm_cmd(source, out_path, defines):
       fp8emu asm examples/tiled_gemm.s -o tiled_gemm.bin
       fp8emu asm examples/tiled_gemm.s -D M=64 -D N=128 -o small.bin
     """
-    from isa.asm import assemble, parse_defines
-
-    from .io import check_writable, save_bytes
+    from emu.io import check_writable, save_bytes
+    from emu.machine.asm import assemble, parse_defines
 
     check_writable(out_path, "-o")
     text = _decode(_read(source), source)
@@ -89,8 +88,8 @@ def asm_cmd(source, out_path, defines):
 
 
 def _decode(data: bytes, path: str) -> str:
-    from isa.asm import decode_source
-    from isa.objfile import is_object
+    from emu.machine.asm import decode_source
+    from emu.machine.objfile import is_object
 
     if is_object(data):
         raise UsageError(
@@ -117,10 +116,9 @@ def disasm_cmd(binary, out_path):
       fp8emu disasm tiled_gemm.bin
       fp8emu disasm tiled_gemm.bin -o back.s && fp8emu asm back.s -o again.bin
     """
-    from isa.disasm import disassemble
-    from isa.objfile import ObjectError, ObjectFile, is_object
-
-    from .io import check_writable, save_text
+    from emu.io import check_writable, save_text
+    from emu.machine.disasm import disassemble
+    from emu.machine.objfile import ObjectError, ObjectFile, is_object
 
     if out_path:
         check_writable(out_path, "-o")
@@ -222,10 +220,9 @@ def run_cmd(
           --in SB=sb.npy --out D=d.npy
       fp8emu run examples/rounding_probe.s --trace
     """
-    from isa.asm import parse_defines
-
-    from .io import check_writable, load_npy, same_file, save_all
-    from .machine import Machine, load_program
+    from emu.io import check_writable, load_npy, same_file, save_all
+    from emu.machine.asm import parse_defines
+    from emu.machine.interp import Machine, load_program
 
     ins, outs = _pairs(inputs, "--in"), _pairs(outputs, "--out")
     for name, path in outs.items():

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .formats import exact_to_float, get_format, round_exact
-from .operands import check
+from emu.numerics.formats import exact_to_float, get_format, round_exact
+from emu.numerics.operands import check
 
 NAN = float("nan")
 INF = float("inf")

@@ -3,9 +3,9 @@ bytes (labels, data segments and buffers included)."""
 
 from __future__ import annotations
 
-from .encoding import Instr, cfg_value_text, decode
-from .objfile import BUFFER_ALIGN, ObjectFile
-from .table import CONFIG_FIELDS, WORD_BYTES
+from emu.machine.encoding import Instr, cfg_value_text, decode
+from emu.machine.objfile import BUFFER_ALIGN, ObjectFile
+from emu.machine.table import CONFIG_FIELDS, WORD_BYTES
 
 
 def imm_text(v: int) -> str:

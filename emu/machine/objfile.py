@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .encoding import IllegalInstruction, decode
+from emu.machine.encoding import IllegalInstruction, decode
 
 MAGIC = b"FP8X"
 VERSION = 1

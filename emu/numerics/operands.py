@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import MacConfig, preset
-from .errors import UsageError
-from .formats import as_codes
+from emu.errors import UsageError
+from emu.numerics.config import MacConfig, preset
+from emu.numerics.formats import as_codes
 
 
 @dataclass

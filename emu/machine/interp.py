@@ -32,8 +32,8 @@ import math
 
 import numpy as np
 
-from .config import MacConfig, preset
-from .errors import MachineFault, UsageError
+from emu.errors import MachineFault, UsageError
+from emu.numerics.config import MacConfig, preset
 
 DEFAULT_MEM = 64 << 20
 DEFAULT_TILE_ROWS = 256
@@ -84,7 +84,7 @@ class Machine:
         n_accs: int = 8,
         n_scales: int = 8,
     ):
-        from isa.table import KINDS
+        from emu.machine.table import KINDS
 
         for name, v, lo, hi in (
             ("mem_size", mem_size, 1, 1 << 34),
@@ -132,8 +132,8 @@ class Machine:
 
     # ------------------------------------------------------------ decode once
     def _compile(self):
-        from isa.encoding import cfg_value_to_python, decode
-        from isa.table import CONFIG_FIELDS, WORD_BYTES
+        from emu.machine.encoding import cfg_value_to_python, decode
+        from emu.machine.table import CONFIG_FIELDS, WORD_BYTES
 
         counts = {"t": len(self.t), "acc": len(self.acc), "s": len(self.s)}
         self.instrs = [decode(w) for w in self.obj.words]
@@ -163,8 +163,8 @@ class Machine:
         self.code = code
 
     def describe(self, index: int) -> str:
-        from isa.disasm import format_instr
-        from isa.table import WORD_BYTES
+        from emu.machine.disasm import format_instr
+        from emu.machine.table import WORD_BYTES
 
         if index >= len(self.instrs):
             return "(end of program)"
@@ -238,7 +238,7 @@ class Machine:
         )
 
     def _changes(self, before):
-        from isa.disasm import imm_text
+        from emu.machine.disasm import imm_text
 
         bx, bt, bacc, bs, bcfg = before
         out = [f"x{i}={imm_text(v)}" for i, v in enumerate(self.x) if v != bx[i]]
@@ -262,7 +262,7 @@ class Machine:
 
     def write_buffer(self, name: str, arr, what: str = "input") -> None:
         """Place an array into buffer ``name`` (dtype and shape must match)."""
-        from isa.objfile import DTYPES
+        from emu.machine.objfile import DTYPES
 
         sym = self._buffer(name, what)
         storage, accepted = DTYPES[sym.dtype]
@@ -280,7 +280,7 @@ class Machine:
 
     def read_buffer(self, name: str, what: str = "output") -> np.ndarray:
         """The current contents of buffer ``name`` as a (native-endian) array."""
-        from isa.objfile import DTYPES
+        from emu.machine.objfile import DTYPES
 
         sym = self._buffer(name, what)
         storage = np.dtype(DTYPES[sym.dtype][0])
@@ -516,8 +516,8 @@ def _chunk_unit(cfg) -> int:
 
 
 def _mma_core(m, ad, ta, tb, sa, sb):
-    from .gemm import gemm
-    from .operands import n_blocks
+    from emu.gemm import gemm
+    from emu.numerics.operands import n_blocks
 
     A, B, C = m.reg(m.t, "t", ta), m.reg(m.t, "t", tb), m.reg(m.acc, "acc", ad)
     M, kt = A.shape
@@ -594,7 +594,7 @@ def _mma_bs(m, ad, ta, tb, sa, sb):
 
 
 def _quant(m, fmt, mode, td, sd, a, brows, bcols):
-    from .quant import quantize
+    from emu.numerics.quant import quantize
 
     X = m.reg(m.acc, "acc", a)
     if brows < 1 or bcols < 1:
@@ -604,7 +604,7 @@ def _quant(m, fmt, mode, td, sd, a, brows, bcols):
 
 
 def _cvt(m, fmt, ovf, td, a):
-    from .formats import encode
+    from emu.numerics.formats import encode
 
     X = m.reg(m.acc, "acc", a)
     m.t[td] = encode(fmt, X.astype(np.float64), overflow=ovf)
@@ -645,8 +645,8 @@ HANDLERS = {
 # ============================================================ convenience
 def load_program(source, filename: str = "<input>", defines=None):
     """An ObjectFile from object bytes, assembly text, or an ObjectFile."""
-    from isa.asm import assemble, decode_source
-    from isa.objfile import ObjectError, ObjectFile, is_object
+    from emu.machine.asm import assemble, decode_source
+    from emu.machine.objfile import ObjectError, ObjectFile, is_object
 
     if isinstance(source, ObjectFile):
         if defines:

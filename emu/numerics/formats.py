@@ -20,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from .errors import UsageError
+from emu.errors import UsageError
 
 ROUND_MODES = ("rz", "rne", "ru", "rd")
 
@@ -271,7 +271,7 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
     _check_overflow(overflow)
     if f.kind == "e8m0":
         raise UsageError(
-            "ue8m0 holds scale exponents: code = S + 127 (see emu.quant.scale_exponent)"
+            "ue8m0 holds scale exponents: code = S + 127 (see emu.numerics.quant.scale_exponent)"
         )
     x = float(x)
     sbit = 1 << (f.ebits + f.mbits)

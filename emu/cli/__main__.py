@@ -1,0 +1,5 @@
+"""``python -m emu.cli``: the fp8emu command line."""
+
+from emu.cli import main
+
+main()
