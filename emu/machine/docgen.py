@@ -15,9 +15,9 @@ from emu.machine.table import (
     KINDS,
     OPCODE_BITS,
     OPS,
-    PRESETS,
     SPELLINGS,
     WORD_BITS,
+    preset_names,
 )
 
 _INTRO = f"""\
@@ -103,7 +103,10 @@ def _bits(f) -> str:
 def _cfg_rule(field) -> str:
     rule = CONFIG_VALUE_RULES[field]
     if rule[0] == "format":
-        return "format name (e4m3, e5m2, fp32, fp16, bf16, eXmY) as (ebits << 8) \\| mbits"
+        from emu.numerics.fields import BY_NAME
+
+        names = BY_NAME[field].allowed()
+        return f"format name ({names}) as (ebits << 8) \\| mbits"
     if rule[0] == "enum":
         return ", ".join(f"`{v}` = {i}" for i, v in enumerate(rule[1]))
     if rule[0] == "bool":
@@ -157,7 +160,9 @@ def generate() -> str:
         out.append(f"| {i} | `{f}` | {_cfg_rule(f)} |")
     out.append("")
     out.append(
-        "Presets (`cfgp NAME`): " + ", ".join(f"`{p}` = {i}" for i, p in enumerate(PRESETS)) + ".\n"
+        "Presets (`cfgp NAME`): "
+        + ", ".join(f"`{p}` = {i}" for i, p in enumerate(preset_names()))
+        + ".\n"
     )
     out.append("## Buffer element types (`.buffer NAME, dtype, rows[, cols]`)\n")
     out.append("| dtype | stored as | `--in` accepts |")

@@ -21,36 +21,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emu.numerics.config import presets
+from emu.numerics.fields import FIELD_NAMES, FIELDS
+from emu.numerics.formats import ROUND_MODES, formats_with_role
+from emu.numerics.quant import SCALE_MODES
+
 WORD_BITS = 64
 WORD_BYTES = WORD_BITS // 8
 OPCODE_BITS = 8
 
-# Numerics fields as they appear in emu.MacConfig, in a fixed order (the encoding
-# of `cfg` depends on it; a test checks it against emu.numerics.config.FIELD_NAMES).
-CONFIG_FIELDS = (
-    "a_format",
-    "b_format",
-    "fused",
-    "align_bits",
-    "align_round",
-    "acc_format",
-    "acc_round",
-    "acc_subnormals",
-    "c_in_alignment",
-    "scale_block",
-    "scale_apply",
-    "scale_b_tile",
-    "promote_every",
-    "promote_format",
-    "promote_round",
-)
-# Presets in a fixed order (the encoding of `cfgp`; checked against emu.presets()).
-PRESETS = ("default", "exact", "fp32-seq", "h100", "ada", "b200", "mxfp8", "deepseek-v3")
-ROUNDINGS = ("rz", "rne", "ru", "rd")
-ELEMENTS = ("e4m3", "e5m2")
-SCALE_MODES = ("floor", "ceil", "rceil", "even")
+# The numerics vocabulary comes from emu.numerics' tables: the fields in FIELDS order
+# (the encoding of `cfg`: new fields go at the end), the presets in PRESETS order
+# (`cfgp`; read when used, so a registered preset is a legal operand), the element
+# formats of FORMATS (the `quant`/`cvt` qualifier), the scale modes of quant.
+CONFIG_FIELDS = FIELD_NAMES
+ELEMENTS = formats_with_role("element")
+ROUNDINGS = ROUND_MODES
 OVERFLOWS = ("sat", "nonsat")
-SCALE_APPLY = ("product", "promotion")
+
+
+def preset_names() -> tuple:
+    return tuple(presets())
 
 
 @dataclass(frozen=True)
@@ -65,8 +56,12 @@ class Kind:
     width: int
     signed: bool = False
     reg: str = ""
-    enum: tuple = ()
+    values: object = ()  # the enum's names, or a function returning them
     doc: str = ""
+
+    @property
+    def enum(self) -> tuple:
+        return tuple(self.values()) if callable(self.values) else self.values
 
     @property
     def lo(self) -> int:
@@ -100,42 +95,35 @@ KINDS = {
             "multiple of 8); encoded as a signed word offset "
             "from this instruction",
         ),
-        Kind("elem", 2, enum=ELEMENTS, doc="element format: " + ", ".join(ELEMENTS)),
+        Kind("elem", 2, values=ELEMENTS, doc="element format: " + ", ".join(ELEMENTS)),
         Kind(
             "smode",
             2,
-            enum=SCALE_MODES,
+            values=SCALE_MODES,
             doc="UE8M0 scale rule (spec 2.5): " + ", ".join(SCALE_MODES),
         ),
-        Kind("ovf", 1, enum=OVERFLOWS, doc="overflow policy (spec 1): " + ", ".join(OVERFLOWS)),
-        Kind("field", 4, enum=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
+        Kind("ovf", 1, values=OVERFLOWS, doc="overflow policy (spec 1): " + ", ".join(OVERFLOWS)),
+        Kind("field", 4, values=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
         Kind("cfgval", 32, signed=True, doc="a value of that field, spelt as in TOML/--set"),
-        Kind("preset", 4, enum=PRESETS, doc="preset name: " + ", ".join(PRESETS)),
+        Kind("preset", 4, values=preset_names, doc="preset name (see below)"),
     )
 }
 
-# How `cfg FIELD, VALUE` encodes VALUE (a signed 32-bit field) for each field.
+
+# How `cfg FIELD, VALUE` encodes VALUE (a signed 32-bit field), by the field's type:
 #   format:  (exponent bits << 8) | fraction bits  (e4m3, e5m2, fp32, bf16, e8m13, ...)
-#   enum:    index into the listed names
+#   enum:    index into the field's values
 #   bool:    0 = false, 1 = true
-#   int:     the integer; `special` names the value encoded as -1
-CONFIG_VALUE_RULES = {
-    "a_format": ("format",),
-    "b_format": ("format",),
-    "fused": ("int", "k"),
-    "align_bits": ("int", "exact"),
-    "align_round": ("enum", ROUNDINGS),
-    "acc_format": ("format",),
-    "acc_round": ("enum", ROUNDINGS),
-    "acc_subnormals": ("bool",),
-    "c_in_alignment": ("bool",),
-    "scale_block": ("int", None),
-    "scale_apply": ("enum", SCALE_APPLY),
-    "scale_b_tile": ("int", None),
-    "promote_every": ("int", None),
-    "promote_format": ("format",),
-    "promote_round": ("enum", ROUNDINGS),
-}
+#   int:     the integer; the field's `special` word is encoded as -1
+def _value_rule(f) -> tuple:
+    if f.type == "enum":
+        return ("enum", f.values)
+    if f.type == "int":
+        return ("int", f.special)
+    return (f.type,)
+
+
+CONFIG_VALUE_RULES = {f.name: _value_rule(f) for f in FIELDS}
 
 # ---------------------------------------------------------------------------- table
 _ROWS = (

@@ -1,8 +1,10 @@
 """Number formats as data, with exact scalar and vectorised encode/decode/round.
 
-Every format is one row of ``_TABLE``; everything else (limits, code tables,
-rounding) is derived from the row.  Two paths exist and are tested against each
-other and against ``ml_dtypes``:
+Every format is one row of :data:`FORMATS`; everything else (limits, code tables,
+rounding, the kernels' decode tables, the CLI's and the ISA's format choices, the
+formats table of docs/numerics.md) is derived from the row.  A format of the
+``eXmY`` family that is not a row (e.g. ``e8m13``) is made on demand.  Two paths
+exist and are tested against each other and against ``ml_dtypes``:
 
 * scalar, exact: :func:`round_exact` works on Python integers (value = n * 2**e);
 * array: :func:`round_array` works on float64 numpy arrays.
@@ -37,6 +39,10 @@ class Format:
     ebits: int
     mbits: int
     kind: str = "ieee"
+    roles: tuple = ()  # element (A/B operands), scale, acc (accumulator / result)
+    ml_name: str | None = None  # the numpy / ml_dtypes dtype name, if there is one
+    summary: str = ""
+    aliases: tuple = ()
 
     @property
     def bias(self) -> int:
@@ -81,11 +87,6 @@ class Format:
         return self.kind == "ieee" and self.ebits <= 8 and self.mbits <= 23
 
     @property
-    def ml_name(self) -> str | None:
-        """The numpy / ml_dtypes dtype name of this format (None if it has none)."""
-        return _ML_NAMES.get(self.name)
-
-    @property
     def ml_dtype(self):
         """The numpy / ml_dtypes dtype (ml_dtypes is imported only here: it takes
         about a second to import, and ``fp8emu --help`` must not pay that)."""
@@ -98,26 +99,76 @@ class Format:
         return np.dtype(getattr(ml_dtypes, self.ml_name))
 
 
-_TABLE = {
-    # name: (exponent bits, fraction bits, kind)
-    "e4m3": (4, 3, "fn"),
-    "e5m2": (5, 2, "ieee"),
-    "ue8m0": (8, 0, "e8m0"),
-    "fp32": (8, 23, "ieee"),
-    "fp16": (5, 10, "ieee"),
-    "bf16": (8, 7, "ieee"),
-}
-_ALIASES = {"e8m0": "ue8m0", "e8m23": "fp32", "e5m10": "fp16", "e8m7": "bf16"}
-_ML_NAMES = {
-    "e4m3": "float8_e4m3fn",
-    "e5m2": "float8_e5m2",
-    "ue8m0": "float8_e8m0fnu",
-    "fp32": "float32",
-    "fp16": "float16",
-    "bf16": "bfloat16",
-}
+FORMATS = [
+    Format(
+        "e4m3",
+        4,
+        3,
+        "fn",
+        ("element",),
+        "float8_e4m3fn",
+        "OCP OFP8 E4M3 (FN): no Inf, NaN = S.1111.111, max 448",
+    ),
+    Format(
+        "e5m2",
+        5,
+        2,
+        "ieee",
+        ("element",),
+        "float8_e5m2",
+        "OCP OFP8 E5M2: IEEE-style, Inf = S.11111.00, max 57344",
+    ),
+    Format(
+        "ue8m0",
+        8,
+        0,
+        "e8m0",
+        ("scale",),
+        "float8_e8m0fnu",
+        "OCP MX E8M0 scale: unsigned power of two 2^-127..2^127, NaN = 0xFF",
+        ("e8m0",),
+    ),
+    Format("fp32", 8, 23, "ieee", ("acc",), "float32", "IEEE 754 binary32", ("e8m23",)),
+    Format("fp16", 5, 10, "ieee", ("acc",), "float16", "IEEE 754 binary16", ("e5m10",)),
+    Format(
+        "bf16",
+        8,
+        7,
+        "ieee",
+        ("acc",),
+        "bfloat16",
+        "bfloat16 (binary32 with 7 fraction bits)",
+        ("e8m7",),
+    ),
+]
+
+
+def register_format(f: Format) -> Format:
+    """Add a row to :data:`FORMATS` (everything derived reads the table afresh)."""
+    if f.name in _by_name() or any(a in _by_name() for a in f.aliases):
+        raise UsageError(f"format {f.name!r} exists already")
+    FORMATS.append(f)
+    _by_name.cache_clear()
+    _get_format.cache_clear()
+    return f
+
+
+@cache
+def _by_name() -> dict:
+    """Every row and alias -> row."""
+    out = {}
+    for f in FORMATS:
+        for key in (f.name, *f.aliases):
+            out[key] = f
+    return out
+
+
+def formats_with_role(role: str) -> tuple:
+    """Names of the rows with a role, in table order (``element``, ``scale``, ``acc``)."""
+    return tuple(f.name for f in FORMATS if role in f.roles)
+
+
 _GENERIC = re.compile(r"^e(\d+)m(\d+)$")
-ELEMENT_FORMATS = ("e4m3", "e5m2")
 
 
 def get_format(name: str) -> Format:
@@ -132,17 +183,16 @@ def get_format(name: str) -> Format:
 @cache
 def _get_format(key: str) -> Format:
     name = key
-    key = _ALIASES.get(key, key)
-    if key in _TABLE:
-        eb, mb, kind = _TABLE[key]
-        return Format(key, eb, mb, kind)
+    if key in _by_name():
+        return _by_name()[key]
     m = _GENERIC.match(key)
     if m:
         eb, mb = int(m.group(1)), int(m.group(2))
         if 2 <= eb <= 11 and 0 <= mb <= 52:
             return Format(key, eb, mb, "ieee")
     raise UsageError(
-        f"unknown format {name!r} (expected one of {', '.join(_TABLE)} or eXmY, e.g. e8m13)"
+        f"unknown format {name!r} (expected one of {', '.join(f.name for f in FORMATS)} "
+        "or eXmY, e.g. e8m13)"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from emu.errors import UsageError
-from emu.numerics.formats import ELEMENT_FORMATS, canonical_nan, decode, encode, get_format
+from emu.numerics.formats import canonical_nan, decode, encode, formats_with_role, get_format
 
 SCALE_MODES = ("floor", "ceil", "rceil", "even")
 
@@ -106,7 +106,7 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     row/column may be partial.  Non-float32 input is first rounded to float32 (rne;
     beyond the fp32 range it becomes +-Inf, so its block is NaN).
     """
-    if fmt not in ELEMENT_FORMATS:
+    if fmt not in formats_with_role("element"):
         raise UsageError(f"quantize: element format must be e4m3 or e5m2, got {fmt!r}")
     if scale_mode not in SCALE_MODES:
         raise UsageError(
@@ -133,7 +133,7 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
 
 def dequantize(codes, scales, fmt: str = "e4m3", block=(1, 128)) -> np.ndarray:
     """float64 values codes * 2**(scale - 127) (NaN where the code or scale is NaN)."""
-    if fmt not in ELEMENT_FORMATS:
+    if fmt not in formats_with_role("element"):
         raise UsageError(f"dequantize: element format must be e4m3 or e5m2, got {fmt!r}")
     codes = np.asarray(codes)
     scales = np.asarray(scales)
