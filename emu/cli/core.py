@@ -9,6 +9,8 @@ import numpy as np
 
 from emu.errors import UsageError
 from emu.numerics.config import FIELD_NAMES, preset, presets, resolve
+from emu.numerics.formats import formats_with_role
+from emu.numerics.quant import SCALE_MODES
 
 
 def config_options(f):
@@ -162,7 +164,7 @@ def presets_cmd(toml_name):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["e4m3", "e5m2"]),
+    type=click.Choice(formats_with_role("element")),
     default="e4m3",
     show_default=True,
     help="Element format.",
@@ -176,7 +178,7 @@ def presets_cmd(toml_name):
 )
 @click.option(
     "--scale-mode",
-    type=click.Choice(["floor", "ceil", "rceil", "even"]),
+    type=click.Choice(SCALE_MODES),
     default="floor",
     show_default=True,
     help="UE8M0 scale rule (spec 2.5).",

@@ -16,9 +16,10 @@ import click
 from emu.cli.core import config_options
 from emu.errors import UsageError
 from emu.numerics.config import resolve
+from emu.numerics.formats import formats_with_role
+from emu.numerics.quant import SCALE_MODES
 
 _DISTS = ("normal", "uniform", "lognormal", "outliers")
-_SCALE_MODES = ("floor", "ceil", "rceil", "even")
 _REFS = ("exact", "exact-fp32", "numpy-fp32")
 
 
@@ -47,7 +48,7 @@ def _input_options(f):
         ),
         click.option(
             "--scale-mode",
-            type=click.Choice(_SCALE_MODES),
+            type=click.Choice(SCALE_MODES),
             default="floor",
             show_default=True,
             help="UE8M0 scale rule used to quantise (spec 2.5).",
@@ -370,7 +371,7 @@ def _parse_limits(limits):
 @click.option(
     "--format",
     "elem_format",
-    type=click.Choice(["e4m3", "e5m2"]),
+    type=click.Choice(formats_with_role("element")),
     help="Operand format of A and B (overrides a_format and b_format).",
 )
 @click.option(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from emu.errors import UsageError
 from emu.machine.encoding import Instr, cfg_python_to_value, encode
@@ -40,6 +41,7 @@ from emu.machine.objfile import (
     Symbol,
 )
 from emu.machine.table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS, WORD_BYTES
+from emu.numerics.formats import formats_with_role
 
 MAX_DATA = MAX_ADDR
 RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
@@ -367,8 +369,11 @@ class Assembler:
         low = name.lower()
         if low.startswith("."):
             handler = getattr(self, "d_" + low[1:], None)
+            if low[1:] in formats_with_role("element"):  # .e4m3 v, ...: one byte a value
+                handler = partial(self._values, low[1:], 1, 1)
             if handler is None:
-                raise loc.error(f"expected a directive ({', '.join(DIRECTIVES)}), got {name!r}")
+                names = (*DIRECTIVES, *("." + n for n in formats_with_role("element")))
+                raise loc.error(f"expected a directive ({', '.join(sorted(names))}), got {name!r}")
             handler(ops, loc)
             return
         if self.section != "text":
@@ -453,12 +458,6 @@ class Assembler:
 
     def d_float(self, ops, loc):
         self._values("float", 4, 4, ops, loc)
-
-    def d_e4m3(self, ops, loc):
-        self._values("e4m3", 1, 1, ops, loc)
-
-    def d_e5m2(self, ops, loc):
-        self._values("e5m2", 1, 1, ops, loc)
 
     def d_buffer(self, ops, loc):
         self._data_only(loc, ".buffer")

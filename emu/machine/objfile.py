@@ -36,20 +36,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emu.machine.encoding import IllegalInstruction, decode
+from emu.numerics.formats import FORMATS
 
 MAGIC = b"FP8X"
 VERSION = 1
 HEADER = struct.Struct("<4sHHIIIIQ")
 SYMBOL_KINDS = ("code", "data", "buffer")
 # Buffer element types: name -> (numpy storage dtype, accepted input dtypes (names)).
+# Buffer element types: name -> (stored dtype, accepted input dtypes).  The index
+# of a name is its code in object files: the four scalar types, then the element
+# and scale formats in FORMATS order (a new format goes at the end).
 DTYPES = {
     "u8": ("u1", ("uint8",)),
     "i32": ("<i4", ("int32",)),
     "u32": ("<u4", ("uint32",)),
     "f32": ("<f4", ("float32",)),
-    "e4m3": ("u1", ("uint8", "float8_e4m3fn")),
-    "e5m2": ("u1", ("uint8", "float8_e5m2")),
-    "ue8m0": ("u1", ("uint8", "float8_e8m0fnu")),
+    **{
+        f.name: ("u1", ("uint8", f.ml_name) if f.ml_name else ("uint8",))
+        for f in FORMATS
+        if {"element", "scale"} & set(f.roles)
+    },
 }
 DTYPE_NAMES = tuple(DTYPES)
 BUFFER_ALIGN = 64  # buffers start at multiples of this

@@ -7,18 +7,77 @@ K blocks of B) are the usual ones; the last block of a row/column may be partial
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from emu.errors import UsageError
 from emu.numerics.formats import canonical_nan, decode, encode, formats_with_role, get_format
-
-SCALE_MODES = ("floor", "ceil", "rceil", "even")
 
 
 def _frexp_exponent(v):
     """floor(log2 v) for positive finite float64 v."""
     _, e = np.frexp(v)
     return e - 1
+
+
+# One function per scale rule: (finite float32 amax >= 0, element format) -> S.
+def _floor(a, f):
+    pos = a > 0
+    return np.where(pos, _frexp_exponent(np.where(pos, a, 1).astype(np.float64)) - f.emax, -127)
+
+
+def _ceil(a, f):
+    sf = (np.maximum(a, np.float32(1e-4)) / np.float32(f.max_finite)).astype(np.float32)
+    return _ceil_log2(sf)
+
+
+def _rceil(a, f):
+    v = (a * (np.float32(1) / np.float32(f.max_finite))).astype(np.float32)
+    return np.where(v > 0, _ceil_log2(np.where(v > 0, v, np.float32(1))), -127)
+
+
+def _even(a, f):
+    bits = a.view(np.uint32).astype(np.uint64) + (1 << (22 - f.mbits))
+    E = ((bits >> 23) & 0xFF).astype(np.int64)
+    return np.where(E > 0, E - 127 - f.emax, -127)
+
+
+@dataclass(frozen=True)
+class ScaleMode:
+    name: str
+    rule: str  # S (unbiased), as docs/numerics.md writes it
+    who: str  # who uses it
+    exponent: object  # the function above
+
+
+SCALE_RULES = {
+    m.name: m
+    for m in (
+        ScaleMode(
+            "floor", "floor(log2 amax) - emax_elem", "OCP MX v1.0, microxcaling, torchao", _floor
+        ),
+        ScaleMode(
+            "ceil",
+            "ceil(log2 fp32(max(amax, 1e-4) / max_elem))",
+            "DeepSeek V3.1 / DeepGEMM ceil_to_ue8m0",
+            _ceil,
+        ),
+        ScaleMode(
+            "rceil",
+            "ceil(log2 fp32(amax * fp32(1 / max_elem)))",
+            "NVIDIA cuBLAS / PTX cvt.rp.satfinite.ue8m0x2.f32, torchao RCEIL",
+            _rceil,
+        ),
+        ScaleMode(
+            "even",
+            "floor(log2(amax + half an element ulp, fraction cleared)) - emax_elem",
+            "torchao EVEN",
+            _even,
+        ),
+    )
+}
+SCALE_MODES = tuple(SCALE_RULES)
 
 
 def scale_exponent(amax, fmt: str, scale_mode: str) -> np.ndarray:
@@ -31,28 +90,15 @@ def scale_exponent(amax, fmt: str, scale_mode: str) -> np.ndarray:
     amax = 0 gives -127 (ceil: its 1e-4 floor decides); S is clamped to [-127, 127].
     NaN/Inf amax gives S = 128 (the caller writes code 0xFF).
     """
+    if scale_mode not in SCALE_RULES:
+        raise UsageError(
+            f"unknown scale mode {scale_mode!r} (expected one of {', '.join(SCALE_MODES)})"
+        )
     f = get_format(fmt)
     amax = np.asarray(amax, dtype=np.float32)
     bad = ~np.isfinite(amax)
     a = np.where(bad, np.float32(1), amax).astype(np.float32)
-    maxe = np.float32(f.max_finite)
-    if scale_mode == "floor":
-        pos = a > 0
-        S = np.where(pos, _frexp_exponent(np.where(pos, a, 1).astype(np.float64)) - f.emax, -127)
-    elif scale_mode == "ceil":
-        sf = (np.maximum(a, np.float32(1e-4)) / maxe).astype(np.float32)
-        S = _ceil_log2(sf)
-    elif scale_mode == "rceil":
-        v = (a * (np.float32(1) / maxe)).astype(np.float32)
-        S = np.where(v > 0, _ceil_log2(np.where(v > 0, v, np.float32(1))), -127)
-    elif scale_mode == "even":
-        bits = a.view(np.uint32).astype(np.uint64) + (1 << (22 - f.mbits))
-        E = ((bits >> 23) & 0xFF).astype(np.int64)
-        S = np.where(E > 0, E - 127 - f.emax, -127)
-    else:
-        raise UsageError(
-            f"unknown scale mode {scale_mode!r} (expected one of {', '.join(SCALE_MODES)})"
-        )
+    S = SCALE_RULES[scale_mode].exponent(a, f)
     S = np.clip(np.asarray(S, dtype=np.int64), -127, 127)
     return np.where(bad, 128, S)
 
