@@ -71,6 +71,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m emu.machine.docgen > docs/isa.md
+	$(BIN)/python -m emu.numerics.docgen
 
 clean:
 	rm -rf $(VENV) $(LATEST) build *.egg-info

@@ -60,3 +60,13 @@ def test_doc_links_stay_inside_the_repository():
                 continue
             path = (doc.parent / target).resolve()
             assert path.is_relative_to(ROOT) and path.exists(), (doc.name, target)
+
+
+def test_generated_tables_are_current():
+    """The field, format and preset tables of README.md and docs/numerics.md are
+    generated from the numerics tables (`make docs` rewrites them)."""
+    from emu.numerics import docgen
+
+    for doc, tables in docgen.TABLES.items():
+        text = (ROOT / doc).read_text()
+        assert docgen.render(text, tables) == text, f"{doc} is stale: run `make docs`"
