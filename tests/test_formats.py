@@ -26,7 +26,13 @@ ML = {
     "e4m3": ml_dtypes.float8_e4m3fn,
     "e5m2": ml_dtypes.float8_e5m2,
     "ue8m0": ml_dtypes.float8_e8m0fnu,
+    "e2m1": ml_dtypes.float4_e2m1fn,
+    "e2m3": ml_dtypes.float6_e2m3fn,
+    "e3m2": ml_dtypes.float6_e3m2fn,
+    "e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+    "e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
 }
+NARROW = ["e2m1", "e2m3", "e3m2", "e4m3fnuz", "e5m2fnuz"]  # contract section 5.1
 CODES = np.arange(256, dtype=np.uint8)
 
 
@@ -55,19 +61,64 @@ def ref_value(t):
 
 
 # ------------------------------------------------------------------ decoding
-@pytest.mark.parametrize("name", ["e4m3", "e5m2", "ue8m0"])
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", "ue8m0", *NARROW])
 def test_every_code_decodes_like_ml_dtypes(name):
-    want = CODES.view(ML[name]).astype(np.float64)
-    same(decode(name, CODES), want)  # table path
-    same([decode_scalar(name, c) for c in range(256)], want)  # scalar path
+    codes = CODES[: 1 << get_format(name).bits]  # FP4/FP6: one code in the low bits
+    want = codes.view(ML[name]).astype(np.float64)
+    same(decode(name, codes), want)  # table path
+    same([decode_scalar(name, c) for c in codes], want)  # scalar path
     if name == "ue8m0":  # the reference reads scales as exponents
         got = [
             math.nan if reference.scale_exp_of(c) is None else 2.0 ** reference.scale_exp_of(c)
             for c in range(256)
         ]
     else:
-        got = [ref_value(reference.decode(name, c)) for c in range(256)]
+        got = [ref_value(reference.decode(name, c)) for c in codes]
     same(got, want)
+
+
+def test_narrow_and_fnuz_formats_by_hand():
+    """Contract 5.1: limits, specials and a few codes of each new format."""
+    want = {  # name: (bits, max finite, min subnormal, NaN codes)
+        "e2m1": (4, 6.0, 0.5, []),
+        "e2m3": (6, 7.5, 0.125, []),
+        "e3m2": (6, 28.0, 0.0625, []),
+        "e4m3fnuz": (8, 240.0, 2.0**-10, [0x80]),
+        "e5m2fnuz": (8, 57344.0, 2.0**-17, [0x80]),
+    }
+    for name, (bits, mx, sub, nans) in want.items():
+        f = get_format(name)
+        v = decode(name, np.arange(1 << bits, dtype=np.uint8))
+        assert (f.bits, f.max_finite, f.min_subnormal) == (bits, mx, sub)
+        assert np.flatnonzero(np.isnan(v)).tolist() == nans and not np.isinf(v).any()
+        assert np.nanmax(v) == mx and np.nanmin(v) == -mx
+    assert decode("e2m1", np.arange(8, dtype=np.uint8)).tolist() == [0, 0.5, 1, 1.5, 2, 3, 4, 6]
+    assert decode("e4m3fnuz", np.array([0x00, 0x7F, 0x40, 0x08], np.uint8)).tolist() == [
+        0.0,
+        240.0,
+        1.0,
+        2.0**-7,
+    ]
+    # UE4M3 (NVFP4 scales): an E4M3 code with its sign bit ignored
+    u = decode("ue4m3", CODES)
+    same(u[:128], decode("e4m3", CODES[:128]))
+    same(u[128:], u[:128])
+    assert np.flatnonzero(np.isnan(u)).tolist() == [0x7F, 0xFF] and np.nanmin(u) == 0
+
+
+def test_narrow_and_fnuz_encoding_rules():
+    """Our rules where the formats lack codes: FP4/FP6 saturate (no Inf, no NaN; a NaN
+    becomes +0, decision 22), fnuz has no -0 (a negative zero result is +0) and one
+    NaN (0x80) for NaN, Inf and nonsat overflow."""
+    x = np.array([np.nan, -np.nan, np.inf, -np.inf, 1e9, -1e9, -0.0, -1e-30])
+    for ov in ("sat", "nonsat"):
+        assert encode("e2m1", x, overflow=ov).tolist() == [0, 0, 7, 15, 7, 15, 8, 8]
+    assert encode("e4m3fnuz", x, overflow="nonsat").tolist() == [0x80] * 6 + [0, 0]
+    assert encode("e4m3fnuz", x, overflow="sat").tolist() == [0x80, 0x80] + [0x7F, 0xFF] * 2 + [
+        0,
+        0,
+    ]
+    assert encode_scalar("e5m2fnuz", -0.0) == 0 and encode_scalar("e5m2fnuz", -1e-30) == 0
 
 
 def test_decode_spot_values():
@@ -145,13 +196,17 @@ def fp32_patterns(n=1_000_000):
     return rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
 
 
-@pytest.mark.parametrize("name", ["e4m3", "e5m2"])
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", *NARROW])
 @pytest.mark.parametrize("source", ["fp16", "bf16", "fp32"])
 def test_nonsat_equals_ml_dtypes(name, source):
     """Bit for bit wherever both define the code: every input whose result is not a
     NaN.  Where the result is a NaN (a NaN input, an e4m3 overflow) both must give a
-    NaN code; which NaN is our own rule (the input's sign, test below)."""
+    NaN code; which NaN is our own rule (the input's sign, test below).  A format
+    without NaN (FP4/FP6) has no code for a NaN input: each library has its own rule
+    there (ours: +0, test below), so those inputs are left out."""
     x = {"fp16": fp16_patterns, "bf16": bf16_patterns, "fp32": fp32_patterns}[source]()
+    if not get_format(name).has_nan:
+        x = x[~np.isnan(x)]
     with np.errstate(invalid="ignore", over="ignore"):
         want = x.astype(ML[name]).view(np.uint8)
     got = encode(name, x, overflow="nonsat")
@@ -236,7 +291,7 @@ def test_sat_values_spec_section_1():
 
 
 # ------------------------------------------------------------------ scalar path == array path
-FORMATS = ["fp32", "fp16", "bf16", "e8m13", "e5m2", "e4m3"]
+FORMATS = ["fp32", "fp16", "bf16", "e8m13", "e5m2", "e4m3", *NARROW]
 
 
 def probe_values(f, rng, n=700):
@@ -280,15 +335,17 @@ def test_round_exact_equals_round_array(name):
                             n, -(d.bit_length() - 1), name, mode, subnormals=sub, overflow=ov
                         )
                     )
-                    sc.append(math.copysign(r, v) if r == 0 else r)  # zero keeps x's sign
+                    if r == 0 and get_format(name).has_negzero:
+                        r = math.copysign(r, v)  # zero keeps x's sign
+                    sc.append(r)
                 same(sc, arr)
 
 
-@pytest.mark.parametrize("name", ["e4m3", "e5m2", "fp16", "bf16", "fp32"])
+@pytest.mark.parametrize("name", ["e4m3", "e5m2", "fp16", "bf16", "fp32", *NARROW])
 def test_encode_scalar_equals_encode(name):
     rng = np.random.default_rng(7 + len(name))
     x = np.concatenate([probe_values(name, rng, 400), [np.inf, -np.inf, np.nan, -np.nan, -0.0]])
-    view = {8: np.uint8, 16: np.uint16, 32: np.uint32}[get_format(name).bits]
+    view = {16: np.uint16, 32: np.uint32}.get(get_format(name).bits, np.uint8)
     for mode in ROUND_MODES:
         for ov in ("sat", "nonsat"):
             arr = np.asarray(encode(name, x, overflow=ov, mode=mode)).view(view)

@@ -58,8 +58,14 @@ def _specials(f) -> str:
     top = (1 << f.ebits) - 1
     if f.kind == "e8m0":
         return "NaN = 0xFF; no zero, no Inf"
+    if f.kind == "fin":
+        return "none: every code is a number"
+    if f.kind == "fnuz":
+        return "NaN = 0x80 only (the code of -0); no -0, no Inf"
     if f.kind == "fn":
         nan = (1 << (f.ebits + f.mbits)) - 1
+        if not f.signed:
+            return f"NaN = {nan:#04x} (and {nan | 0x80:#04x}: the top bit is ignored); no Inf"
         return f"NaN = S.{'1' * f.ebits}.{'1' * f.mbits} ({nan:#04x}, {nan | 0x80:#04x}); no Inf"
     return f"Inf = S.{'1' * f.ebits}.{'0' * f.mbits}; NaN = other codes with exponent {top:#x}"
 
@@ -71,7 +77,7 @@ def formats_table() -> str:
     ]
     for f in FORMATS:
         rows.append(
-            f"| `{f.name}` | {f.bits} | {', '.join(f.roles)} | {f.summary} | {f.bias} | "
+            f"| `{f.name}` | {f.bits} | {', '.join(f.roles) or 'planned'} | {f.summary} | {f.bias} | "
             f"{f.mbits} | {_specials(f)} | {f.max_finite:g} | {_pow2(f.min_subnormal)} |"
         )
     e = get_format("e8m13")

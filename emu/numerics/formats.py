@@ -29,10 +29,16 @@ ROUND_MODES = ("rz", "rne", "ru", "rd")
 
 @dataclass(frozen=True)
 class Format:
-    """One number format.
+    """One number format: a row of :data:`FORMATS` (or an ``eXmY`` made on demand).
 
-    kind: ``ieee`` (Inf/NaN at the all-ones exponent), ``fn`` (OCP E4M3: no Inf,
-    NaN only at S.1111.111) or ``e8m0`` (unsigned exponent-only scale, NaN 0xFF).
+    kind (which codes are special):
+      ``ieee``  Inf at the all-ones exponent with a zero fraction, NaN with any other;
+      ``fn``    no Inf; NaN only at the all-ones exponent and fraction (OCP E4M3);
+      ``fin``   no Inf, no NaN: every code is a number (OCP MX FP4 / FP6);
+      ``fnuz``  no Inf, no -0: NaN is the code of -0, 0x80 (AMD CDNA3 fp8 / bf8);
+      ``e8m0``  unsigned exponent only, 2^(code - bias), NaN 0xFF (OCP MX scale).
+    ``signed``: a sign bit above the exponent; ``pad``: ignored bits above it (UE4M3 is
+    an E4M3 code whose sign bit is ignored).  ``exp_bias`` overrides 2^(ebits-1) - 1.
     """
 
     name: str
@@ -43,18 +49,35 @@ class Format:
     ml_name: str | None = None  # the numpy / ml_dtypes dtype name, if there is one
     summary: str = ""
     aliases: tuple = ()
+    exp_bias: int | None = None
+    signed: bool = True
+    pad: int = 0
 
     @property
     def bias(self) -> int:
-        return (1 << (self.ebits - 1)) - 1
-
-    @property
-    def signed(self) -> bool:
-        return self.kind != "e8m0"
+        return (1 << (self.ebits - 1)) - 1 if self.exp_bias is None else self.exp_bias
 
     @property
     def bits(self) -> int:
-        return int(self.signed) + self.ebits + self.mbits
+        """Width of a code (an array holds one code per byte, in the low bits)."""
+        return self.pad + int(self.signed) + self.ebits + self.mbits
+
+    @property
+    def sign_bit(self) -> int:
+        """The sign bit's value in a code (0 for unsigned formats)."""
+        return 1 << (self.ebits + self.mbits) if self.signed else 0
+
+    @property
+    def has_inf(self) -> bool:
+        return self.kind == "ieee"
+
+    @property
+    def has_nan(self) -> bool:
+        return self.kind != "fin"
+
+    @property
+    def has_negzero(self) -> bool:
+        return self.signed and self.kind != "fnuz"
 
     @property
     def emin(self) -> int:
@@ -65,7 +88,7 @@ class Format:
     def emax(self) -> int:
         """Exponent of the largest finite value."""
         top = (1 << self.ebits) - 1
-        return top - self.bias - (0 if self.kind == "fn" else 1)
+        return top - self.bias - (1 if self.kind in ("ieee", "e8m0") else 0)
 
     @property
     def max_sig(self) -> int:
@@ -99,48 +122,34 @@ class Format:
         return np.dtype(getattr(ml_dtypes, self.ml_name))
 
 
+# fmt: off
 FORMATS = [
-    Format(
-        "e4m3",
-        4,
-        3,
-        "fn",
-        ("element",),
-        "float8_e4m3fn",
-        "OCP OFP8 E4M3 (FN): no Inf, NaN = S.1111.111, max 448",
-    ),
-    Format(
-        "e5m2",
-        5,
-        2,
-        "ieee",
-        ("element",),
-        "float8_e5m2",
-        "OCP OFP8 E5M2: IEEE-style, Inf = S.11111.00, max 57344",
-    ),
-    Format(
-        "ue8m0",
-        8,
-        0,
-        "e8m0",
-        ("scale",),
-        "float8_e8m0fnu",
-        "OCP MX E8M0 scale: unsigned power of two 2^-127..2^127, NaN = 0xFF",
-        ("e8m0",),
-    ),
-    Format("fp32", 8, 23, "ieee", ("acc",), "float32", "IEEE 754 binary32", ("e8m23",)),
-    Format("fp16", 5, 10, "ieee", ("acc",), "float16", "IEEE 754 binary16", ("e5m10",)),
-    Format(
-        "bf16",
-        8,
-        7,
-        "ieee",
-        ("acc",),
-        "bfloat16",
-        "bfloat16 (binary32 with 7 fraction bits)",
-        ("e8m7",),
-    ),
+    # name, exponent bits, fraction bits, kind, roles, numpy/ml_dtypes dtype, summary
+    Format("e4m3", 4, 3, "fn", ("element",), "float8_e4m3fn",
+           "OCP OFP8 E4M3 (FN): no Inf, NaN = S.1111.111, max 448"),
+    Format("e5m2", 5, 2, "ieee", ("element",), "float8_e5m2",
+           "OCP OFP8 E5M2: IEEE-style, Inf = S.11111.00, max 57344"),
+    Format("ue8m0", 8, 0, "e8m0", ("scale",), "float8_e8m0fnu",
+           "OCP MX E8M0 scale: unsigned power of two 2^-127..2^127, NaN = 0xFF",
+           aliases=("e8m0",), signed=False),
+    Format("fp32", 8, 23, "ieee", ("acc",), "float32", "IEEE 754 binary32", aliases=("e8m23",)),
+    Format("fp16", 5, 10, "ieee", ("acc",), "float16", "IEEE 754 binary16", aliases=("e5m10",)),
+    Format("bf16", 8, 7, "ieee", ("acc",), "bfloat16", "bfloat16 (binary32 with 7 fraction bits)",
+           aliases=("e8m7",)),
+    # Operand and scale formats of contract section 5.1: decoded and encoded exactly;
+    # their element / scale roles (gemm, kernels, ISA) come with the matrix-unit work.
+    Format("e2m1", 2, 1, "fin", (), "float4_e2m1fn", "OCP MX FP4: every code a number, max 6"),
+    Format("e2m3", 2, 3, "fin", (), "float6_e2m3fn", "OCP MX FP6: every code a number, max 7.5"),
+    Format("e3m2", 3, 2, "fin", (), "float6_e3m2fn", "OCP MX FP6: every code a number, max 28"),
+    Format("e4m3fnuz", 4, 3, "fnuz", (), "float8_e4m3fnuz",
+           "AMD CDNA3 fp8: bias 8, NaN = 0x80 only, no -0, no Inf, max 240", exp_bias=8),
+    Format("e5m2fnuz", 5, 2, "fnuz", (), "float8_e5m2fnuz",
+           "AMD CDNA3 bf8: bias 16, NaN = 0x80 only, no -0, no Inf, max 57344", exp_bias=16),
+    Format("ue4m3", 4, 3, "fn", (), None,
+           "NVFP4 scale: an E4M3 code with its sign bit ignored, NaN 0x7F, max 448",
+           signed=False, pad=1),
 ]
+# fmt: on
 
 
 def register_format(f: Format) -> Format:
@@ -230,7 +239,8 @@ def round_exact(
     Signed zero: a zero n gives +0; a non-zero n that rounds to zero keeps its sign.
     Overflow (|result| > max finite): ``ieee`` gives Inf for rne and for ru/rd on the
     side of their direction, max finite otherwise (rz always max finite); ``sat``
-    clamps to max finite; ``nonsat`` gives NaN for e4m3 and Inf otherwise.
+    clamps to max finite; ``nonsat`` gives Inf where the format has Inf, else NaN
+    where it has NaN (e4m3, fnuz), else max finite (FP4/FP6 have neither).
     ``subnormals=False`` flushes results whose rounded magnitude is below 2**emin to
     a zero of the same sign (tininess after rounding).
     Matches ml_dtypes ``astype`` (rne, nonsat) and IEEE 754 directed rounding.
@@ -259,15 +269,16 @@ def round_exact(
     lsb_max = f.emax - f.mbits
     if lsb > lsb_max or (lsb == lsb_max and m > f.max_sig):
         away = mode == "rne" or (mode == "ru" and not sign) or (mode == "rd" and sign)
-        if overflow == "sat" or (overflow == "ieee" and not away):
-            return (sign, f.max_sig, f.emax - f.mbits)
-        if overflow == "nonsat" and f.kind == "fn":
+        big = (sign, f.max_sig, f.emax - f.mbits)
+        if overflow == "sat" or (overflow == "ieee" and not away) or not f.has_nan:
+            return big  # a format with neither Inf nor NaN saturates
+        if overflow == "nonsat" and not f.has_inf:
             return (0, None, "nan")
-        if f.kind == "fn":
-            return (sign, f.max_sig, f.emax - f.mbits)
-        return (sign, None, "inf")
+        return (sign, None, "inf") if f.has_inf else big
     if m and not subnormals and m < (1 << f.mbits) and lsb == f.emin - f.mbits:
         m = 0
+    if m == 0 and not f.has_negzero:  # fnuz: a zero is +0
+        sign = 0
     return (sign, m, lsb)
 
 
@@ -282,26 +293,42 @@ def exact_to_float(r) -> float:
     return -v if sign else v
 
 
+def classify(f, code: int):
+    """One code as ``("nan",)``, ``("inf", s)`` or ``("num", s, m, e)`` with value
+    (-1)**s * m * 2**(e - M): e = max(E, 1) - bias, m = f if E == 0 else 2**M + f
+    (docs/numerics.md section 1).  Every decoder (scalar, tables, the reference, the
+    kernels' tables) is made from this function."""
+    f = fmt(f)
+    code = int(code) & ((1 << (f.bits - f.pad)) - 1)  # ignored bits dropped
+    if f.kind == "e8m0":
+        return ("nan",) if code == 0xFF else ("num", 0, 1, code - f.bias)
+    s = 1 if code & f.sign_bit else 0
+    E = (code >> f.mbits) & ((1 << f.ebits) - 1)
+    frac = code & ((1 << f.mbits) - 1)
+    top = (1 << f.ebits) - 1
+    if f.kind == "ieee" and E == top:
+        return ("nan",) if frac else ("inf", s)
+    if f.kind == "fn" and E == top and frac == (1 << f.mbits) - 1:
+        return ("nan",)
+    if f.kind == "fnuz" and s and E == 0 and frac == 0:
+        return ("nan",)
+    return ("num", s, frac if E == 0 else (1 << f.mbits) | frac, max(E, 1) - f.bias)
+
+
 def decode_scalar(f, code: int) -> float:
     """Decode one code exactly per spec section 1 (Python float; NaN, +-Inf)."""
     f = fmt(f)
     code = int(code)
     if not 0 <= code < (1 << f.bits):
         raise UsageError(f"{code} is not a code of {f.name} (0..{(1 << f.bits) - 1})")
-    if f.kind == "e8m0":
-        return float("nan") if code == 0xFF else 2.0 ** (code - f.bias)
-    s = (code >> (f.ebits + f.mbits)) & 1
-    E = (code >> f.mbits) & ((1 << f.ebits) - 1)
-    frac = code & ((1 << f.mbits) - 1)
-    top = (1 << f.ebits) - 1
-    if f.kind == "ieee" and E == top:
-        v = float("nan") if frac else float("inf")
-    elif f.kind == "fn" and E == top and frac == (1 << f.mbits) - 1:
-        v = float("nan")
-    else:
-        m = frac if E == 0 else (1 << f.mbits) | frac
-        v = m * 2.0 ** (max(E, 1) - f.bias - f.mbits)
-    return -v if s else v
+    c = classify(f, code)
+    if c[0] == "nan":
+        return float("nan")
+    if c[0] == "inf":
+        return -float("inf") if c[1] else float("inf")
+    _, sg, m, e = c
+    v = m * 2.0 ** (e - f.mbits)
+    return -v if sg else v
 
 
 def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
@@ -323,30 +350,28 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
         raise UsageError(
             "ue8m0 holds scale exponents: code = S + 127 (see emu.numerics.quant.scale_exponent)"
         )
+    if not f.signed:
+        raise UsageError(f"encode: {f.name} is an unsigned scale format")
     x = float(x)
-    sbit = 1 << (f.ebits + f.mbits)
     neg = math.copysign(1.0, x) < 0
     if x != x:
-        return canonical_nan(f) | (sbit if neg else 0)
+        return _nan_code(f, neg)
     if math.isinf(x):
-        if f.kind == "fn":
-            if overflow == "nonsat":
-                return canonical_nan(f) | (sbit if neg else 0)
-            return encode_scalar(f, -f.max_finite if neg else f.max_finite)
-        if overflow == "sat":
-            return encode_scalar(f, -f.max_finite if neg else f.max_finite)
-        return (sbit if neg else 0) | (((1 << f.ebits) - 1) << f.mbits)
+        if f.has_inf and overflow != "sat":
+            return (f.sign_bit if neg else 0) | (((1 << f.ebits) - 1) << f.mbits)
+        if overflow == "nonsat" and f.has_nan:
+            return _nan_code(f, neg)
+        return encode_scalar(f, -f.max_finite if neg else f.max_finite)
     num, den = x.as_integer_ratio()
     e = -(den.bit_length() - 1)
-    r = round_exact(num, e, f, mode, overflow=overflow)
-    sign, m, lsb = r
-    s = sbit if (sign or neg) else 0
+    sign, m, lsb = round_exact(num, e, f, mode, overflow=overflow)
+    s = f.sign_bit if (sign or neg) else 0
     if lsb == "nan":
-        return canonical_nan(f) | s
+        return _nan_code(f, bool(s))
     if lsb == "inf":
         return s | (((1 << f.ebits) - 1) << f.mbits)
     if m == 0:
-        return s
+        return s if f.has_negzero else 0
     if m < (1 << f.mbits):  # subnormal
         return s | m
     while m >= (2 << f.mbits):  # rounding carried into the next binade
@@ -356,12 +381,25 @@ def encode_scalar(f, x: float, mode: str = "rne", overflow: str = "sat") -> int:
     return s | (E << f.mbits) | (m - (1 << f.mbits))
 
 
+def _nan_code(f, neg: bool) -> int:
+    """The code a NaN encodes to: the canonical NaN with the NaN's sign (fnuz: its one
+    NaN code); in a format without NaN (FP4/FP6) +0 (docs/numerics-decisions.md)."""
+    if not f.has_nan:
+        return 0
+    return canonical_nan(f) | (f.sign_bit if neg and f.kind in ("ieee", "fn") else 0)
+
+
 def canonical_nan(f) -> int:
-    """The positive canonical NaN code of f: e4m3 0x7F, e5m2 0x7E, ue8m0 0xFF, IEEE
-    formats quiet NaN (exponent all ones, top fraction bit set)."""
+    """The positive canonical NaN code of f: e4m3 0x7F, e5m2 0x7E, ue8m0 0xFF, fnuz
+    0x80 (their only NaN), IEEE formats quiet NaN (exponent all ones, top fraction
+    bit set).  UsageError for a format without NaN (FP4, FP6)."""
     f = fmt(f)
+    if not f.has_nan:
+        raise UsageError(f"{f.name} has no NaN code")
     if f.kind == "e8m0":
         return 0xFF
+    if f.kind == "fnuz":
+        return f.sign_bit
     if f.kind == "fn":
         return (1 << (f.ebits + f.mbits)) - 1
     return (((1 << f.ebits) - 1) << f.mbits) | (1 << (f.mbits - 1))
@@ -370,22 +408,23 @@ def canonical_nan(f) -> int:
 # ---------------------------------------------------------------- arrays
 @cache
 def decode_table(name: str) -> np.ndarray:
-    """float64 value of every code of an 8-bit format (index = code)."""
+    """float64 value of every code of a format of at most 8 bits (index = code)."""
     f = get_format(name)
-    return np.array([decode_scalar(f, c) for c in range(256)], dtype=np.float64)
+    return np.array([decode_scalar(f, c) for c in range(1 << f.bits)], dtype=np.float64)
 
 
 def decode(f, codes) -> np.ndarray:
-    """Decode an array of codes (uint8 for 8-bit formats) to float64."""
+    """Decode an array of codes (one code per byte, in the low bits) to float64."""
     f = fmt(f)
     codes = np.asarray(codes)
-    if f.bits != 8:
-        raise UsageError(f"decode() takes 8-bit formats, not {f.name}")
-    if codes.dtype != np.uint8:
+    if f.bits > 8:
+        raise UsageError(f"decode() takes formats of at most 8 bits, not {f.name}")
+    top = (1 << f.bits) - 1
+    if codes.dtype != np.uint8 or f.bits < 8:
         if codes.dtype.kind not in "iu":
             raise UsageError(f"decode(): expected integer codes, got dtype {codes.dtype}")
-        if codes.size and (codes.min() < 0 or codes.max() > 255):
-            raise UsageError("decode(): codes of an 8-bit format must be in 0..255")
+        if codes.size and (codes.min() < 0 or codes.max() > top):
+            raise UsageError(f"decode(): codes of {f.name} must be in 0..{top}")
     return decode_table(f.name)[codes.astype(np.uint8)]
 
 
@@ -423,15 +462,17 @@ def round_array(
         v = np.where(v < 2.0**f.emin, 0.0, v)
     over = (v > f.max_finite) | np.isinf(a)
     away = {"rne": np.ones_like(neg), "rz": np.zeros_like(neg), "ru": ~neg, "rd": neg}[mode]
-    if overflow == "sat":
+    if overflow == "sat" or not f.has_nan:  # FP4/FP6 (no Inf, no NaN) saturate
         big = np.full_like(v, f.max_finite)
     elif overflow == "nonsat":
-        big = np.full_like(v, np.nan if f.kind == "fn" else np.inf)
+        big = np.full_like(v, np.inf if f.has_inf else np.nan)
     else:
-        big = np.where(away & (f.kind != "fn"), np.inf, f.max_finite)
+        big = np.where(away & f.has_inf, np.inf, f.max_finite)
     v = np.where(over, big, v)
-    v = np.where(np.isinf(a) & (overflow == "ieee") & (f.kind != "fn"), np.inf, v)
+    v = np.where(np.isinf(a) & (overflow == "ieee") & f.has_inf, np.inf, v)
     v = np.where(np.isnan(x), np.nan, v)
+    if not f.has_negzero:  # fnuz: a zero is +0
+        neg = neg & (v != 0)
     return np.where(neg, -v, v)
 
 
@@ -451,18 +492,19 @@ def encode(f, x, overflow: str = "sat", mode: str = "rne") -> np.ndarray:
     v = round_array(x, f, mode, overflow=overflow)
     if f.ml_dtype is not None and f.bits > 8:
         return v.astype(f.ml_dtype)
-    if f.bits != 8 or f.kind == "e8m0":
+    if f.bits > 8 or not f.signed:
         raise UsageError(f"encode() cannot produce codes of {f.name}")
     return values_to_codes(f, v)
 
 
 def values_to_codes(f, v) -> np.ndarray:
-    """Codes of values that are already exactly representable in 8-bit format f
-    (zeros keep their sign; NaN -> the canonical NaN with the NaN's sign bit)."""
+    """Codes of values that are already exactly representable in format f (at most 8
+    bits, signed): zeros keep their sign where f has -0; NaN -> :func:`_nan_code`."""
     f = fmt(f)
     v = np.asarray(v, dtype=np.float64)
     a = np.abs(v)
-    s = np.where(np.signbit(v), 1 << (f.ebits + f.mbits), 0)
+    neg = np.signbit(v) & ((a != 0) | f.has_negzero)
+    s = np.where(neg, f.sign_bit, 0)
     ok = np.isfinite(v) & (a > 0)
     _, ex = np.frexp(np.where(ok, a, 1.0))
     top = ex - 1
@@ -471,9 +513,10 @@ def values_to_codes(f, v) -> np.ndarray:
     m = np.ldexp(np.where(ok, a, 0.0), -lsb).astype(np.int64)
     E = np.where(sub, 0, top + f.bias)
     code = (E << f.mbits) | (m & ((1 << f.mbits) - 1))
-    code = np.where(ok, code, 0)
-    code = np.where(np.isinf(v), ((1 << f.ebits) - 1) << f.mbits, code)
-    code = np.where(np.isnan(v), canonical_nan(f), code) | s
+    code = np.where(ok, code, 0) | s
+    code = np.where(np.isinf(v), (((1 << f.ebits) - 1) << f.mbits) | s, code)
+    nan_pos, nan_neg = _nan_code(f, False), _nan_code(f, True)
+    code = np.where(np.isnan(v), np.where(np.signbit(v), nan_neg, nan_pos), code)
     return code.astype(np.uint8)
 
 

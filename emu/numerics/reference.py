@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emu.numerics.formats import exact_to_float, get_format, round_exact
+from emu.numerics.formats import classify, exact_to_float, get_format, round_exact
 from emu.numerics.operands import check
 
 NAN = float("nan")
@@ -40,18 +40,11 @@ class Term:
 # ------------------------------------------------------------------ 1. operands
 def decode(fmt, code: int):
     """A code as ('nan',) | ('inf', sign) | ('num', sign, m, e, M) per spec section 1:
-    e = max(E, 1) - bias, m = f if E == 0 else 2**M + f (zero is m == 0)."""
+    e = max(E, 1) - bias, m = f if E == 0 else 2**M + f (zero is m == 0); which codes
+    are special is the format's kind (formats.classify)."""
     f = get_format(fmt)
-    s = code >> 7 & 1
-    E = code >> f.mbits & ((1 << f.ebits) - 1)
-    frac = code & ((1 << f.mbits) - 1)
-    top = (1 << f.ebits) - 1
-    if f.kind == "fn" and E == top and frac == (1 << f.mbits) - 1:
-        return ("nan",)
-    if f.kind == "ieee" and E == top:
-        return ("nan",) if frac else ("inf", s)
-    m = frac if E == 0 else (1 << f.mbits) + frac
-    return ("num", s, m, max(E, 1) - f.bias, f.mbits)
+    c = classify(f, code)
+    return c if c[0] != "num" else (*c, f.mbits)
 
 
 # ------------------------------------------------------------------ 2.1 step 1
