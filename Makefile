@@ -8,6 +8,7 @@
 #   make lock          regenerate requirements.lock with uv (pinned, hashed, universal)
 #   make test-latest   a separate .venv-latest with the newest releases, unpinned
 #   make bench         throughput and start-up times against numpy in the same run
+#   make crosscheck    every preset that claims a GPU against MMA-Sim 2.1.1, bit for bit
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,7 @@ STAMP := $(VENV)/.installed
 LATEST := .venv-latest
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test test-fast test-latest lint fmt lock bench docs clean
+.PHONY: setup demo test test-fast test-latest lint fmt lock bench docs crosscheck clean
 
 setup: $(STAMP)
 
@@ -73,5 +74,22 @@ docs: $(STAMP)
 	$(BIN)/python -m emu.machine.docgen > docs/isa.md
 	$(BIN)/python -m emu.numerics.docgen
 
+CROSS := .venv-crosscheck
+CROSS_STAMP := $(CROSS)/.installed
+
+# `make crosscheck`: fp8emu's presets against Microsoft's MMA-Sim 2.1.1 bit for bit
+# (scripts/crosscheck.py; exit 1 while a difference is not a documented decision).
+# A separate venv: the lock, then torch 2.13.0 (CPU) + mmasim pinned in
+# scripts/crosscheck-requirements.txt, then the project.  Not part of `make test`.
+$(CROSS_STAMP): requirements.lock scripts/crosscheck-requirements.txt pyproject.toml
+	$(PY) -m venv $(CROSS)
+	$(CROSS)/bin/pip install -q --require-hashes -r requirements.lock
+	$(CROSS)/bin/pip install -q -r scripts/crosscheck-requirements.txt
+	$(CROSS)/bin/pip install -q --no-deps -e .
+	touch $(CROSS_STAMP)
+
+crosscheck: $(CROSS_STAMP)
+	$(CROSS)/bin/python scripts/crosscheck.py
+
 clean:
-	rm -rf $(VENV) $(LATEST) build *.egg-info
+	rm -rf $(VENV) $(LATEST) $(CROSS) build *.egg-info

@@ -47,25 +47,28 @@ PRESETS = [
         "Hopper wgmma FP8: 32 products + C aligned to 13 bits below the largest, "
         "truncated, e8m13 rz",
         "Khattak & Mikaitis 2025 (hardware probes of Hopper tensor cores); MMA-Sim "
-        "(arXiv 2511.10909, checked on H100); DeepSeek-V3 report 3.5.2 (about 14 bits kept)",
+        "(arXiv 2511.10909, checked on H100; make crosscheck); DeepSeek-V3 report 3.5.2 "
+        "(about 14 bits kept)",
         dict(_HOPPER),
     ),
     Preset(
         "ada",
         "Ada / L40S FP8 mma: 16-wide steps, 13 alignment bits, e8m13 rz",
-        "MMA-Sim's Ada model (16-wide fused steps, same alignment as Hopper)",
+        "MMA-Sim's Ada model (F = 13, RZ e8m13, 16 FP8 products per step); make crosscheck",
         dict(_HOPPER, fused=16),
     ),
     Preset(
         "b200",
         "Blackwell B200 warp-level mma.sync FP8: 32-wide, 31 alignment bits, fp32 rne",
-        "MMA-Sim's Blackwell warp-level model",
+        "the team contract (section 3); no hardware-checked source: MMA-Sim 2.1.1 has no "
+        "FP8 mma.sync on Blackwell, and its tcgen05 kind::f8f6f4 uses 25 bits rz",
         dict(fused=32, align_bits=31, scale_block=0),
     ),
     Preset(
         "mxfp8",
         "Blackwell mxf8f6f4.block_scale: UE8M0 block 32 per product, 25 bits, fp32 rz",
-        "OCP MX v1.0 (block 32, E8M0 scales); MMA-Sim's tcgen05 block-scale model",
+        "OCP MX v1.0 (block 32, E8M0 scales); MMA-Sim's block-scale model (F = 25, RZ "
+        "fp32, 32 per step); make crosscheck",
         dict(fused=32, align_bits=25, acc_round="rz", scale_block=32),
     ),
     Preset(
