@@ -76,9 +76,10 @@ def formats_table() -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in FORMATS:
+        roles = ", ".join(f.roles) or "planned"
         rows.append(
-            f"| `{f.name}` | {f.bits} | {', '.join(f.roles) or 'planned'} | {f.summary} | {f.bias} | "
-            f"{f.mbits} | {_specials(f)} | {f.max_finite:g} | {_pow2(f.min_subnormal)} |"
+            f"| `{f.name}` | {f.bits} | {roles} | {f.summary} | {f.bias} | {f.mbits} | "
+            f"{_specials(f)} | {f.max_finite:g} | {_pow2(f.min_subnormal)} |"
         )
     e = get_format("e8m13")
     rows.append(
