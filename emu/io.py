@@ -5,12 +5,24 @@ temporary file in its own directory, and only when every one of them is written 
 they renamed over their targets (a device or pipe such as /dev/null or /dev/stdout
 is written to directly, after the files).  A failure (bad data, a full disk, Ctrl-C) removes
 the temporary files and leaves every existing output as it was.
+
+No output overwrites an input.  A command runs inside :func:`command_inputs`, and every
+file it reads is registered with :func:`add_input` (the CLI registers each input option
+and argument as it parses them; :func:`load_npy` registers what it loads).  The one
+check, :func:`check_not_input`, called by :func:`check_writable` (early) and by
+:func:`save_all` (for every output and every file it would remove), refuses an output
+that is the same file as an input: same device and inode by ``os.stat``, so the same
+name, a symbolic link or a hard link to it, or ``/dev/stdin`` redirected from it.
+Nothing is written then.  Devices and pipes (``-o /dev/stdout``) are written through,
+never replaced, and are not checked.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
+import math
 import os
 import stat
 import tempfile
@@ -21,6 +33,56 @@ import numpy as np
 from emu.errors import UsageError
 
 TEMP_PREFIX = ".fp8emu-"
+
+# The inputs of the running command: [(what, path)], or None outside a command.
+_inputs: list | None = None
+
+
+@contextlib.contextmanager
+def command_inputs():
+    """The scope of one command: inputs registered inside it (:func:`add_input`) are
+    protected from its outputs.  Scopes nest (an inner one starts empty)."""
+    global _inputs
+    saved, _inputs = _inputs, []
+    try:
+        yield
+    finally:
+        _inputs = saved
+
+
+def add_input(path, what: str = "") -> None:
+    """Register a file the running command reads (``what``: the option naming it, or
+    ``""`` for an argument).  Outside :func:`command_inputs` this does nothing."""
+    if _inputs is None or path is None or os.fspath(path) == "":
+        return
+    _inputs.append((what, os.fspath(path)))
+
+
+def _identity(path):
+    """(device, inode) of an existing regular file (through links), else None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def check_not_input(path, what: str = "output") -> None:
+    """Refuse an output ``path`` that is the same file as an input of the running
+    command: UsageError ``WHAT PATH: would overwrite the input [OPTION] FILE``."""
+    if not _inputs:
+        return
+    ident = _identity(path)
+    if ident is None:
+        return
+    for in_what, in_path in _inputs:
+        if _identity(in_path) == ident:
+            name = f"{in_what} {in_path}" if in_what else in_path
+            same = "" if os.path.abspath(in_path) == os.path.abspath(path) else " (the same file)"
+            raise UsageError(
+                f"{what} {os.fspath(path)}: would overwrite the input {name}{same}; "
+                "write the output to another file"
+            )
 
 
 OPEN_ERRORS = {
@@ -42,21 +104,112 @@ def load_npy(path, what: str = "input") -> np.ndarray:
 
     Arrays of one-byte raw values (what ``np.save`` writes for an ml_dtypes float8
     array: ``|V1``, or ``<f1`` for float8_e5m2, which numpy cannot read back) are
-    returned as uint8: those bytes are the FP8 codes."""
+    returned as uint8: those bytes are the FP8 codes.  The header is checked first
+    (:func:`_npy_header`), so a malformed one, or one that promises more data than
+    the file holds, is an error before anything is allocated."""
+    add_input(path, what)
     try:
-        arr = np.load(path, allow_pickle=False)
+        head = _npy_header(path)
     except tuple(OPEN_ERRORS) as e:
         raise read_error(e, f"{what}: {path}") from None
-    except ValueError as e:
-        arr = _load_one_byte_floats(path) if "descr" in str(e) else None
-        if arr is None:
-            raise UsageError(f"{what}: {path}: not a readable .npy file ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except OSError as e:
+        raise read_error(e, f"{what}: {path}") from None
+    except _BadNpy as e:
         raise UsageError(f"{what}: {path}: not a readable .npy file ({e})") from None
+    try:
+        if head is not None and head[0] in _ONE_BYTE_FLOATS:
+            arr = _load_one_byte_floats(path, head)
+        else:
+            arr = np.load(path, allow_pickle=False)
+    except tuple(OPEN_ERRORS) as e:
+        raise read_error(e, f"{what}: {path}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, MemoryError, RecursionError) as e:
+        raise UsageError(f"{what}: {path}: not a readable .npy file ({_short(e)})") from None
     if isinstance(arr, np.lib.npyio.NpzFile):
         arr.close()
         raise UsageError(f"{what}: {path}: is an .npz archive, expected a single .npy array")
     return as_loaded(arr)
+
+
+class _BadNpy(ValueError):
+    """A malformed .npy header (the message is the reason)."""
+
+
+def check_npz_member(z, key: str) -> None:
+    """Check the .npy header of array ``key`` of an open np.load'ed .npz archive (as
+    :func:`load_npy` checks a file) before numpy reads it; ValueError (the reason)."""
+    name = key if key in z.zip.namelist() else key + ".npy"
+    with z.zip.open(name) as fh:
+        npy_header_of(fh, z.zip.getinfo(name).file_size)
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_MAX_NPY_HEADER = 10000  # numpy's own limit (np.load's max_header_size)
+_ONE_BYTE_FLOATS = ("<f1", "|f1", ">f1", "=f1")
+
+
+def _short(e, limit: int = 160) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _npy_header(path):
+    """``(descr, fortran_order, shape, data offset)`` of a .npy file, checked: a dict
+    of exactly those keys, a shape of non-negative integers, a known dtype, and data
+    that the file holds in full.  None when the file does not start with the .npy
+    magic (np.load then says what it is).  Raises _BadNpy, or OSError on reading."""
+    with open(path, "rb") as fh:
+        return npy_header_of(fh, os.fstat(fh.fileno()).st_size)
+
+
+def npy_header_of(fh, file_size: int):
+    """:func:`_npy_header` of an open binary stream of ``file_size`` bytes (a file, or
+    a member of an .npz archive), read from its start."""
+    if fh.read(6) != _NPY_MAGIC:
+        return None
+    ver = fh.read(2)
+    if len(ver) < 2 or ver[0] not in (1, 2, 3):
+        return None  # np.load names the version
+    size_bytes = fh.read(2 if ver[0] == 1 else 4)
+    hlen = int.from_bytes(size_bytes, "little")
+    if hlen > _MAX_NPY_HEADER:
+        raise _BadNpy(f"header of {hlen} bytes, at most {_MAX_NPY_HEADER}")
+    raw = fh.read(hlen)
+    if len(raw) < hlen:
+        raise _BadNpy(f"truncated header ({len(raw)} of {hlen} bytes)")
+    offset = 6 + 2 + len(size_bytes) + hlen
+    try:
+        head = ast.literal_eval(raw.decode("utf-8" if ver[0] == 3 else "latin1"))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, UnicodeDecodeError):
+        raise _BadNpy("the header is not a Python dict literal") from None
+    if not isinstance(head, dict) or set(head) != {"descr", "fortran_order", "shape"}:
+        keys = sorted(map(str, head)) if isinstance(head, dict) else type(head).__name__
+        raise _BadNpy(f"the header must have the keys descr, fortran_order, shape, got {keys}")
+    shape, fortran, descr = head["shape"], head["fortran_order"], head["descr"]
+    if not isinstance(shape, tuple) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise _BadNpy(f"shape is not a tuple of non-negative integers: {_short(repr(shape), 60)}")
+    if not isinstance(fortran, bool):
+        raise _BadNpy(f"fortran_order is not a valid bool: {_short(repr(fortran), 60)}")
+    if descr in _ONE_BYTE_FLOATS:
+        itemsize = 1
+    else:
+        try:
+            dtype = np.lib.format.descr_to_dtype(descr)
+        except Exception:  # numpy raises several kinds for a bad descriptor
+            raise _BadNpy(f"descr is not a valid dtype: {_short(repr(descr), 60)}") from None
+        if dtype.hasobject:
+            return descr, fortran, shape, offset  # np.load refuses it (no pickles)
+        itemsize = dtype.itemsize
+    count = math.prod(shape)
+    have = max(file_size - offset, 0)
+    if count * itemsize > have:
+        raise _BadNpy(
+            f"Failed to read all data for array. Expected {shape} = {count} elements of "
+            f"{itemsize} bytes, the file holds {have} bytes of data"
+        )
+    return descr, fortran, shape, offset
 
 
 def as_loaded(arr: np.ndarray) -> np.ndarray:
@@ -69,24 +222,14 @@ def as_loaded(arr: np.ndarray) -> np.ndarray:
     return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
-def _load_one_byte_floats(path):
+def _load_one_byte_floats(path, head):
     """The codes of a .npy whose descr is ``f1`` (an ml_dtypes float8_e5m2 array saved
-    by np.save) as uint8, or None when the file is anything else."""
-    try:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            size = int.from_bytes(fh.read(2 if version == (1, 0) else 4), "little")
-            head = ast.literal_eval(fh.read(size).decode("latin1"))
-            if head.get("descr") not in ("<f1", "|f1", ">f1", "=f1"):
-                return None
-            shape = tuple(int(d) for d in head["shape"])
-            n = int(np.prod(shape, dtype=np.int64))
-            data = np.fromfile(fh, np.uint8, count=n)
-    except (OSError, ValueError, SyntaxError, TypeError, KeyError, AttributeError):
-        return None
-    if data.size != n:
-        return None
-    return data.reshape(shape, order="F" if head.get("fortran_order") else "C")
+    by np.save) as uint8; ``head`` is its checked header (:func:`_npy_header`)."""
+    _, fortran, shape, offset = head
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = np.fromfile(fh, np.uint8, count=math.prod(shape))
+    return data.reshape(shape, order="F" if fortran else "C")
 
 
 def _native() -> str:
@@ -111,14 +254,22 @@ def _target_dir(path, what):
     return path, d
 
 
-def save_all(outputs) -> None:
+def save_all(outputs, remove=()) -> None:
     """Write several files atomically, all or nothing.
 
     ``outputs``: ``(path, data, what)`` triples, ``data`` being bytes, text or a
     numpy array (written as .npy), ``what`` the option naming the file in errors.
+    No output may be an input of the running command (:func:`check_not_input`).
     Every file is staged as a temporary file beside its target; only when all are
     staged are they renamed into place.  On any error the staged files are removed,
-    existing files are left untouched, and a UsageError names the failing output."""
+    existing files are left untouched, and a UsageError names the failing output.
+    ``remove``: ``(path, what)`` of files to delete once every output is in place
+    (files of an earlier run that this one does not write; missing ones are fine)."""
+    outputs, remove = list(outputs), list(remove)
+    for path, _, what in outputs:
+        check_not_input(path, what)
+    for path, what in remove:
+        check_not_input(path, what)
     staged, special = [], []
     try:
         for path, data, what in outputs:
@@ -146,6 +297,13 @@ def save_all(outputs) -> None:
             except OSError as e:
                 raise UsageError(f"{what} {path}: cannot write ({e.strerror or e})") from None
             staged.pop(0)
+        for path, what in remove:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise UsageError(f"{what} {path}: cannot remove ({e.strerror or e})") from None
         for path, data, what in special:
             try:
                 with open(path, "wb") as fh:
@@ -194,8 +352,10 @@ def save_text(path, text: str, what: str = "output") -> None:
 
 
 def check_writable(path, what: str = "output") -> None:
-    """Fail early (before a long run) when an output path cannot be written."""
+    """Fail early (before a long run) when an output path cannot be written, or is an
+    input of the running command."""
     path, d = _target_dir(path, what)
+    check_not_input(path, what)
     if os.path.isdir(path):
         raise UsageError(f"{what} {path}: is a directory")
     if _is_special(path):

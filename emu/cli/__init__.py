@@ -2,21 +2,58 @@
 when used, so that ``fp8emu --help`` and a warm start stay fast.
 
 Exit status: 0 success, 1 a check found differences, 2 usage or input error, 3 an
-internal error (a bug in fp8emu).  Errors are one line on stderr, never a traceback
-(set FP8EMU_TRACEBACK=1 to see the traceback of an internal error).
+internal error (a bug in fp8emu), 130 interrupted.  Errors are one line on stderr,
+never a traceback (set FP8EMU_TRACEBACK=1 to see the traceback of an internal error).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
+import signal
 import sys
-import warnings
 
-import click
+_INTERRUPTED = b"fp8emu: error: interrupted\n"
+_running = False  # main() is running a command: Ctrl-C raises KeyboardInterrupt there
 
-from emu import __version__
-from emu.errors import UsageError
+
+def _on_sigint(signum, frame):
+    """Ctrl-C in the console program.  While main() runs a command it raises
+    KeyboardInterrupt (main prints the one line, the writers remove their temporary
+    files); before that (modules still loading) and after, it prints the line and
+    exits 130 at once, so an early Ctrl-C never shows a traceback."""
+    if _running:
+        raise KeyboardInterrupt
+    try:
+        os.write(2, _INTERRUPTED)
+    finally:
+        os._exit(130)
+
+
+def install_sigint_handler() -> None:
+    """Install :func:`_on_sigint` (the console entry points call this first thing)."""
+    try:
+        signal.signal(signal.SIGINT, _on_sigint)
+    except (ValueError, OSError):  # not the main thread, or no signals here
+        pass
+
+
+def _is_console() -> bool:
+    """This process is the fp8emu program (``python -m emu.cli`` while its package
+    loads, or the ``fp8emu`` console script), not a program that imports emu.cli."""
+    argv0 = (getattr(sys, "argv", None) or [""])[0]
+    return argv0 == "-m" or os.path.basename(argv0).split(".")[0] in ("fp8emu", "fp8emu-script")
+
+
+if _is_console():  # as early as this package can: before click and the commands load
+    install_sigint_handler()
+
+import importlib  # noqa: E402
+import warnings  # noqa: E402
+
+import click  # noqa: E402
+
+from emu import __version__  # noqa: E402
+from emu.errors import UsageError  # noqa: E402
 
 # command name -> "module:attribute"; each module owns its commands.
 COMMANDS = {
@@ -30,6 +67,21 @@ COMMANDS = {
     "validate": "emu.cli.tools:validate_cmd",
     "vectors": "emu.cli.tools:vectors_cmd",
     "sweep": "emu.cli.tools:sweep_cmd",
+}
+
+# command name -> the parameters that name output files or directories.  Every other
+# file or directory parameter is an input: the CLI registers it as it parses it
+# (emu.io.add_input), and no output of the command may be the same file
+# (emu.io.check_not_input, in check_writable and save_all).
+OUTPUTS = {
+    "gemm": ("out_path",),
+    "quantize": ("out_path", "scales_path"),
+    "asm": ("out_path",),
+    "disasm": ("out_path",),
+    "compare": ("json_path",),
+    "validate": ("json_path",),
+    "vectors": ("out_dir",),
+    "sweep": ("csv_path", "plot_path"),
 }
 
 
@@ -61,7 +113,7 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         mod, attr = spec.split(":")
-        return _reject_empty_paths(getattr(importlib.import_module(mod), attr))
+        return _prepare_paths(getattr(importlib.import_module(mod), attr), OUTPUTS.get(name, ()))
 
 
 def _names_a_path(param) -> bool:
@@ -77,23 +129,37 @@ def _nonempty_path(ctx, param, value):
     return value
 
 
-def _reject_empty_paths(cmd):
-    """An empty file name (``--out ""``, an unset shell variable) is a usage error in
-    every command, never "option not given"."""
+def _input_path(ctx, param, value):
+    """Register an input file parameter's value(s) with emu.io (see OUTPUTS)."""
+    from emu.io import add_input
+
+    what = max(param.opts, key=len) if isinstance(param, click.Option) else ""
+    for v in value if isinstance(value, tuple) else (value,):
+        if v is not None:
+            add_input(v, what)
+    return value
+
+
+def _prepare_paths(cmd, outputs=()):
+    """Every file parameter of a command: an empty file name (``--out ""``, an unset
+    shell variable) is a usage error, never "option not given"; and each one not in
+    ``outputs`` is registered as an input of the command."""
     if getattr(cmd, "_fp8emu_paths_checked", False):
         return cmd
     for p in cmd.params:
         if _names_a_path(p):
-            inner = p.callback
-            p.callback = (
-                _nonempty_path
-                if inner is None
-                else lambda ctx, param, v, inner=inner: inner(
-                    ctx, param, _nonempty_path(ctx, param, v)
-                )
-            )
+            checks = [_nonempty_path] + ([] if p.name in outputs else [_input_path])
+            if p.callback is not None:
+                checks.append(p.callback)
+            p.callback = lambda ctx, param, v, checks=tuple(checks): _chain(ctx, param, v, checks)
     cmd._fp8emu_paths_checked = True
     return cmd
+
+
+def _chain(ctx, param, value, checks):
+    for check in checks:
+        value = check(ctx, param, value)
+    return value
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,10 +187,14 @@ def fail(msg: str, code: int = 2):
 
 def main(argv=None):
     """Console entry point: every error is one line on stderr, exit status 2 (3 for
-    an internal error).  numpy's RuntimeWarnings (overflow in a cast of the user's
-    own inf/huge data, ...) are not errors and are not printed."""
+    an internal error, 130 for Ctrl-C).  numpy's RuntimeWarnings (overflow in a cast
+    of the user's own inf/huge data, ...) are not errors and are not printed."""
+    global _running
+    from emu.io import command_inputs
+
     try:
-        with warnings.catch_warnings():
+        _running = True
+        with warnings.catch_warnings(), command_inputs():
             warnings.simplefilter("ignore", RuntimeWarning)
             rv = cli.main(args=argv, prog_name="fp8emu", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -166,6 +236,8 @@ def main(argv=None):
             "command line; FP8EMU_TRACEBACK=1 shows the traceback)",
             3,
         )
+    finally:
+        _running = False
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -1,5 +1,6 @@
 """``python -m emu.cli``: the fp8emu command line."""
 
-from emu.cli import main
+from emu.cli import install_sigint_handler, main
 
+install_sigint_handler()  # already done while emu.cli loaded; harmless twice
 main()

@@ -220,11 +220,13 @@ def run_cmd(
           --in SB=sb.npy --out D=d.npy
       fp8emu run examples/rounding_probe.s --trace
     """
-    from emu.io import check_writable, load_npy, same_file, save_all
+    from emu.io import add_input, check_writable, load_npy, same_file, save_all
     from emu.machine.asm import parse_defines
     from emu.machine.interp import Machine, load_program
 
     ins, outs = _pairs(inputs, "--in"), _pairs(outputs, "--out")
+    for name, path in ins.items():
+        add_input(path, f"--in {name}")
     for name, path in outs.items():
         check_writable(path, f"--out {name}")
     dup = same_file(outs.values())

@@ -441,7 +441,18 @@ def validate_cmd(
         c_path, d_path = pick(c_path, "c.txt"), pick(d_path, "d.txt", True)
         if config.scale_block:
             sa_path, sb_path = pick(sa_path, "sa.txt"), pick(sb_path, "sb.txt")
-        _note_manifest_config(dir_path, config)
+        from emu.io import add_input, check_not_input
+
+        for opt, p in (("--a", a_path), ("--b", b_path), ("--c", c_path), ("--d", d_path)):
+            add_input(p, opt)
+        for opt, p in (("--sa", sa_path), ("--sb", sb_path)):
+            add_input(p, opt)
+        add_input(os.path.join(dir_path, "manifest.json"), "--dir")
+        if json_path:
+            check_not_input(json_path, "--json")
+        note = _manifest_note(dir_path, config)
+    else:
+        note = None
     kw = dict(a_format=config.a_format, b_format=config.b_format, scale_block=config.scale_block)
     if npz_path:
         if a_path or b_path or d_path:
@@ -486,24 +497,27 @@ def validate_cmd(
             ],
         }
         save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n", "--json")
+    if note:  # only once the check has run: an error is the one line, without a note
+        click.echo(note, err=True)
     ctx.exit(0 if rep.ok else 1)
 
 
-def _note_manifest_config(dir_path, config) -> None:
-    """Warn on stderr when DIR/manifest.json was written under another config."""
+def _manifest_note(dir_path, config) -> str | None:
+    """The note for stderr when DIR/manifest.json was written under another config
+    (printed after the report, never before an error line)."""
     try:
         with open(os.path.join(dir_path, "manifest.json"), encoding="utf-8") as fh:
             made = json.load(fh).get("config", {})
-    except (OSError, ValueError, AttributeError):
-        return
-    diff = sorted(k for k, v in config.to_dict().items() if k in made and made[k] != v)
-    if diff:
-        click.echo(
-            f"note: {dir_path}/manifest.json was generated under another config "
-            f"(differs in {', '.join(diff)}); expected results are recomputed under "
-            f"the config given here",
-            err=True,
-        )
+        diff = sorted(k for k, v in config.to_dict().items() if k in made and made[k] != v)
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
+        return None
+    if not diff:
+        return None
+    return (
+        f"note: {dir_path}/manifest.json was generated under another config "
+        f"(differs in {', '.join(diff)}); expected results are recomputed under "
+        f"the config given here"
+    )
 
 
 def _bits(x: float) -> int:
@@ -545,7 +559,10 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     Writes $readmemh files (a.hex, b.hex, sa.hex, sb.hex: one case per line, element
     k in bits [8k+7:8k]; c.hex, d.hex: 8 hex digits), the text format of
     `fp8emu validate` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), config.toml and
-    manifest.json (the layout and the case names).
+    manifest.json (the layout and the case names).  DIR must be new, empty, or an
+    earlier output of this command: its files are replaced, and those the new run
+    does not write (sa.*, sb.* without scales) removed.  At most 65536 values per
+    dot product, 2^20 random cases, and 2^23 values (cases x K) in all.
 
     \b
     Examples:
@@ -553,8 +570,8 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
       fp8emu validate --config vec_h100/config.toml --dir vec_h100
       fp8emu vectors --config my_chip.toml --k 256 --random 1000 --out vec
     """
-    from emu.io import save_all
-    from emu.toolkit.vectors import generate, render
+    from emu.io import check_not_input, save_all
+    from emu.toolkit.vectors import FILE_NAMES, earlier_files, generate, render
 
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError(f"--out {out_dir}: exists and is not a directory")
@@ -564,15 +581,22 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     where = out_dir if os.path.isdir(out_dir) else parent
     if not os.access(where, os.W_OK):
         raise UsageError(f"--out {out_dir}: directory {where} is not writable")
+    for name in FILE_NAMES:  # before the work: no file of the directory is an input
+        check_not_input(os.path.join(out_dir, name), "--out")
+    earlier = earlier_files(out_dir)
     cases, skipped = generate(config, k, n_random, seed, directed_cases=not no_directed)
     files = render(cases, config, skipped, seed)
+    stale = [(os.path.join(out_dir, n), "--out") for n in earlier if n not in files]
     created = not os.path.exists(out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise UsageError(f"--out {out_dir}: cannot create the directory ({e.strerror})") from None
-    try:  # every file or none of them
-        save_all([(os.path.join(out_dir, name), text, "--out") for name, text in files.items()])
+    try:  # every file or none of them; then the earlier run's other files go
+        save_all(
+            [(os.path.join(out_dir, name), text, "--out") for name, text in files.items()],
+            remove=stale,
+        )
     except BaseException:
         if created:
             try:

@@ -16,6 +16,12 @@ Expressions: integers (``42``, ``0x2a``, ``0b101``, ``1_000``), floats (``1.5``,
 ``0x1.8p-7``, ``inf``, ``nan``), symbols, ``( )`` and ``** * / // % + - << >> & ^ |
 ~`` with Python's precedence; ``/`` of two integers is exact when it divides, else a
 float.  Labels are byte addresses: code labels in the program, data labels in memory.
+Limits (each an error at the line and column): integers of at most 4096 bits (literals
+and every intermediate value), floats within float64 (a float context such as
+``.float`` or ``.e4m3`` takes an integer only within float64's range), real results
+(no complex powers), and at most :data:`MAX_NESTING` levels of parentheses, unary
+operators and ``**`` chains in one expression.  Symbol names have at most 255
+characters (the object file's name length is a byte).
 
 Every error is ``file:line:col: error: expected ...``.  Two passes: the first lays
 out code and data (sizes may use symbols defined above them), the second encodes.
@@ -36,7 +42,10 @@ from emu.machine.objfile import (
     DTYPES,
     MAX_ADDR,
     MAX_DIM,
+    MAX_NAME,
     NAME_RE,
+    REGISTER_RE,
+    RESERVED_NAMES,
     ObjectFile,
     Symbol,
 )
@@ -44,8 +53,8 @@ from emu.machine.table import CONFIG_FIELDS, CONFIG_VALUE_RULES, OPS, SPELLINGS,
 from emu.numerics.formats import formats_with_role
 
 MAX_DATA = MAX_ADDR
-RESERVED = {"k", "exact", "true", "false", "inf", "nan"}
-_REG_RE = re.compile(r"^(x|t|acc|s)(\d+)$")
+RESERVED = RESERVED_NAMES
+_REG_RE = REGISTER_RE
 
 
 class AsmError(UsageError):
@@ -93,6 +102,10 @@ _BINARY = {
     "**": 8,
 }
 _UNARY_PREC = 7
+MAX_BITS = 4096  # integers in expressions
+MAX_NESTING = 100  # parentheses, unary operators and ** chains in one expression
+# longest literal of each integer kind that can be within MAX_BITS
+_MAX_DIGITS = {"dec": 1234, 16: MAX_BITS // 4, 2: MAX_BITS, 8: -(-MAX_BITS // 3)}
 
 
 def _tokens(text: str, loc: Loc):
@@ -114,6 +127,7 @@ class _Expr:
         self.text, self.loc, self.lookup = text, loc, lookup
         self.toks = _tokens(text, loc)
         self.i = 0
+        self.depth = 0
 
     def parse(self):
         if not self.toks:
@@ -130,6 +144,19 @@ class _Expr:
         return self.toks[self.i] if self.i < len(self.toks) else None
 
     def expr(self, min_prec):
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                t = self.peek()
+                raise self.loc.at(t[2] if t else len(self.text)).error(
+                    f"expected an expression nested at most {MAX_NESTING} deep "
+                    "(parentheses, unary operators, ** chains)"
+                )
+            return self._expr(min_prec)
+        finally:
+            self.depth -= 1
+
+    def _expr(self, min_prec):
         left = self.unary()
         while True:
             t = self.peek()
@@ -141,8 +168,12 @@ class _Expr:
             self.i += 1
             right = self.expr(prec if t[1] == "**" else prec + 1)
             left = self.apply(t, left, right)
-            if isinstance(left, int) and left.bit_length() > 4096:
-                raise self.loc.at(t[2]).error("expected a smaller value (over 4096 bits)")
+            if isinstance(left, int) and left.bit_length() > MAX_BITS:
+                raise self.loc.at(t[2]).error(f"expected a smaller value (over {MAX_BITS} bits)")
+            if isinstance(left, complex):
+                raise self.loc.at(t[2]).error(
+                    f"expected a real result, {t[1]!r} gives a complex number"
+                )
 
     def unary(self):
         t = self.peek()
@@ -164,14 +195,27 @@ class _Expr:
                 raise self.loc.at(t[2] if t else len(self.text)).error("expected ')'")
             self.i += 1
             return v
-        if kind == "dec":
-            return int(s.replace("_", ""))
-        if kind == "int":
-            return int(s.replace("_", ""), 0)
+        if kind in ("dec", "int"):
+            digits = s.replace("_", "")
+            base = 10 if kind == "dec" else {"x": 16, "b": 2, "o": 8}[digits[1].lower()]
+            body = digits if kind == "dec" else digits[2:]
+            if not body:
+                raise self.loc.at(pos).error(f"expected digits after {s!r}")
+            v = None
+            if len(body.lstrip("0")) <= _MAX_DIGITS["dec" if base == 10 else base]:
+                v = int(body, base)
+            if v is None or v.bit_length() > MAX_BITS:
+                raise self.loc.at(pos).error(f"expected a smaller value (over {MAX_BITS} bits)")
+            return v
         if kind == "float":
             return float(s.replace("_", ""))
         if kind == "hexfloat":
-            return float.fromhex(s.replace("_", ""))
+            try:
+                return float.fromhex(s.replace("_", ""))
+            except OverflowError:
+                raise self.loc.at(pos).error(
+                    f"expected a float within float64 range, got {s!r}"
+                ) from None
         if kind == "name":
             if s == "inf":
                 return math.inf
@@ -223,6 +267,17 @@ class _Expr:
             raise where.error("expected a smaller value (overflow)") from None
 
 
+def _real(v, loc: Loc, fmt: str) -> float:
+    """An expression's value in a float context (an integer beyond float64 is out of
+    any format's range)."""
+    try:
+        return float(v)
+    except OverflowError:
+        raise loc.error(
+            f"expected a value within {fmt} range, got an integer of {v.bit_length()} bits"
+        ) from None
+
+
 # ---------------------------------------------------------------------- lines
 @dataclass
 class _Stmt:
@@ -270,8 +325,10 @@ def _split_operands(text: str, base: Loc):
 
 
 def _check_name(name: str, loc: Loc) -> None:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise loc.error(f"expected a symbol name (letters, digits, _), got {name!r}")
+    if len(name) > MAX_NAME:
+        raise loc.error(f"expected a symbol name of at most {MAX_NAME} characters, got {len(name)}")
     if _REG_RE.match(name) or name in RESERVED:
         raise loc.error(f"expected a symbol name, {name!r} is a reserved word or register name")
 
@@ -588,14 +645,14 @@ class Assembler:
                 v = self.eval_int(text, loc, -(1 << 31), (1 << 32) - 1, what="a 32-bit word")
                 out += (v & 0xFFFFFFFF).to_bytes(4, "little")
             elif kind == "float":
-                v = self.eval(text, loc)
+                v = _real(self.eval(text, loc), loc, "fp32")
                 with np.errstate(over="ignore"):
                     f = np.float32(v)
                 if math.isinf(f) and not math.isinf(v):
                     raise loc.error(f"expected a value within fp32 range, got {v!r}")
                 out += f.astype("<f4").tobytes()
             else:
-                out.append(self.fp8_code(kind, self.eval(text, loc), loc))
+                out.append(self.fp8_code(kind, _real(self.eval(text, loc), loc, kind), loc))
         return bytes(out)
 
     @staticmethod
@@ -647,7 +704,7 @@ def parse_defines(items) -> dict:
     for item in items:
         name, eq, value = item.partition("=")
         name = name.strip()
-        if not eq or not NAME_RE.match(name):
+        if not eq or not NAME_RE.fullmatch(name):
             raise UsageError(f"-D {item!r}: expected NAME=VALUE")
         try:
             out[name] = _Expr(value.strip(), Loc("-D", 1, 1), lambda s: None).parse()

@@ -285,7 +285,7 @@ class Machine:
         sym = self._buffer(name, what)
         storage = np.dtype(DTYPES[sym.dtype][0])
         raw = self.mem[sym.addr : sym.addr + sym.nbytes].copy()
-        return raw.view(storage).astype(storage.newbyteorder("=")).reshape(sym.shape)
+        return raw.view(storage).astype(storage.newbyteorder("="), copy=False).reshape(sym.shape)
 
     # ------------------------------------------------------------ helpers for handlers
     def config(self) -> MacConfig:

@@ -20,9 +20,14 @@ Layout (all integers little-endian; every record is padded to a multiple of 8 by
 Segments are the initialised data (memory starts zeroed): disjoint, in address
 order, adjacent ones merged.  Buffers are the program's named input/output arrays.
 Loader errors name the byte offset where the problem is.  The loader accepts only
-what the assembler can produce (data below 2^48, buffer dimensions 1..2^32, buffers
-64-byte aligned, symbol names unique), so the disassembly of any loadable object
-assembles again.
+what the assembler can produce, so that every loadable object disassembles to source
+that assembles back to the same bytes: instruction words in their one encoding;
+segments non-empty, in address order, neither overlapping nor adjoining (the
+assembler merges adjacent data), below 2^48; zero padding and reserved bytes; symbol
+names the assembler takes (unique, at most 255 characters, not a register name or a
+reserved word); code labels first, then data labels and buffers, each group in
+address order; code labels at an instruction of the program or just after its last
+one; data below 2^48; buffers 64-byte aligned with dimensions 1..2^32.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emu.machine.encoding import IllegalInstruction, decode
+from emu.machine.encoding import IllegalInstruction, decode, encode
 from emu.numerics.formats import FORMATS
 
 MAGIC = b"FP8X"
@@ -61,7 +66,22 @@ DTYPE_NAMES = tuple(DTYPES)
 BUFFER_ALIGN = 64  # buffers start at multiples of this
 MAX_ADDR = 1 << 48  # data (segments, labels, buffers) lies below this
 MAX_DIM = 1 << 32  # largest buffer dimension
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # use fullmatch ($ allows a final "\n")
+REGISTER_RE = re.compile(r"^(x|t|acc|s)(\d+)$")  # register names are no symbol names
+RESERVED_NAMES = frozenset({"k", "exact", "true", "false", "inf", "nan"})
+MAX_NAME = 255  # the name length is a byte
+WORD = 8  # bytes per instruction word (pc = 8 * index)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a symbol name (the assembler's rule), or None."""
+    if not NAME_RE.fullmatch(name):
+        return "expected letters, digits and _, not starting with a digit"
+    if len(name) > MAX_NAME:
+        return f"longer than {MAX_NAME} characters"
+    if REGISTER_RE.fullmatch(name) or name in RESERVED_NAMES:
+        return "a reserved word or register name"
+    return None
 
 
 class ObjectError(ValueError):
@@ -146,9 +166,15 @@ class ObjectFile:
             at = r.pos
             w = r.u64("instruction word")
             try:
-                decode(w)
+                ins = decode(w)
             except IllegalInstruction as e:
                 r.fail(at, f"illegal instruction word {w:#018x} at pc={at - HEADER.size:#x}: {e}")
+            if encode(ins) != w:
+                r.fail(
+                    at,
+                    f"instruction word {w:#018x} at pc={at - HEADER.size:#x} is not in its "
+                    f"encoding ({encode(ins):#018x}; unused bits must be zero)",
+                )
             words.append(w)
         segments, end = [], -1
         for _ in range(nseg):
@@ -156,12 +182,22 @@ class ObjectFile:
             addr, n = r.u64("segment address"), r.u64("segment length")
             if addr <= end:
                 r.fail(at, f"segment at {addr:#x} overlaps or precedes the previous one")
+            if addr == end + 1 and segments:
+                r.fail(
+                    at,
+                    f"segment at {addr:#x} adjoins the previous one "
+                    "(the assembler merges adjacent data into one segment)",
+                )
+            if n == 0:
+                r.fail(at + 8, f"segment at {addr:#x} is empty")
             if addr + n > MAX_ADDR:
                 r.fail(at, f"segment at {addr:#x} of {n} bytes ends beyond 2^48")
-            payload = r.take(n + len(_pad(n)), "segment data")[:n]
-            segments.append((addr, bytes(payload)))
+            payload = r.take(n + len(_pad(n)), "segment data")
+            r.zero_padding(payload, n, at + 16, "segment data")
+            segments.append((addr, bytes(payload[:n])))
             end = addr + n - 1
         symbols, names = [], set()
+        last = {}  # group -> address of the group's previous symbol
         for _ in range(nsym):
             at = r.pos
             kind, dt, ndim, nlen, res = struct.unpack("<BBBBI", r.take(8, "symbol record"))
@@ -172,13 +208,18 @@ class ObjectFile:
                 r.fail(at, "malformed symbol record")
             shape = tuple(r.u64("symbol dims") for _ in range(ndim))
             name_at = r.pos
-            raw = r.take(nlen + len(_pad(nlen)), "symbol name")[:nlen]
+            raw = r.take(nlen + len(_pad(nlen)), "symbol name")
+            r.zero_padding(raw, nlen, name_at, "symbol name")
+            raw = raw[:nlen]
             try:
                 name = raw.decode("ascii")
             except UnicodeDecodeError:
                 name = ""
-            if not NAME_RE.match(name):
+            if not NAME_RE.fullmatch(name):
                 r.fail(name_at, f"bad symbol name {raw!r}")
+            why = name_problem(name)
+            if why:
+                r.fail(name_at, f"symbol name {name!r} is {why}")
             k = SYMBOL_KINDS[kind]
             if name in names:
                 r.fail(name_at, f"symbol {name!r} is defined twice")
@@ -191,6 +232,22 @@ class ObjectFile:
                 r.fail(at + 8, f"buffer {name} at {addr:#x} is not {BUFFER_ALIGN}-byte aligned")
             if k != "code" and addr > MAX_ADDR:
                 r.fail(at + 8, f"{k} symbol {name} at {addr:#x} lies beyond 2^48")
+            if k == "code" and (addr % WORD or addr > WORD * nw):
+                r.fail(
+                    at + 8,
+                    f"code label {name} at {addr:#x} is not at an instruction of the program "
+                    f"(multiples of {WORD} up to {WORD * nw:#x})",
+                )
+            group = "code" if k == "code" else "data"
+            if group == "code" and "data" in last:
+                r.fail(at, f"code label {name} after data symbols (code labels come first)")
+            if addr < last.get(group, 0):
+                r.fail(
+                    at + 8,
+                    f"{k} symbol {name} at {addr:#x} is out of address order (after one "
+                    f"at {last[group]:#x}; the assembler sorts symbols by address)",
+                )
+            last[group] = addr
             sym = Symbol(name, k, addr, DTYPE_NAMES[dt] if k == "buffer" else "", shape)
             if sym.addr + sym.nbytes > MAX_ADDR:
                 r.fail(at + 8, f"buffer {name} at {addr:#x} of {sym.nbytes} bytes ends beyond 2^48")
@@ -199,6 +256,8 @@ class ObjectFile:
             r.fail(r.pos, f"{len(data) - r.pos} unexpected bytes after the last record")
         if zlib.crc32(data[HEADER.size :]) != crc:
             r.fail(20, "CRC-32 mismatch: the file is corrupt")
+        if r.bad_padding is not None:  # after the CRC: a corrupt file says so first
+            r.fail(*r.bad_padding)
         return cls(words, segments, symbols)
 
 
@@ -213,6 +272,7 @@ def _pad(n: int) -> bytes:
 class _Reader:
     def __init__(self, data):
         self.data, self.pos = data, 0
+        self.bad_padding = None  # (offset, message) of the first non-zero padding byte
 
     @staticmethod
     def fail(at, msg):
@@ -229,3 +289,10 @@ class _Reader:
 
     def u64(self, what):
         return struct.unpack("<Q", self.take(8, what))[0]
+
+    def zero_padding(self, chunk, n, start, what):
+        """Note the first non-zero byte of ``chunk`` after its first ``n`` (the
+        padding to 8 bytes; ``start``: the file offset of chunk)."""
+        for i in range(n, len(chunk)):
+            if chunk[i] and self.bad_padding is None:
+                self.bad_padding = (start + i, f"padding after the {what} is not zero")

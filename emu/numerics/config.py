@@ -75,6 +75,8 @@ class MacConfig(_Fields):
             raise UsageError(f"{path}: malformed TOML: {e}") from None
         except UnicodeDecodeError as e:
             raise UsageError(f"{path}: malformed TOML: not UTF-8 text (byte {e.start})") from None
+        except ValueError:  # tomllib lets int() refuse an integer of over 4300 digits
+            raise UsageError(f"{path}: malformed TOML: an integer of over 4300 digits") from None
         try:
             base = None
             if "preset" in data:

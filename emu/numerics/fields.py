@@ -30,6 +30,10 @@ from emu.numerics.formats import ROUND_MODES, formats_with_role, get_format
 # e5m2 products with two 2**127 / 2**-127 scales), so this bound only keeps the
 # numbers sane; it is not a limit of the datapath model.
 MAX_ALIGN_BITS = 1024
+# The bound of the other integer fields (fused, scale_block, promote_every): far above
+# any K that fits in memory, and within what the kernels take (int64 arithmetic, the
+# products of a step in a float64 window) and the ISA's 32-bit ``cfg`` values.
+MAX_INT = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ FIELDS = (
         "products per fused step (`k`: the whole K)",
         "2.1",
         minimum=1,
+        maximum=MAX_INT,
         special="k",
     ),
     Field(
@@ -96,12 +101,19 @@ FIELDS = (
     Field("acc_round", "enum", "rne", "rounding into acc_format", "2.1 step 5", ROUND_MODES),
     Field("acc_subnormals", "bool", True, "keep (true) or flush subnormal results", "2.1 step 5"),
     Field("c_in_alignment", "bool", True, "the accumulator joins the alignment", "2.1 step 2"),
-    Field("scale_block", "int", 128, "K values sharing one UE8M0 scale (0: no scales)", "2.3"),
+    Field(
+        "scale_block",
+        "int",
+        128,
+        "K values sharing one UE8M0 scale (0: no scales)",
+        "2.3",
+        maximum=MAX_INT,
+    ),
     Field("scale_apply", "enum", "product", "where scales act", "2.3", ("product", "promotion")),
     Field(
         "scale_b_tile", "int", 0, "0: B scales per column; 128: per 128x128 tile", "2.3", (0, 128)
     ),
-    Field("promote_every", "int", 0, "promotion interval in k (0: never)", "2.4"),
+    Field("promote_every", "int", 0, "promotion interval in k (0: never)", "2.4", maximum=MAX_INT),
     Field("promote_format", "format", "fp32", "the outer accumulator's format", "2.4", "acc"),
     Field("promote_round", "enum", "rne", "rounding into promote_format", "2.4", ROUND_MODES),
 )
@@ -130,24 +142,53 @@ def coerce(name: str, v):
             return v
         if isinstance(v, str) and v.strip().lower() in _BOOL:
             return _BOOL[v.strip().lower()]
-        raise UsageError(f"{name}: expected true or false, got {v!r}")
+        raise UsageError(f"{name}: expected true or false, got {_show(v)}")
     if f.type == "int":
         extra = f" or {f.special!r}" if f.special else ""
         if isinstance(v, str) and f.special and v.strip().lower() == f.special:
             return f.special
         if isinstance(v, bool) or not isinstance(v, int | str):
-            raise UsageError(f"{name}: expected an integer{extra}, got {v!r}")
-        if isinstance(v, int):
-            return v
-        for base in (10, 0):  # decimal with leading zeros, then 0x.., 0b..
-            try:
-                return int(v.strip(), base)
-            except ValueError:
-                pass
-        raise UsageError(f"{name}: expected an integer{extra}, got {v!r}")
+            raise UsageError(f"{name}: expected an integer{extra}, got {_show(v)}")
+        if isinstance(v, str):
+            text = v.strip()
+            digits = text.replace("_", "").lstrip("+-")
+            if len(digits) > 40 and digits.isdigit():  # int() refuses over 4300 digits
+                _raise_range(f, text.startswith("-"), f"a {len(digits)}-digit number")
+            for base in (10, 0):  # decimal with leading zeros, then 0x.., 0b..
+                try:
+                    v = int(text, base)
+                    break
+                except ValueError:
+                    pass
+            else:
+                raise UsageError(f"{name}: expected an integer{extra}, got {_show(v)}")
+        if v.bit_length() > 64:  # refused here: later messages would print all its digits
+            _raise_range(f, v < 0, _show(v))
+        return v
     if not isinstance(v, str):
-        raise UsageError(f"{name}: expected a string, got {v!r}")
+        raise UsageError(f"{name}: expected a string, got {_show(v)}")
     return v.strip().lower()
+
+
+def _raise_range(f: Field, negative: bool, shown: str):
+    """The range error of int field f for a value shown as ``shown`` (as check_value
+    words it)."""
+    if f.values:
+        raise UsageError(f"{f.name} must be {' or '.join(map(str, f.values))}, got {shown}")
+    if negative or f.maximum is None:
+        extra = f" or {f.special!r}" if f.special else ""
+        raise UsageError(f"{f.name} must be an integer >= {f.minimum}{extra}, got {shown}")
+    alt = f" (or {f.special!r})" if f.special else ""
+    raise UsageError(f"{f.name} must be at most {f.maximum}{alt}, got {shown}")
+
+
+def _show(v) -> str:
+    """A value for an error message: repr, but a huge integer by its size (str() of
+    one over 4300 digits raises) and a long text cut short."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 128:
+        return f"an integer of {v.bit_length()} bits"
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_value(f: Field, v) -> None:
@@ -160,12 +201,12 @@ def check_value(f: Field, v) -> None:
             return
         extra = f" or {f.special!r}" if f.special else ""
         if isinstance(v, bool) or not isinstance(v, int) or v < f.minimum:
-            raise UsageError(f"{f.name} must be an integer >= {f.minimum}{extra}, got {v!r}")
+            raise UsageError(f"{f.name} must be an integer >= {f.minimum}{extra}, got {_show(v)}")
         if f.maximum is not None and v > f.maximum:
             alt = f" (or {f.special!r})" if f.special else ""
-            raise UsageError(f"{f.name} must be at most {f.maximum}{alt}, got {v}")
+            raise UsageError(f"{f.name} must be at most {f.maximum}{alt}, got {_show(v)}")
         if f.values and v not in f.values:
-            raise UsageError(f"{f.name} must be {' or '.join(map(str, f.values))}, got {v!r}")
+            raise UsageError(f"{f.name} must be {' or '.join(map(str, f.values))}, got {_show(v)}")
     elif not isinstance(v, str):
         raise UsageError(f"{f.name} must be a name (string), got {v!r}")
     elif f.type == "enum":

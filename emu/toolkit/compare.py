@@ -35,6 +35,36 @@ REFERENCES = ("exact", "exact-fp32", "numpy-fp32")
 METRICS = ("max_abs", "max_rel", "median_rel", "normwise", "bit_exact", "max_ulp")
 
 
+# Bounds of generated problems (compare, sweep), checked before anything is drawn:
+# values of A (m x k) and of B (k x n), of D (m x n: the exact reference sums each
+# one in Python), and multiply-accumulates (m x n x k: about a minute of work).
+MAX_OPERAND_VALUES = 1 << 24
+MAX_RESULT_VALUES = 1 << 20
+MAX_MACS = 1 << 32
+
+
+def check_size(m: int, n: int, k: int, opt=lambda name: f"--{name}") -> None:
+    """UsageError naming the options unless a generated m x k by k x n problem is
+    within :data:`MAX_OPERAND_VALUES`, :data:`MAX_RESULT_VALUES` and :data:`MAX_MACS`.
+    ``opt(name)`` spells a dimension's option (``--m``; a sweep says ``m``)."""
+    m, n, k = int(m), int(n), int(k)
+    for what, (p, x), (q, y), limit in (
+        ("A", ("m", m), ("k", k), MAX_OPERAND_VALUES),
+        ("B", ("k", k), ("n", n), MAX_OPERAND_VALUES),
+        ("D", ("m", m), ("n", n), MAX_RESULT_VALUES),
+    ):
+        if x * y > limit:
+            raise UsageError(
+                f"{opt(p)} {x} x {opt(q)} {y}: the generated {what} would have {x * y} "
+                f"values, at most {limit}"
+            )
+    if m * n * k > MAX_MACS:
+        raise UsageError(
+            f"{opt('m')} {m} x {opt('n')} {n} x {opt('k')} {k} = {m * n * k} "
+            f"multiply-accumulates, at most {MAX_MACS} (about a minute of work)"
+        )
+
+
 def generate(dist: str, m: int, n: int, k: int, seed: int = 0, mean: float = 0.0):
     """Random FP32 inputs x (m, k) and y (k, n), reproducible from ``seed``.
 
@@ -49,6 +79,7 @@ def generate(dist: str, m: int, n: int, k: int, seed: int = 0, mean: float = 0.0
             raise UsageError(f"--{name} must be >= 1, got {v}")
     if int(seed) < 0:
         raise UsageError(f"--seed must be >= 0, got {seed}")
+    check_size(m, n, k)
     rng = np.random.default_rng(seed)
 
     def draw(shape):

@@ -15,7 +15,15 @@ import itertools
 
 from emu.errors import UsageError
 from emu.numerics.config import FIELD_NAMES, coerce
-from emu.toolkit.compare import DISTS, REFERENCES, References, generate, quantize_for, run_emulator
+from emu.toolkit.compare import (
+    DISTS,
+    REFERENCES,
+    References,
+    check_size,
+    generate,
+    quantize_for,
+    run_emulator,
+)
 from emu.toolkit.metrics import error_metrics, result_format
 
 INPUT_KNOBS = {
@@ -92,6 +100,10 @@ def _point(base, inputs: dict, assignment):
     for knob, lo in (("m", 1), ("n", 1), ("k", 1), ("seed", 0)):
         if inp[knob] < lo:
             raise UsageError(f"sweep point {where}: {knob} must be >= {lo}, got {inp[knob]}")
+    try:
+        check_size(inp["m"], inp["n"], inp["k"])
+    except UsageError as e:
+        raise UsageError(f"sweep point {where}: {e}") from None
     if inp["dist"] not in DISTS:
         raise UsageError(
             f"sweep point {where}: dist must be one of {', '.join(DISTS)}, got {inp['dist']!r}"

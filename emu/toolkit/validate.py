@@ -224,6 +224,11 @@ def _same_count(rows, n, path, ref):
         raise UsageError(f"{path}: {len(rows)} test cases, but {ref} has {n}")
 
 
+def _short(e, limit: int = 160) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     """Read an .npz archive with arrays a, b, d and optional c, sa, sb: test cases
     (a, b: cases x K; d: cases), or a whole GEMM (a: M x K, b: K x N, d and c: M x N,
@@ -231,23 +236,48 @@ def read_npz(path, *, a_format="e4m3", b_format="e4m3", scale_block=0):
     import zipfile
     import zlib
 
-    from emu.io import OPEN_ERRORS, as_loaded
+    from emu.io import OPEN_ERRORS, add_input, as_loaded, check_npz_member
 
+    add_input(path, "--npz")
+    try:
+        with open(path, "rb") as fh:
+            single = fh.read(6) == b"\x93NUMPY"
+    except tuple(OPEN_ERRORS) as e:
+        raise read_error(e, f"--npz: {path}") from None
+    except OSError as e:
+        raise read_error(e, f"--npz: {path}") from None
+    if single:  # not loaded: a single array, whatever its header says
+        raise UsageError(f"--npz: {path}: is a single .npy array, expected an .npz archive")
     try:
         z = np.load(path, allow_pickle=False)
     except tuple(OPEN_ERRORS) as e:
         raise read_error(e, f"--npz: {path}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise UsageError(f"--npz: {path}: not a readable .npz archive ({e})") from None
+        raise UsageError(f"--npz: {path}: not a readable .npz archive ({_short(e)})") from None
     if not hasattr(z, "files"):
         raise UsageError(f"--npz: {path}: is a single .npy array, expected an .npz archive")
     with z:
         arr = {}
         for k in z.files:
             try:
+                check_npz_member(z, k)  # its header first: no huge or malformed one
                 v = z[k]
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-                raise UsageError(f"--npz: {path}: array {k!r} is not readable ({e})") from None
+            except (
+                OSError,
+                ValueError,
+                EOFError,
+                zipfile.BadZipFile,
+                zlib.error,
+                SyntaxError,
+                MemoryError,
+                RecursionError,
+                NotImplementedError,  # a compression method zipfile lacks
+            ) as e:
+                raise UsageError(
+                    f"--npz: {path}: array {k!r} is not readable ({_short(e)})"
+                ) from None
+            if not isinstance(v, np.ndarray):  # numpy returns other members as bytes
+                raise UsageError(f"--npz: {path}: member {k!r} is not a .npy array")
             arr[k] = as_loaded(v)
     for k in ("a", "b", "d"):
         if k not in arr:

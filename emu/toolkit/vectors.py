@@ -14,11 +14,25 @@ Files (see :func:`render`): ``$readmemh`` hex files with one case per line (A, B
 scales packed, element k in bits [8k+7:8k]), C and D as 8 hex digits, the text format
 of ``fp8emu validate`` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), ``config.toml``
 and ``manifest.json``.
+
+Sizes are bounded before anything is generated: K at most :data:`MAX_K`, at most
+:data:`MAX_RANDOM` random cases, and (directed + random cases) x K at most
+:data:`MAX_VALUES` values per operand (about 25 s and 200 MB of files at the limit).
+
+The output directory belongs to the writer (:func:`earlier_files`): it may be new,
+empty, or hold an earlier run of ``fp8emu vectors`` (its manifest.json says so).
+Another non-empty directory is refused.  Into an earlier run's directory, the new
+files replace the old ones and the files of the old manifest that the new run does
+not write (``sa.*``, ``sb.*`` when the new config has no scales) are removed once
+every new file is in place, so the directory never mixes two runs.  Files that are
+not the writer's (an RTL dump placed beside the vectors) are left alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import numpy as np
 
@@ -27,6 +41,72 @@ from emu.numerics.formats import canonical_nan, fmt, round_array, values_to_code
 from emu.numerics.operands import n_blocks
 from emu.toolkit.metrics import result_format
 from emu.toolkit.validate import Cases, emulate, write_text
+
+MAX_K = 1 << 16  # values per dot product
+MAX_RANDOM = 1 << 20  # random cases
+MAX_VALUES = 1 << 23  # cases x K (values of A, and of B)
+
+# Every file the writer may put into its directory (render() writes a subset).
+FILE_NAMES = (
+    "a.hex",
+    "b.hex",
+    "c.hex",
+    "d.hex",
+    "sa.hex",
+    "sb.hex",
+    "a.txt",
+    "b.txt",
+    "c.txt",
+    "d.txt",
+    "sa.txt",
+    "sb.txt",
+    "config.toml",
+    "manifest.json",
+)
+_GENERATOR_RE = re.compile(r"^fp8emu \S+ vectors$")
+
+
+def earlier_files(out_dir: str, what: str = "--out") -> list:
+    """The files of an earlier ``fp8emu vectors`` run in ``out_dir`` (names of
+    :data:`FILE_NAMES` that exist there); [] for a missing or empty directory.
+    UsageError for a non-empty directory without a manifest.json of fp8emu vectors."""
+    try:
+        entries = os.listdir(out_dir)
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise UsageError(f"{what} {out_dir}: cannot read the directory ({e.strerror})") from None
+    if not entries:
+        return []
+    try:
+        with open(os.path.join(out_dir, "manifest.json"), encoding="utf-8") as fh:
+            manifest = json.load(fh)
+        ours = isinstance(manifest, dict) and bool(
+            _GENERATOR_RE.match(str(manifest.get("generator", "")))
+        )
+    except (OSError, ValueError, RecursionError):
+        ours = False
+    if not ours:
+        raise UsageError(
+            f"{what} {out_dir}: the directory is not empty and holds no earlier "
+            "fp8emu vectors (no manifest.json of theirs); give a new or empty directory"
+        )
+    return [n for n in FILE_NAMES if os.path.isfile(os.path.join(out_dir, n))]
+
+
+def check_size(K: int, n_random: int, n_directed: int | None = None) -> None:
+    """UsageError naming the option unless K, n_random and (when known) the number
+    of cases times K are within :data:`MAX_K`, :data:`MAX_RANDOM`, :data:`MAX_VALUES`."""
+    if K > MAX_K:
+        raise UsageError(f"--k {K}: at most {MAX_K} values per dot product")
+    if n_random > MAX_RANDOM:
+        raise UsageError(f"--random {n_random}: at most {MAX_RANDOM} random cases")
+    if n_directed is not None and (n_directed + n_random) * K > MAX_VALUES:
+        raise UsageError(
+            f"--k {K} x ({n_directed} directed + --random {n_random}) cases = "
+            f"{(n_directed + n_random) * K} values, at most {MAX_VALUES} "
+            "(lower --k or --random)"
+        )
 
 
 def default_k(config) -> int:
@@ -52,6 +132,7 @@ class Builder:
         self.w = K if config.fused == "k" else config.fused
         self.names, self.a, self.b, self.c, self.sa, self.sb = [], [], [], [], [], []
         self.skipped = []
+        self._codes = {}  # (format name, value) -> code (see _code_of)
         # exponent ranges of the powers of two of each format, and of their products
         self.ea = (self.fa.emin - self.fa.mbits, self.fa.emax)
         self.eb = (self.fb.emin - self.fb.mbits, self.fb.emax)
@@ -64,6 +145,13 @@ class Builder:
             return None
         ea = min(max(e // 2, self.ea[0], e - self.eb[1]), self.ea[1])
         return (2.0**ea, 2.0 ** (e - ea))
+
+    def _code_of(self, f, v):
+        """:meth:`_code`, remembered per (format, value): a case may set every k."""
+        key = (f.name, v if isinstance(v, str) else float(v).hex())
+        if key not in self._codes:
+            self._codes[key] = self._code(f, v)
+        return self._codes[key]
 
     @staticmethod
     def _code(f, v):
@@ -91,14 +179,14 @@ class Builder:
         a = np.zeros(K, np.uint8)
         b = np.zeros(K, np.uint8)
         if fill is not None:
-            ca, cb = self._code(self.fa, fill[0]), self._code(self.fb, fill[1])
+            ca, cb = self._code_of(self.fa, fill[0]), self._code_of(self.fb, fill[1])
             if ca is None or cb is None:
                 return self._skip(name, "fill value not representable")
             a[:], b[:] = ca, cb
         for k, av, bv in prods:
             if k >= K:
                 return self._skip(name, f"needs K > {k}")
-            ca, cb = self._code(self.fa, av), self._code(self.fb, bv)
+            ca, cb = self._code_of(self.fa, av), self._code_of(self.fb, bv)
             if ca is None or cb is None:
                 return self._skip(name, f"operand {av!r} x {bv!r} not representable")
             a[k], b[k] = ca, cb
@@ -275,8 +363,9 @@ def directed(bld: Builder) -> None:
     bld.add(
         "ue8m0_mixed_blocks",
         [(k, 1.0, 1.0) for k in range(0, K, max(bld.bs, 1))],
-        sa={i: 127 + (-1) ** i * 3 * i for i in range(bld.nkb)},
-        sb={i: 127 - i for i in range(bld.nkb)},
+        # codes stay in 1..253 at any K: the pattern repeats every 42 / 127 blocks
+        sa={i: 127 + (-1) ** i * 3 * (i % 42) for i in range(bld.nkb)},
+        sb={i: 127 - i % 127 for i in range(bld.nkb)},
     )
 
     # exact cancellation and signed zeros
@@ -379,9 +468,16 @@ def generate(
         raise UsageError(f"--random must be >= 0, got {n_random}")
     if seed < 0:
         raise UsageError(f"--seed must be >= 0, got {seed}")
+    if k is None and K > MAX_K:
+        raise UsageError(
+            f"--k: this config's default K ({K}: two promotion intervals, scale blocks or "
+            f"fused steps) is over {MAX_K}; give --k"
+        )
+    check_size(K, n_random)
     bld = Builder(config, K)
     if directed_cases:
         directed(bld)
+    check_size(K, n_random, len(bld.names))
     random_cases(bld, n_random, seed)
     if not bld.names:
         raise UsageError("no test cases to write (no directed cases and --random 0)")
