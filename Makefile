@@ -9,6 +9,7 @@
 #   make test-latest   a separate .venv-latest with the newest releases, unpinned
 #   make bench         throughput and start-up times against numpy in the same run
 #   make crosscheck    every preset that claims a GPU against MMA-Sim 2.1.1, bit for bit
+#   make rtl-test      the RTL example (Icarus Verilog + cocotb) against fp8emu
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +17,7 @@ STAMP := $(VENV)/.installed
 LATEST := .venv-latest
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test test-fast test-latest lint fmt lock bench docs crosscheck clean
+.PHONY: setup demo test test-fast test-latest lint fmt lock bench docs crosscheck rtl-setup rtl-test clean
 
 setup: $(STAMP)
 
@@ -73,6 +74,15 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m emu.machine.docgen > docs/isa.md
 	$(BIN)/python -m emu.numerics.docgen
+
+# The RTL example (examples/rtl/README.md): Icarus Verilog (apt-get) and the pinned
+# cocotb into .venv, then the cocotb bench of fp8_dot4.v against fp8emu (fp32 and
+# fp16 accumulators, the planted fault caught): examples/rtl/test_bench.py.
+rtl-setup: $(STAMP)
+	bash examples/rtl/setup.sh
+
+rtl-test: rtl-setup
+	$(BIN)/python -m pytest -q examples/rtl/test_bench.py
 
 CROSS := .venv-crosscheck
 CROSS_STAMP := $(CROSS)/.installed
