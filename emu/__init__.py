@@ -8,6 +8,7 @@ Public API::
     emu.quantize(x, fmt, block, scale_mode)                # FP32 -> FP8 + UE8M0
 """
 
+from emu import _interrupt  # noqa: F401  (first: Ctrl-C while emu loads is one line)
 from emu.errors import MachineFault, UsageError
 from emu.gemm import gemm  # noqa: E402  (binds the function over the submodule name)
 from emu.numerics import reference

@@ -8,51 +8,18 @@ never a traceback (set FP8EMU_TRACEBACK=1 to see the traceback of an internal er
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-
-_INTERRUPTED = b"fp8emu: error: interrupted\n"
-_running = False  # main() is running a command: Ctrl-C raises KeyboardInterrupt there
-
-
-def _on_sigint(signum, frame):
-    """Ctrl-C in the console program.  While main() runs a command it raises
-    KeyboardInterrupt (main prints the one line, the writers remove their temporary
-    files); before that (modules still loading) and after, it prints the line and
-    exits 130 at once, so an early Ctrl-C never shows a traceback."""
-    if _running:
-        raise KeyboardInterrupt
-    try:
-        os.write(2, _INTERRUPTED)
-    finally:
-        os._exit(130)
-
-
-def install_sigint_handler() -> None:
-    """Install :func:`_on_sigint` (the console entry points call this first thing)."""
-    try:
-        signal.signal(signal.SIGINT, _on_sigint)
-    except (ValueError, OSError):  # not the main thread, or no signals here
-        pass
-
-
-def _is_console() -> bool:
-    """This process is the fp8emu program (``python -m emu.cli`` while its package
-    loads, or the ``fp8emu`` console script), not a program that imports emu.cli."""
-    argv0 = (getattr(sys, "argv", None) or [""])[0]
-    return argv0 == "-m" or os.path.basename(argv0).split(".")[0] in ("fp8emu", "fp8emu-script")
-
-
-if _is_console():  # as early as this package can: before click and the commands load
-    install_sigint_handler()
-
 import importlib  # noqa: E402
+import os
+import sys
 import warnings  # noqa: E402
 
 import click  # noqa: E402
 
-from emu import __version__  # noqa: E402
+from emu import (
+    __version__,  # noqa: E402
+    _interrupt,  # noqa: E402  (installed Ctrl-C handling as emu loaded)
+)
+from emu._interrupt import install_sigint_handler  # noqa: E402, F401
 from emu.errors import UsageError  # noqa: E402
 
 # command name -> "module:attribute"; each module owns its commands.
@@ -189,11 +156,10 @@ def main(argv=None):
     """Console entry point: every error is one line on stderr, exit status 2 (3 for
     an internal error, 130 for Ctrl-C).  numpy's RuntimeWarnings (overflow in a cast
     of the user's own inf/huge data, ...) are not errors and are not printed."""
-    global _running
     from emu.io import command_inputs
 
     try:
-        _running = True
+        _interrupt.running = True
         with warnings.catch_warnings(), command_inputs():
             warnings.simplefilter("ignore", RuntimeWarning)
             rv = cli.main(args=argv, prog_name="fp8emu", standalone_mode=False)
@@ -237,7 +203,7 @@ def main(argv=None):
             3,
         )
     finally:
-        _running = False
+        _interrupt.running = False
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
