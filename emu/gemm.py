@@ -1,4 +1,5 @@
-"""The public GEMM entry point: checks operands, dispatches to a numba kernel."""
+"""The public GEMM entry point: checks operands, then emu.kernels.run (the kernel is
+chosen by emu.kernels.select from the declarations in emu/kernels/dispatch.py)."""
 
 from __future__ import annotations
 

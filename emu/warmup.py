@@ -2,9 +2,12 @@
 
 ``make setup`` (and so ``make demo`` and ``make test``) runs it once, so that the
 first real command does not pay the compile (about 10 s on 2 cores); after a
-``pip install`` run ``fp8emu warmup`` once.  Each kernel path of ``emu.gemm`` is
-driven on a tiny problem with the operand dtypes it sees in real use; the results
-are checked against the exact reference, so a broken install fails here.
+``pip install`` run ``fp8emu warmup`` once.  Each kernel of ``emu.kernels.KERNELS``
+is driven on a tiny problem with the operand dtypes it sees in real use (a kernel
+added there needs a case here: tests/test_dispatch.py checks that every kernel is
+selected by one); the results are checked against the exact reference, so a broken
+install fails here.  The kernels take the same parameter-record type for every
+configuration (emu.kernels.record), so these cases cover every preset.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 
 
 def _cases():
-    """(label, config, fp8 operand format) covering every kernel and dtype path."""
+    """(label, config, fp8 operand format) covering every kernel and dtype path
+    (the kernel each case selects is in its label)."""
     import emu
 
     exact = emu.preset("exact")

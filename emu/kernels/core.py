@@ -1,9 +1,10 @@
 """Scalar numba building blocks shared by every kernel: JIT settings, exact rounding
 of integers and float64 pairs, TwoSum, and a Kulisch (long fixed-point) accumulator.
 
-Rounding modes are coded RZ=0, RNE=1, RU=2, RD=3.  Formats are passed as
-(ebits, mbits) integers: IEEE-style, Inf/NaN at the all-ones exponent, and must fit
-in fp32 (MacConfig validates that), so every result is a float64 exactly.
+Rounding modes are coded RZ=0, RNE=1, RU=2, RD=3 (defined in emu.kernels.record).
+Formats are passed as (ebits, mbits) integers: IEEE-style, Inf/NaN at the all-ones
+exponent, and must fit in fp32 (MacConfig validates that), so every result is a
+float64 exactly.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from emu.kernels.record import MODE_CODES, RD, RNE, RU, RZ  # noqa: F401  (re-exported)
+
 # All JIT settings live here: cached, no fastmath (bit accuracy), no Python objects,
 # the GIL released so that row ranges run on Python threads (see rows_in_parallel).
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
-RZ, RNE, RU, RD = 0, 1, 2, 3
-MODE_CODES = {"rz": RZ, "rne": RNE, "ru": RU, "rd": RD}
 
 # Kulisch accumulator: value = sum(limb[t] * 2**(32*t + KBASE)).  Covers every term a
 # step can produce: lsb >= -286 (e5m2 subnormal products with two 2**-127 scales),

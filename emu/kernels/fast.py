@@ -20,6 +20,9 @@ Elements this kernel does not decide are flagged in ``redo`` for the general ker
 every term zero (signed-zero rules) and an infinite accumulator after overflow.
 Rows/columns with NaN or Inf operands and non-finite C never reach it (the caller
 masks them).  Promotion (2.4) folds each interval into the outer accumulator.
+
+``prm`` is the parameter record (emu.kernels.record: ``Params(...).record()``);
+gemm_fast reads its fields into locals once, outside the loops.
 """
 
 from __future__ import annotations
@@ -27,24 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from emu.kernels.core import RD, RNE, RZ, jit, round_f64
-from emu.kernels.general import (
-    NAN_SCALE,
-    P_AEB,
-    P_ALIGN,
-    P_ALIGN_RNE,
-    P_AMB,
-    P_AMODE,
-    P_ASUB,
-    P_BS,
-    P_CIN,
-    P_FUSED,
-    P_PEB,
-    P_PMB,
-    P_PMODE,
-    P_PROMOTE,
-    P_SCALE_PROMO,
-    promote,
-)
+from emu.kernels.general import promote
+from emu.kernels.record import NAN_SCALE
 
 ZERO_EXP = -(1 << 14)  # exponent carried by zero operands (never the maximum)
 NO_TERM = -(1 << 20)  # e_max when a step has no term at all
@@ -163,8 +150,8 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bit
     """Promotion (2.4) for one row tile: o <- round(o + p * 2**scale), p <- 0.  TwoSum
     gives the exact sum as x + err; _round_vec rounds it; specials, zeros, subnormal
     and overflowing results go through the scalar promote()."""
-    on = prm[P_SCALE_PROMO] != 0
-    kb = p0 // prm[P_BS] if on else 0
+    on = prm.scale_at_promotion
+    kb = p0 // prm.scale_block if on else 0
     sa = sa_p[i, kb] if on else 0
     sbrow = sb_p[kb, j0 : j0 + n] if on else sb_p[0, 0:0]
     scb = sc.view(np.int64)
@@ -182,7 +169,7 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bit
         x[t] = s_
         special[t] = err[t] == NAN_SCALE
         err[t] = (a - (s_ - bb)) + (b - bb)
-    _round_vec(x, err, x, flag, n, prm[P_PMB], prm[P_PMODE], lo_bits, hi_bits)
+    _round_vec(x, err, x, flag, n, prm.promote_mbits, prm.promote_mode, lo_bits, hi_bits)
     for t in range(n):
         if flag[t] or special[t] or not np.isfinite(o[t]) or not np.isfinite(p[t]):
             s = NAN_SCALE if special[t] else (sa + sbrow[t] if on else 0)
@@ -199,23 +186,24 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
     independent of the blocking and the thread count."""
     M, K = a_val.shape
     N = b_val.shape[1]
-    step = prm[P_FUSED]
-    P = prm[P_PROMOTE] if prm[P_PROMOTE] > 0 else max(K, 1)
-    promoted = prm[P_PROMOTE] > 0
-    align = prm[P_ALIGN]
-    cin = prm[P_CIN] != 0
-    rne = prm[P_ALIGN_RNE] != 0
-    aeb, amb, amode, asub = prm[P_AEB], prm[P_AMB], prm[P_AMODE], prm[P_ASUB] != 0
+    step = prm.fused
+    P = prm.promote_every if prm.promote_every > 0 else max(K, 1)
+    promoted = prm.promote_every > 0
+    align = prm.align_bits
+    cin = prm.c_in_alignment
+    rne = prm.align_rne
+    aeb, amb, amode, asub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
     emin_acc = np.int32(2 - (1 << (aeb - 1)))
     lo_bits = np.int64(1023 + emin_acc) << 52  # 2**emin
     emax_acc = (1 << (aeb - 1)) - 1
     hi_bits = (np.int64(1023 + emax_acc) << 52) | (
         ((np.int64(1) << amb) - 1) << (52 - amb)
     )  # max finite
-    pemin = 2 - (1 << (prm[P_PEB] - 1))
+    peb, pmb = prm.promote_ebits, prm.promote_mbits
+    pemin = 2 - (1 << (peb - 1))
     p_lo = np.int64(1023 + pemin) << 52
-    p_hi = (np.int64(1023 + (1 << (prm[P_PEB] - 1)) - 1) << 52) | (
-        ((np.int64(1) << prm[P_PMB]) - 1) << (52 - prm[P_PMB])
+    p_hi = (np.int64(1023 + (1 << (peb - 1)) - 1) << 52) | (
+        ((np.int64(1) << pmb) - 1) << (52 - pmb)
     )
     for blk in range(r0 // ROWS, (r1 + ROWS - 1) // ROWS):
         emax = np.empty(COLS, dtype=np.int32)

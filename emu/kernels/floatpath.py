@@ -45,10 +45,10 @@ def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
 
 
 @jit
-def finish_exact(r0, r1, S, c, prm_e, out, redo):
-    """out = round(S + C) once into (ebits, mbits) by mode, rows r0 <= i < r1;
-    all-zero cases -> redo."""
-    ebits, mbits, mode, sub = prm_e[0], prm_e[1], prm_e[2], prm_e[3] != 0
+def finish_exact(r0, r1, S, c, prm, out, redo):
+    """out = round(S + C) once into acc_format by acc_round (prm: the parameter record),
+    rows r0 <= i < r1; all-zero cases -> redo."""
+    ebits, mbits, mode, sub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
     N = S.shape[1]
     for i in range(r0, r1):
         for j in range(N):

@@ -1,7 +1,11 @@
 """The general kernel: one output element at a time, every knob and special value,
 exact sums in a Kulisch accumulator.  It mirrors emu.numerics.reference step by step and
 serves every element the fast kernels do not take (NaN/Inf inputs, wide exponent
-spans, unusual configurations)."""
+spans, unusual configurations): the last entry of emu.kernels.KERNELS, it accepts
+every configuration.
+
+``prm`` is the parameter record (emu.kernels.record: ``Params(...).record()``), read by
+field name where the value is needed."""
 
 from __future__ import annotations
 
@@ -10,28 +14,7 @@ import math
 import numpy as np
 
 from emu.kernels.core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round
-
-# Indices into the integer parameter vector (built by emu.kernels.params).
-(
-    P_FUSED,
-    P_ALIGN,
-    P_ALIGN_RNE,
-    P_AEB,
-    P_AMB,
-    P_AMODE,
-    P_ASUB,
-    P_CIN,
-    P_PROMOTE,
-    P_PEB,
-    P_PMB,
-    P_PMODE,
-    P_FRAC,
-    P_SCALE_PROMO,
-    P_BS,
-    P_LEN,
-) = range(16)
-NAN_SCALE = 1 << 20  # scale exponent marking a NaN (0xFF) scale
-CLS_NUM, CLS_INF, CLS_NAN = 0, 1, 2
+from emu.kernels.record import CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE
 
 
 @jit
@@ -91,8 +74,8 @@ def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, lim
     c_nz = c != 0
     if not any_term and not c_nz:
         return -0.0 if (all_neg_zero and math.copysign(1.0, c) < 0) else 0.0
-    align = prm[P_ALIGN]
-    cin = prm[P_CIN] != 0
+    align = prm.align_bits
+    cin = prm.c_in_alignment
     csig = np.int64(0)
     clsb = 0
     if c_nz:
@@ -100,10 +83,10 @@ def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, lim
         csig = np.int64(math.ldexp(fr, 53))
         clsb = ex - 53
         if cin:
-            emax = max(emax, max(ex - 1, 2 - (1 << (prm[P_AEB] - 1))))
+            emax = max(emax, max(ex - 1, 2 - (1 << (prm.acc_ebits - 1))))
     qe = emax - align
-    rne = prm[P_ALIGN_RNE] != 0
-    frac = prm[P_FRAC]
+    rne = prm.align_rne
+    frac = prm.frac_bits
     for k in range(k0, k1):
         m = np.int64(a_m[i, k]) * b_m[k, j]
         if m != 0:
@@ -118,9 +101,9 @@ def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, lim
             cut_add(limbs, csig, clsb, qe, rne, c < 0)
         else:
             kulisch_add(limbs, csig, clsb, c < 0)
-    zero, v = kulisch_round(limbs, prm[P_AEB], prm[P_AMB], prm[P_AMODE], prm[P_ASUB] != 0)
+    zero, v = kulisch_round(limbs, prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals)
     if zero:
-        return -0.0 if prm[P_AMODE] == RD else 0.0
+        return -0.0 if prm.acc_mode == RD else 0.0
     return v
 
 
@@ -138,16 +121,16 @@ def promote(o, p, s, prm):
         both_neg = math.copysign(1.0, o) < 0 and math.copysign(1.0, p) < 0
         return -0.0 if both_neg else 0.0
     if o == -pp:
-        return -0.0 if prm[P_PMODE] == RD else 0.0
-    return add_exact_round(o, pp, prm[P_PEB], prm[P_PMB], prm[P_PMODE], True)
+        return -0.0 if prm.promote_mode == RD else 0.0
+    return add_exact_round(o, pp, prm.promote_ebits, prm.promote_mbits, prm.promote_mode, True)
 
 
 @jit
 def dot_element(i, j, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c0, sa_p, sb_p, prm, limbs):
     """D[i, j] per spec section 2 (fused steps, promotion, promotion-time scales)."""
     K = a_m.shape[1]
-    step = max(prm[P_FUSED], 1)
-    P = prm[P_PROMOTE]
+    step = max(prm.fused, 1)
+    P = prm.promote_every
     if P == 0:
         acc = c0
         for k0 in range(0, K, step):
@@ -177,8 +160,8 @@ def dot_element(i, j, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, c0, sa_p, sb_p, pr
                 limbs,
             )
         s = 0
-        if prm[P_SCALE_PROMO] != 0:
-            kb = p0 // prm[P_BS]
+        if prm.scale_at_promotion:
+            kb = p0 // prm.scale_block
             sa = sa_p[i, kb]
             sb = sb_p[kb, j]
             s = NAN_SCALE if (sa == NAN_SCALE or sb == NAN_SCALE) else sa + sb

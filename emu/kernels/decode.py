@@ -1,0 +1,129 @@
+"""Operands as the kernels see them: decoded once per gemm into flat integer arrays
+(magnitude, sign, exponent with product-time scales folded in, class), with the
+parameter record, the result being filled and the mask of elements left to the
+general kernel (:class:`Problem`).  No numba here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from emu.kernels.record import CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE, Params
+from emu.numerics.formats import classify, get_format
+
+FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
+_CLASS = {"num": CLS_NUM, "inf": CLS_INF, "nan": CLS_NAN}
+
+
+@cache
+def decode_tables(name: str):
+    """Per-code (magnitude m, sign, exponent e, class) of a format with codes of at
+    most 8 bits: value = (-1)**sign * m * 2**(e - mbits); m = 0 for NaN and Inf.
+    Class and magnitude come from emu.numerics.formats.classify, as in every decoder;
+    sign and e = max(E, 1) - bias are read off the bits of every code (the kernels
+    read them for numbers only)."""
+    f = get_format(name)
+    bits = np.arange(256) & ((1 << (f.bits - f.pad)) - 1)
+    s = ((bits & f.sign_bit) != 0).astype(np.uint8)
+    E = (bits >> f.mbits) & ((1 << f.ebits) - 1)
+    e = (np.maximum(E, 1) - f.bias).astype(np.int32)
+    m = np.zeros(256, np.int32)
+    cls = np.zeros(256, np.uint8)
+    for code in range(256):
+        c = classify(f, code)
+        cls[code] = _CLASS[c[0]]
+        if c[0] == "num":
+            m[code] = c[2]
+    return m, s, e, cls
+
+
+def scale_exponents(codes) -> np.ndarray:
+    """UE8M0 codes -> unbiased exponents (int32), NAN_SCALE for 0xFF."""
+    codes = np.asarray(codes, dtype=np.int32)
+    return np.where(codes == 0xFF, NAN_SCALE, codes - 127).astype(np.int32)
+
+
+def decode_operands(ops):
+    """Flat arrays for the kernels; product-time scales folded into the exponents
+    (a NaN scale makes every operand of its block NaN)."""
+    cfg = ops.config
+    (am, asg, ae, ac), (bm, bsg, be, bc) = (
+        decode_tables(cfg.a_format),
+        decode_tables(cfg.b_format),
+    )
+    a_m, a_s, a_e, a_c = am[ops.a], asg[ops.a], ae[ops.a], ac[ops.a]
+    b_m, b_s, b_e, b_c = bm[ops.b], bsg[ops.b], be[ops.b], bc[ops.b]
+    sa_p = scale_exponents(ops.sa)
+    sb_p = scale_exponents(ops.sb)
+    if cfg.scale_block and cfg.scale_apply == "product":
+        K = ops.a.shape[1]
+        sa_k = np.repeat(sa_p, cfg.scale_block, axis=1)[:, :K]
+        sb_k = np.repeat(sb_p, cfg.scale_block, axis=0)[:K, :]
+        a_e = a_e + np.where(sa_k == NAN_SCALE, 0, sa_k)
+        b_e = b_e + np.where(sb_k == NAN_SCALE, 0, sb_k)
+        a_c = np.where(sa_k == NAN_SCALE, CLS_NAN, a_c).astype(np.uint8)
+        b_c = np.where(sb_k == NAN_SCALE, CLS_NAN, b_c).astype(np.uint8)
+    return (a_m, a_s, a_e.astype(np.int32), a_c, b_m, b_s, b_e.astype(np.int32), b_c, sa_p, sb_p)
+
+
+def values(m, s, e, f) -> np.ndarray:
+    """Exact float64 values of decoded finite operands, product-time scales included
+    (signed magnitudes; NaN/Inf operands, whose m is 0, give 0)."""
+    return np.ldexp(np.where(s == 1, -m, m), e - f.mbits)
+
+
+def finish(out: np.ndarray) -> np.ndarray:
+    """float64 results -> float32, NaN as the fp32 canonical NaN 0x7FFFFFFF."""
+    d = out.astype(np.float32)
+    d.view(np.uint32)[np.isnan(d)] = FP32_NAN_BITS
+    return d
+
+
+@dataclass
+class Problem:
+    """One GEMM as the kernels see it: the decoded operands (see decode_operands),
+    the parameter record, the result being filled (float64) and the elements left to
+    the general kernel (``mask``: at the start, those whose row of A or column of B
+    holds a NaN or Inf, or whose C is not finite)."""
+
+    ops: object  # emu.numerics.operands.Operands
+    prm: Params
+    a_m: np.ndarray
+    a_s: np.ndarray
+    a_e: np.ndarray
+    a_c: np.ndarray
+    b_m: np.ndarray
+    b_s: np.ndarray
+    b_e: np.ndarray
+    b_c: np.ndarray
+    sa_p: np.ndarray
+    sb_p: np.ndarray
+    rows: np.ndarray  # rows[i]: row i of A holds only finite values
+    out: np.ndarray  # float64 (M, N)
+    mask: np.ndarray  # bool (M, N): elements for the general kernel
+
+    @property
+    def cfg(self):
+        return self.ops.config
+
+    @property
+    def shape(self):
+        return self.ops.shape
+
+    @property
+    def formats(self):
+        """The Format rows of A and B."""
+        return get_format(self.cfg.a_format), get_format(self.cfg.b_format)
+
+    @classmethod
+    def decode(cls, ops) -> Problem:
+        M, N, K = ops.shape
+        a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p = decode_operands(ops)
+        rows = (a_c == CLS_NUM).all(axis=1)
+        cols = (b_c == CLS_NUM).all(axis=0)
+        mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
+        out = np.zeros((M, N), dtype=np.float64)
+        prm = Params.from_config(ops.config, K)
+        return cls(ops, prm, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p, rows, out, mask)
