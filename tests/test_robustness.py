@@ -747,3 +747,24 @@ def test_loadable_objects_are_exactly_round_trippable(data):
         return
     text = disassemble(obj, "m.bin")
     assert assemble(text, "m.s").to_bytes() == data, text
+
+
+def test_a_huge_scale_block_costs_no_memory_per_block():
+    """scale_block = 2**24 on an 8x256x8 GEMM is one block: the scales are expanded
+    per k of the problem, never per k of the block (it used to take 1.2 GB)."""
+    import resource
+
+    import emu
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 0x70, (8, 256), dtype=np.uint8)
+    b = rng.integers(0, 0x70, (256, 8), dtype=np.uint8)
+    cfg = emu.preset("default").replace(scale_block=2**24, fused=32)
+    sa, sb = np.full((8, 1), 130, np.uint8), np.full((1, 8), 120, np.uint8)
+    emu.gemm(a, b, sa=sa, sb=sb, config=cfg.replace(scale_block=256))  # kernels loaded
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    got = emu.gemm(a, b, sa=sa, sb=sb, config=cfg)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    want = emu.reference.gemm(a, b, sa=sa, sb=sb, config=cfg)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert grown_kib < 64 * 1024, grown_kib  # far below the 8 * 2**24 * 4 bytes of old

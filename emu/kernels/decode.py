@@ -58,9 +58,8 @@ def decode_operands(ops):
     sa_p = scale_exponents(ops.sa)
     sb_p = scale_exponents(ops.sb)
     if cfg.scale_block and cfg.scale_apply == "product":
-        K = ops.a.shape[1]
-        sa_k = np.repeat(sa_p, cfg.scale_block, axis=1)[:, :K]
-        sb_k = np.repeat(sb_p, cfg.scale_block, axis=0)[:K, :]
+        block = np.arange(ops.a.shape[1]) // cfg.scale_block  # k -> its scale block
+        sa_k, sb_k = sa_p[:, block], sb_p[block, :]  # K columns / rows, whatever the block
         a_e = a_e + np.where(sa_k == NAN_SCALE, 0, sa_k)
         b_e = b_e + np.where(sb_k == NAN_SCALE, 0, sb_k)
         a_c = np.where(sa_k == NAN_SCALE, CLS_NAN, a_c).astype(np.uint8)
