@@ -1,18 +1,12 @@
 """The RTL example (examples/rtl): the fp8_dot4 unit equals fp8emu bit for bit in a
 cocotb + Icarus Verilog bench, and the bench catches the planted fault.
 
-The simulator tests need Icarus Verilog and cocotb (`bash examples/rtl/setup.sh`
-installs both); without them they fail and say so, they are not skipped.  The bench
-runs in a subprocess (examples/rtl/run.py), as `make rtl-test` runs it.  The other
-tests check the bench's Python side (its golden model, its reading of the vectors)
-and need no simulator."""
+These tests check the bench's Python side (its golden model, its reading of the
+vectors) and need no simulator; the simulator tests are examples/rtl/test_bench.py,
+which `make rtl-test` runs after installing Icarus Verilog and cocotb."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -23,31 +17,9 @@ import emu
 
 ROOT = Path(__file__).resolve().parents[1]
 RTL = ROOT / "examples" / "rtl"
-SETUP = "bash examples/rtl/setup.sh"
 sys.path.insert(0, str(RTL))
 import dot4_cases as dc  # noqa: E402
-
-
-def _require_tools():
-    missing = [t for t in ("iverilog", "vvp") if shutil.which(t) is None]
-    if importlib.util.find_spec("cocotb") is None:
-        missing.append(f"cocotb (in {sys.executable})")
-    if missing:
-        pytest.fail(f"the RTL bench needs {', '.join(missing)}: run `{SETUP}` first")
-
-
-def _run(*args, env=None, timeout=300):
-    e = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    e.update(env or {})
-    p = subprocess.run(
-        [sys.executable, str(RTL / "run.py"), *map(str, args)],
-        cwd=ROOT,
-        env=e,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return p.returncode, p.stdout, p.stderr
+from test_bench import SETUP, run_bench  # noqa: E402  (the bench's one runner)
 
 
 # ------------------------------------------------------------------ no simulator
@@ -114,6 +86,6 @@ def test_the_vectors_are_read_with_the_projects_reader(tmp_path):
 
 
 def test_run_py_says_how_to_install_the_tools_when_they_are_missing(tmp_path):
-    code, out, err = _run("--random", "1", env={"PATH": str(tmp_path)})
+    code, out, err = run_bench("--random", "1", env={"PATH": str(tmp_path)})
     assert code == 2, (out, err)
     assert "iverilog" in err and SETUP in err

@@ -27,7 +27,8 @@ def _require_tools():
         pytest.fail(f"the RTL bench needs {', '.join(missing)}: run `{SETUP}` first")
 
 
-def _run(*args, env=None, timeout=300):
+def run_bench(*args, env=None, timeout=300):
+    """examples/rtl/run.py in a subprocess: (exit status, stdout, stderr)."""
     e = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     e.update(env or {})
     p = subprocess.run(
@@ -44,7 +45,7 @@ def _run(*args, env=None, timeout=300):
 # ------------------------------------------------------------------ the simulator
 def test_the_rtl_equals_fp8emu_and_validate_passes_on_its_dumps(tmp_path):
     _require_tools()
-    code, out, err = _run("--random", "800", "--vec-random", "100", "--build", tmp_path)
+    code, out, err = run_bench("--random", "800", "--vec-random", "100", "--build", tmp_path)
     assert code == 0, out + err
     for pair in ("e4m3_e4m3", "e5m2_e5m2", "e4m3_e5m2", "e5m2_e4m3"):
         m = re.search(rf"vec_{pair}: (\d+) cases, (\d+) pass", out)
@@ -57,7 +58,7 @@ def test_the_rtl_equals_fp8emu_and_validate_passes_on_its_dumps(tmp_path):
 
 def test_the_bench_catches_the_planted_fault_and_names_the_case(tmp_path):
     _require_tools()
-    code, out, err = _run(
+    code, out, err = run_bench(
         "--fault", "1", "--pairs", "e4m3_e4m3", "--random", "300", "--vec-random", "50",
         "--build", tmp_path,
     )  # fmt: skip
@@ -75,7 +76,7 @@ def test_the_bench_catches_the_planted_fault_and_names_the_case(tmp_path):
 
 def test_the_fp16_accumulator_variant_equals_fp8emu(tmp_path):
     _require_tools()
-    code, out, err = _run(
+    code, out, err = run_bench(
         "--acc16", "--pairs", "e5m2_e5m2,e4m3_e5m2", "--random", "600", "--vec-random", "50",
         "--build", tmp_path,
     )  # fmt: skip
