@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from emu.numerics.operands import check
+from emu.numerics.operands import batched, check
 
 
+@batched
 def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
     """D = C + A.B on the emulated tensor core, bit-identical to emu.numerics.reference.gemm.
 
@@ -15,6 +16,8 @@ def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
     c: float32 (M, N) or None (+0); sa: (M, ceil(K/scale_block)) UE8M0 codes;
     sb: (ceil(K/scale_block), N), or (ceil(K/128), ceil(N/128)) with scale_b_tile=128.
     Returns float32 (M, N) with the values of the result format, NaN as 0x7FFFFFFF.
+    Stacked operands (..., M, K) x (..., K, N) give (..., M, N): see
+    :func:`emu.numerics.operands.batched`.
     """
     ops = check(a, b, c, sa, sb, config)
     from emu.kernels import run

@@ -104,6 +104,25 @@ def bench_machine(repeat, rows):
     print(f"  machine {t_m:.3f} s vs emu.gemm {t_gemm:.3f} s: {t_m / t_gemm:.2f}x", flush=True)
 
 
+def bench_batch(repeat, rows):
+    """A stack of 256 independent 64x64x128 GEMMs (each with its own B) in one
+    emu.gemm call, against one 16384x64x128 call of the same MACs (h100)."""
+    rng = np.random.default_rng(2)
+    cfg = emu.preset("h100")
+    a = rng.integers(0, 0x70, (256, 64, 128), dtype=np.uint8)
+    b = rng.integers(0, 0x70, (256, 128, 64), dtype=np.uint8)
+    x = rng.standard_normal((256 * 64, 128)).astype(np.float32)
+    w = rng.standard_normal((128, 64)).astype(np.float32)
+    macs = 256 * 64 * 64 * 128
+    t_np = best_time(lambda: x @ w, repeat)
+    t_stack = best_time(lambda: emu.gemm(a, b, config=cfg), repeat)
+    t_one = best_time(lambda: emu.gemm(a.reshape(-1, 128), b[0], config=cfg), repeat)
+    rows.append(("256 x 64x64x128", "emu.gemm h100, stacked (own B each)", t_stack,
+                 macs / t_stack, t_stack / t_np))  # fmt: skip
+    rows.append(("16384x64x128", "emu.gemm h100, one call", t_one, macs / t_one, t_one / t_np))
+    print(f"  batch: stack {t_stack:.3f} s vs one call {t_one:.3f} s", flush=True)
+
+
 def _seconds(cmd, env=None, repeat=3):
     """Best wall time of a command over ``repeat`` runs (it must succeed)."""
     best = float("inf")
@@ -161,6 +180,7 @@ def main():
     for n in sizes:
         bench_gemm(n, args.repeat, rows)
     bench_machine(args.repeat, rows)
+    bench_batch(args.repeat, rows)
     cli_start(rows)
     print("\n| problem | what | seconds | GMAC/s | x numpy f32 (start: x python) |")
     print("|---|---|---|---|---|")

@@ -96,3 +96,56 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
                     f"sb: expected shape {(nkb, N)} (ceil(K/{bs}) x N), got {sb.shape}"
                 )
     return Operands(a, b, c, sa, sb, config)
+
+
+def batched(gemm2d):
+    """Extend a 2-D gemm to stacked operands: ``a`` (..., M, K), ``b`` (..., K, N),
+    and ``c`` (..., M, N), ``sa`` (..., M, nkb), ``sb`` (..., nkb, N|tiles) stacked
+    the same way (any of them may be 2-D, shared by every matrix of the stack; the
+    leading dimensions broadcast as numpy's).  Returns (..., M, N), each matrix
+    bit-identical to a call on it alone (every element depends only on its own row
+    of A, column of B, C, and scales).  When B and its scales are shared, the stack
+    is one call on the rows of all the A's (as fast per MAC as one large GEMM);
+    otherwise one call per matrix."""
+
+    def gemm(a, b, *, c=None, sa=None, sb=None, config=None):
+        if np.ndim(a) == 2 and np.ndim(b) == 2:
+            return gemm2d(a, b, c=c, sa=sa, sb=sb, config=config)
+        args = {"a": a, "b": b, "c": c, "sa": sa, "sb": sb}
+        arrs = {k: np.asarray(v) for k, v in args.items() if v is not None}
+        for k, x in arrs.items():
+            if x.ndim < 2:
+                raise UsageError(f"{k}: expected a 2-D or stacked array, got shape {x.shape}")
+        try:
+            batch = np.broadcast_shapes(*(x.shape[:-2] for x in arrs.values()))
+        except ValueError:
+            shapes = ", ".join(f"{k} {x.shape}" for k, x in arrs.items())
+            raise UsageError(f"stacked operands do not broadcast: {shapes}") from None
+        stacked = {k: x.ndim > 2 for k, x in arrs.items()}
+        if not stacked["b"] and not stacked.get("sb", False):
+            # B shared: the rows of every A (and of C, sa) form one GEMM
+            def rows(k):
+                x = arrs.get(k)
+                if x is None:
+                    return None
+                x = np.broadcast_to(x, (*batch, *x.shape[-2:]))
+                return x.reshape(-1, x.shape[-1])
+
+            d = gemm2d(rows("a"), arrs["b"], c=rows("c"), sa=rows("sa"), sb=arrs.get("sb"),
+                       config=config)  # fmt: skip
+            return d.reshape(*batch, -1, d.shape[-1])
+        out = None
+        for idx in np.ndindex(*batch):
+            item = {}
+            for k, x in arrs.items():
+                item[k] = np.broadcast_to(x, (*batch, *x.shape[-2:]))[idx] if x.ndim > 2 else x
+            d = gemm2d(item.pop("a"), item.pop("b"), config=config, **item)
+            if out is None:
+                out = np.empty((*batch, *d.shape), d.dtype)
+            out[idx] = d
+        return out
+
+    gemm.__doc__ = gemm2d.__doc__
+    gemm.__name__, gemm.__qualname__ = gemm2d.__name__, gemm2d.__qualname__
+    gemm.__module__ = gemm2d.__module__
+    return gemm

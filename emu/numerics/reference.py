@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emu.numerics.formats import classify, exact_to_float, get_format, round_exact
-from emu.numerics.operands import check
+from emu.numerics.operands import batched, check
 
 NAN = float("nan")
 INF = float("inf")
@@ -242,6 +242,7 @@ def to_output(values) -> np.ndarray:
     return out
 
 
+@batched
 def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
     """D = C + A.B exactly per the spec (slow: Python integers; for small shapes)."""
     ops = check(a, b, c, sa, sb, config)
