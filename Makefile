@@ -54,7 +54,7 @@ fmt: $(STAMP)
 # result); uv resolves for every platform and Python >= 3.11 in about a second.
 lock: $(STAMP)
 	$(BIN)/pip install -q uv==$(UV_VERSION)
-	$(BIN)/uv pip compile pyproject.toml --extra test --extra dev --universal \
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra dev --extra dask --universal \
 	    --python-version 3.11 --generate-hashes -o requirements.lock
 
 # The newest releases of everything, unpinned: run before `make lock`, and whenever
@@ -63,8 +63,8 @@ test-latest:
 	rm -rf $(LATEST)
 	$(PY) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q --upgrade pip
-	$(LATEST)/bin/pip install -q --upgrade -e '.[test]'
-	$(LATEST)/bin/pip list --format=freeze | grep -iE '^(numpy|numba|llvmlite|ml.dtypes|click|hypothesis|pytest|matplotlib)=='
+	$(LATEST)/bin/pip install -q --upgrade -e '.[test,dask]'
+	$(LATEST)/bin/pip list --format=freeze | grep -iE '^(numpy|numba|llvmlite|ml.dtypes|click|hypothesis|pytest|matplotlib|dask|distributed)=='
 	$(LATEST)/bin/python -m emu.warmup
 	$(LATEST)/bin/python -m pytest
 
