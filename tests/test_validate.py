@@ -1,6 +1,7 @@
 """fp8emu validate: text / npz formats, bit-exact checking, exit status, errors."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ import pytest
 import emu
 from emu.errors import UsageError
 from emu.toolkit import validate as V
-from tests.helpers import cli
+from emu.toolkit.metrics import result_format
+from tests.helpers import cli, one_error_line
 
 H = 1.5 * 2**-7
 Q = 2.0**-7
@@ -265,3 +267,266 @@ def test_npz_whole_gemm_dump(tmp_path, rng):
     np.savez(p, a=a, b=b, d=d, sa=sa[:, :1], sb=sb)
     code, _, err = cli("validate", "--preset", "mxfp8", "--npz", str(p))
     assert code == 2 and "sa: expected shape (4, 2)" in err
+
+
+# ------------------------------------------------------------------ vectors -> device -> validate
+def vectors_dir(tmp_path, preset, changes, k, n_random=20):
+    args = ["vectors", "--preset", preset, "--k", k, "--random", n_random, "--out", tmp_path / "v"]
+    for f, v in changes.items():
+        args += ["--set", f"{f}={v}"]
+    code, _, err = cli(*args)
+    assert code == 0, err
+    return tmp_path / "v"
+
+
+def device(vec, cfg):
+    """A stand-in for the RTL: reads the $readmemh files as a bench would (its own
+    parsing, not fp8emu's readers), runs every case through emu.gemm alone and
+    returns the result words at the result format's width (fp16: numpy's float16)."""
+    rows = lambda name: [  # noqa: E731
+        list(bytes.fromhex(x))[::-1] for x in (vec / name).read_text().split()
+    ]
+    a, b = rows("a.hex"), rows("b.hex")
+    sa = rows("sa.hex") if cfg.scale_block else None
+    sb = rows("sb.hex") if cfg.scale_block else None
+    c_hex = [int(x, 16) for x in (vec / "c.hex").read_text().split()]
+    fr = result_format(cfg).name
+    if fr == "fp16":
+        c = np.array(c_hex, np.uint16).view(np.float16).astype(np.float32)
+    else:
+        c = np.array(c_hex, np.uint32).view(np.float32)
+    out = []
+    for i in range(len(a)):
+        kw = {}
+        if cfg.scale_block:
+            kw = dict(sa=np.array([sa[i]], np.uint8), sb=np.array([sb[i]], np.uint8).T)
+        with np.errstate(over="ignore"):
+            d = emu.gemm(
+                np.array([a[i]], np.uint8),
+                np.array([b[i]], np.uint8).T,
+                c=c[i : i + 1, None],
+                config=cfg,
+                **kw,
+            )[0, 0]
+        d = np.float32(d)
+        out.append(
+            int(d.astype(np.float16).view(np.uint16)) if fr == "fp16" else int(d.view(np.uint32))
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    "preset, changes, k, digits",
+    [
+        ("exact", {"acc_format": "fp16", "scale_block": 4}, "4", 4),
+        ("exact", {"scale_block": 4}, "4", 8),
+        ("h100", {}, "64", 8),
+    ],
+)
+def test_round_trip_vectors_device_validate(tmp_path, preset, changes, k, digits):
+    vec = vectors_dir(tmp_path, preset, changes, k)
+    cfg = emu.MacConfig.from_toml(vec / "config.toml")
+    words = device(vec, cfg)
+    assert [f"{w:0{digits}X}" for w in words] == (vec / "d.hex").read_text().split()
+    hex_dump = tmp_path / "d_dev.hex"
+    hex_dump.write_text("".join(f"{w:0{digits}X}\n" for w in words))
+    bin_dump = tmp_path / "d_dev.txt"
+    bin_dump.write_text("".join(f"{w:0{4 * digits}b}\n" for w in words))
+    what = "16-bit words" if digits == 4 else None
+    for layout in ("hex", "text", "testfloat"):
+        for dump in (hex_dump, bin_dump):
+            args = ["validate", "--config", vec / "config.toml", "--dir", vec, "--d", dump]
+            code, out, err = cli(*args, "--layout", layout)
+            assert code == 0 and out.startswith(f"PASS: all {len(words)} cases match"), err
+            assert (what in out) if what else ("16-bit" not in out)
+    code, out, _ = cli("validate", "--config", vec / "config.toml", "--dir", vec, "--layout", "hex")
+    assert code == 0  # the vectors' own d.hex
+    words[7] ^= 1  # a planted one-bit difference
+    hex_dump.write_text("".join(f"{w:0{digits}X}\n" for w in words))
+    code, out, _ = cli(
+        "validate",
+        "--config",
+        vec / "config.toml",
+        "--dir",
+        vec,
+        "--layout",
+        "hex",
+        "--d",
+        hex_dump,
+    )
+    assert code == 1 and out.startswith(f"FAIL: 1 of {len(words)} cases differ")
+    row = out.splitlines()[2].split()
+    assert row[:2] == ["7", "a.hex:8"] and row[4] == f"0x{words[7]:0{digits}X}"
+
+
+def test_fp16_results_nan_policy(tmp_path):
+    """fp16 results: 16-bit words must hold the canonical 0x7FFF; 0x7E00 is refused
+    without --any-nan and accepted with it; fp32-widened words keep 0x7FFFFFFF."""
+    vec = vectors_dir(tmp_path, "exact", {"acc_format": "fp16", "scale_block": 4}, "4")
+    m = json.loads((vec / "manifest.json").read_text())
+    d16 = (vec / "d.hex").read_text().split()
+    nan_cases = [i for i, w in enumerate(d16) if w == "7FFF"]
+    assert len(nan_cases) == sum(
+        1 for w in d16 if int(w, 16) & 0x7C00 == 0x7C00 and int(w, 16) & 0x3FF
+    )
+    assert len(nan_cases) >= 5 and m["case_names"][nan_cases[0]] == "nan_a_first"
+    base = ["validate", "--config", vec / "config.toml", "--dir", vec, "--d"]
+    for quiet, canonical, name in (("7E00", "7FFF", "d16.hex"), ("FE00", "7FFF", "d16n.hex")):
+        (tmp_path / name).write_text("".join((quiet if w == canonical else w) + "\n" for w in d16))
+        code, out, _ = cli(*base, tmp_path / name)
+        assert code == 1 and out.startswith(f"FAIL: {len(nan_cases)} of {len(d16)} cases differ")
+        row = out.splitlines()[2]
+        assert re.search(
+            rf"0x7FFF \(nan\) +0x{quiet} \(nan\) +0 \(sign of zero or NaN payload\)", row
+        )
+        code, out, _ = cli(*base, tmp_path / name, "--any-nan")
+        assert code == 0 and out.startswith("PASS")
+    d32 = [format(int(x, 2), "08X") for x in (vec / "d.txt").read_text().split()]
+    assert {d32[i] for i in nan_cases} == {"7FFFFFFF"}
+    (tmp_path / "d32.txt").write_text("".join(w + "\n" for w in d32))
+    assert cli(*base, tmp_path / "d32.txt")[0] == 0  # widened: 0x7FFFFFFF
+    (tmp_path / "d32q.txt").write_text(
+        "".join(("7FC00000" if w == "7FFFFFFF" else w) + "\n" for w in d32)
+    )
+    code, out, _ = cli(*base, tmp_path / "d32q.txt")
+    assert code == 1 and re.search(r"0x7FFFFFFF \(nan\) +0x7FC00000 \(nan\)", out)  # 0x7E00
+    assert cli(*base, tmp_path / "d32q.txt", "--any-nan")[0] == 0
+
+
+def test_json_all_cases(tmp_path):
+    a, b, c, d = write_case_files(tmp_path, (1.0, 1.0, 1.0))  # case 2 should be 1 + 2^-13
+    rep = tmp_path / "rep.json"
+    code, _, _ = cli(
+        "validate", "--preset", "h100", "--a", a, "--b", b, "--c", c, "--d", d,
+        "--json", rep, "--all",
+    )  # fmt: skip
+    assert code == 1
+    doc = json.loads(rep.read_text())
+    assert doc["cases"] == 3 and doc["passed"] == 2 and doc["word_bits"] == 32
+    assert doc["nan_policy"] == "NaN must be the canonical 0x7FFFFFFF, bit exact"
+    assert len(doc["mismatches"]) == 1 and len(doc["all_cases"]) == 3
+    assert doc["all_cases"][0] == {
+        "case": 0,
+        "where": "a.txt:2",
+        "a": "06 00",
+        "b": "04 00",
+        "c": "0x3F800000",
+        "expected": "0x3F800000",
+        "got": "0x3F800000",
+        "expected_value": 1.0,
+        "got_value": 1.0,
+        "ulp": 0.0,
+        "match": True,
+    }
+    last = doc["all_cases"][2]
+    assert last["a"] == "38 00" and last["c"] == "0x39400000"  # 1 x 1 + 3 x 2^-14
+    assert (last["expected"], last["got"], last["ulp"], last["match"]) == (
+        "0x3F800400",
+        "0x3F800000",
+        1.0,
+        False,
+    )
+    code, _, _ = cli("validate", "--preset", "h100", "--a", a, "--b", b, "--c", c, "--d", d,
+                     "--json", rep)  # fmt: skip
+    assert "all_cases" not in json.loads(rep.read_text())  # only on request
+
+
+def test_json_all_cases_of_vectors_have_names_and_scales(tmp_path):
+    vec = vectors_dir(tmp_path, "exact", {"acc_format": "fp16", "scale_block": 4}, "4", 5)
+    rep = tmp_path / "r.json"
+    code, _, _ = cli(
+        "validate", "--config", vec / "config.toml", "--dir", vec, "--layout", "hex",
+        "--json", rep, "--all",
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(rep.read_text())
+    m = json.loads((vec / "manifest.json").read_text())
+    assert [e["name"] for e in doc["all_cases"]] == m["case_names"]
+    e = doc["all_cases"][0]
+    assert (e["where"], e["a"], e["b"], e["sa"], e["sb"], e["c"]) == (
+        "a.hex:1",
+        "06 00 00 00",
+        "04 00 00 00",
+        "7F",
+        "7F",
+        "0x3C00",
+    )
+    assert (e["expected"], e["got"], e["match"], doc["word_bits"]) == ("0x3C00", "0x3C00", True, 16)
+    assert doc["nan_policy"] == "NaN must be the canonical 0x7FFF, bit exact"
+
+
+def test_words_of_16_bit_formats():
+    w = np.arange(1 << 16, dtype=np.uint32)
+    for f in ("fp16", "bf16"):
+        v = V.widen_words(w, f)
+        assert np.array_equal(V.to_words(v, f), w), f  # every code, NaN payloads too
+    words = [0x3C00, 0x8000, 0x7C00, 0x0001, 0x7FFF, 0x7E00, 0xFFFF]
+    got = V.widen_words(np.array(words, np.uint32), "fp16").view(np.uint32)
+    assert [f"{x:08X}" for x in got] == [
+        "3F800000",
+        "80000000",
+        "7F800000",
+        "33800000",  # 2^-24
+        "7FFFFFFF",  # the canonical NaN widens to the canonical NaN
+        "7FC00000",
+        "FFFFFFFF",
+    ]
+    assert V.widen_words(np.array([0x3F80, 0x7F80], np.uint32), "bf16").tolist() == [1.0, np.inf]
+    assert V.word_bits("fp16") == V.word_bits("bf16") == 16
+    assert V.word_bits("fp32") == V.word_bits("e8m13") == 32
+    nan32 = np.array([0x7FFFFFFF, 0x7FC00000], np.uint32).view(np.float32)
+    assert V.to_words(nan32, "fp32").tolist() == [0x7FFFFFFF, 0x7FC00000]  # as they are
+    assert V.to_words(nan32, "fp16").tolist() == [0x7FFF, 0x7E00]  # the top fraction bits
+
+
+def test_npz_with_16_bit_words(tmp_path):
+    cfg = ["--preset", "exact", "--set", "acc_format=fp16"]
+    a = np.array([[0x38, 0x00], [0x7F, 0x00]], np.uint8)  # 1 x 1; NaN
+    b = np.array([[0x38, 0x00], [0x38, 0x00]], np.uint8)
+    p = tmp_path / "z.npz"
+    np.savez(
+        p, a=a, b=b, c=np.array([0x3C00, 0], np.uint16), d=np.array([0x4000, 0x7FFF], np.uint16)
+    )
+    code, out, _ = cli("validate", *cfg, "--npz", p)
+    assert code == 0 and out.startswith(
+        "PASS: all 2 cases match (result format fp16, 16-bit words)"
+    )
+    np.savez(p, a=a, b=b, d=np.array([0x3C00, 0x7E00], np.uint16))
+    code, out, _ = cli("validate", *cfg, "--npz", p)
+    assert code == 1 and "FAIL: 1 of 2" in out and re.search(r"0x7FFF \(nan\) +0x7E00", out)
+    code, _, err = cli("validate", "--preset", "exact", "--npz", p)
+    assert code == 2 and "d: expected uint32 fp32 words or float32, got dtype uint16" in err
+
+
+def test_word_and_layout_errors(tmp_path):
+    vec = vectors_dir(tmp_path, "exact", {"acc_format": "fp16", "scale_block": 4}, "4", 3)
+    cfg = ["--config", vec / "config.toml"]
+    d = tmp_path / "d.txt"
+    d.write_text("3C00\n" + "0011110000000000\n")
+    code, _, err = cli("validate", *cfg, "--dir", vec, "--d", d)
+    one_error_line(
+        code, err, r".*d\.txt:2: word 1 '0011110000000000': expected 4 hex digits like line 1"
+    )
+    code, _, err = cli(
+        "validate", "--preset", "exact", "--set", "scale_block=4", "--dir", vec, "--layout", "hex"
+    )
+    one_error_line(
+        code, err, r".*d\.hex:1: word 1 '3C00': a 16-bit word, but fp32 words have 32 bits .*"
+    )
+    code, _, err = cli("validate", *cfg, "--layout", "hex")
+    one_error_line(code, err, r"--layout hex: reads the files of --dir DIR; give --dir")
+    code, _, err = cli("validate", *cfg, "--dir", vec, "--all")
+    one_error_line(code, err, r"--all lists every case in the --json report: give --json FILE")
+    lines = (vec / "a.hex").read_text().splitlines()
+    (tmp_path / "a.hex").write_text("\n".join(lines[:2] + [lines[2][:-2]] + lines[3:]) + "\n")
+    code, _, err = cli("validate", *cfg, "--dir", vec, "--layout", "hex", "--a", tmp_path / "a.hex")
+    one_error_line(code, err, r".*a\.hex:3: 6 hex digits, but line 1 has 8 .*")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "a.hex").write_text("00\n")
+    code, _, err = cli("validate", *cfg, "--dir", bare, "--layout", "testfloat")
+    one_error_line(code, err, r"--dir: --layout testfloat needs .*manifest\.json, .*: no such file")
+    tf = (vec / "testfloat.txt").read_text().splitlines()
+    (vec / "testfloat.txt").write_text("\n".join([tf[0] + " 00"] + tf[1:]) + "\n")
+    code, _, err = cli("validate", *cfg, "--dir", vec, "--layout", "testfloat")
+    one_error_line(code, err, r".*testfloat\.txt:1: 13 columns, expected 12 \(K = 4 codes .*")

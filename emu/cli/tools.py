@@ -332,21 +332,36 @@ def _parse_limits(limits):
 
 
 # ------------------------------------------------------------------ validate
+_LAYOUT_FILES = {  # --dir: the files of each layout (option, name)
+    "text": (("--a", "a.txt"), ("--b", "b.txt"), ("--c", "c.txt"), ("--d", "d.txt"),
+             ("--sa", "sa.txt"), ("--sb", "sb.txt")),
+    "hex": (("--a", "a.hex"), ("--b", "b.hex"), ("--c", "c.hex"), ("--d", "d.hex"),
+            ("--sa", "sa.hex"), ("--sb", "sb.hex")),
+    "testfloat": (("--testfloat", "testfloat.txt"),),
+}  # fmt: skip
+
+
 @click.command("validate")
 @config_options
-@click.option("--a", "a_path", metavar="a.txt", help="Rows of A: K fp32 hex words per line.")
-@click.option("--b", "b_path", metavar="b.txt", help="Columns of B: K fp32 hex words per line.")
+@click.option(
+    "--a",
+    "a_path",
+    metavar="a.txt",
+    help="Rows of A: K fp32 hex words per line (--layout hex: a.hex, 2K hex digits).",
+)
+@click.option("--b", "b_path", metavar="b.txt", help="Columns of B, likewise.")
 @click.option(
     "--c",
     "c_path",
     metavar="c.txt",
-    help="C: one 32-binary-digit fp32 word per line (absent = +0).",
+    help="C: one word per line (absent = +0): 32 binary or 8 hex digits (fp32), or "
+    "16 binary or 4 hex digits (a 16-bit result format's code).",
 )
 @click.option(
     "--d",
     "d_path",
     metavar="d.txt",
-    help="The results to check: one 32-binary-digit fp32 word per line.",
+    help="The results to check: one word per line, in any of the forms of --c.",
 )
 @click.option(
     "--sa",
@@ -366,7 +381,14 @@ def _parse_limits(limits):
     "--dir",
     "dir_path",
     metavar="DIR",
-    help="Take a/b/c/d/sa/sb.txt from DIR (as written by `fp8emu vectors`) unless given.",
+    help="Take the files of --layout from DIR (as written by `fp8emu vectors`) unless given.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(tuple(_LAYOUT_FILES)),
+    help="With --dir: which files of `fp8emu vectors` to read: text (a/b/c/d/sa/sb.txt, "
+    "the default), hex ($readmemh a/b/c/d/sa/sb.hex, widths from manifest.json) or "
+    "testfloat (testfloat.txt).",
 )
 @click.option(
     "--format",
@@ -377,7 +399,8 @@ def _parse_limits(limits):
 @click.option(
     "--any-nan",
     is_flag=True,
-    help="Accept any NaN payload (default: NaN must be 0x7FFFFFFF, bit exact).",
+    help="Accept any NaN of the result format (default: NaN must be the canonical "
+    "0x7FFFFFFF in 32-bit words, 0x7FFF in 16-bit fp16/bf16 words, bit exact).",
 )
 @click.option(
     "--show",
@@ -387,6 +410,13 @@ def _parse_limits(limits):
     help="How many mismatches to list.",
 )
 @click.option("--json", "json_path", metavar="FILE.json", help="Also write the report as JSON.")
+@click.option(
+    "--all",
+    "json_all",
+    is_flag=True,
+    help="With --json: list every case (inputs, the emulator's and the dump's words, "
+    "ULP distance, match), not only the mismatches.",
+)
 @click.pass_context
 def validate_cmd(
     ctx,
@@ -399,58 +429,90 @@ def validate_cmd(
     sb_path,
     npz_path,
     dir_path,
+    layout,
     elem_format,
     any_nan,
     show,
     json_path,
+    json_all,
 ):
     """Compare the emulator with result dumps of another implementation (an RTL
     simulation, silicon), bit for bit, one dot product per test case.
 
-    Text format: a.txt and b.txt hold one case per line, K words of 8 hex digits
+    Text layout: a.txt and b.txt hold one case per line, K words of 8 hex digits
     (the FP8 value widened to fp32; b is the case's column of B); c.txt and d.txt
-    one fp32 word per line as 32 binary digits; sa.txt / sb.txt the UE8M0 codes
-    (2 hex digits, one per scale block).  Exit status 0 when every case matches,
-    1 when any differs, 2 for bad input.
+    one word per line: 32 binary or 8 hex digits (an fp32 word), or for fp16/bf16
+    results 16 binary or 4 hex digits (the 16-bit code); sa.txt / sb.txt the UE8M0
+    codes (2 hex digits, one per scale block).  --dir DIR --layout hex reads the
+    $readmemh files of `fp8emu vectors` instead, --layout testfloat its
+    testfloat.txt.  NaN must be the canonical 0x7FFFFFFF (32-bit words) or 0x7FFF
+    (16-bit words) unless --any-nan.  Exit status 0 when every case matches, 1 when
+    any differs, 2 for bad input.
 
     \b
     Examples:
       fp8emu validate --preset h100 --a a.txt --b b.txt --c c.txt --d rtl_d.txt
       fp8emu validate --config vec/config.toml --dir vec --d rtl_d.txt
-      fp8emu validate --preset default --npz dump.npz --show 20
+      fp8emu validate --config vec/config.toml --dir vec --layout hex --d rtl_d.hex
+      fp8emu validate --preset default --npz dump.npz --show 20 --json r.json --all
     """
     from emu.toolkit import validate as V
+    from emu.toolkit.metrics import result_format
 
     if elem_format:
         config = config.replace(a_format=elem_format, b_format=elem_format)
+    if json_all and not json_path:
+        raise UsageError("--all lists every case in the --json report: give --json FILE")
+    if layout and not dir_path:
+        raise UsageError(f"--layout {layout}: reads the files of --dir DIR; give --dir")
+    layout = layout or "text"
     if json_path:
         from emu.io import check_writable
 
         check_writable(json_path, "--json")
+    fr = result_format(config).name
+    names = None
+    manifest = None
+    tf_path = None
     if dir_path:
         if not os.path.isdir(dir_path):
             raise UsageError(f"--dir: {dir_path}: no such directory")
-
-        def pick(given, name, required=False):
-            if given:
-                return given
+        if layout != "text":
+            manifest = _read_manifest(dir_path, layout)
+        given = {"--a": a_path, "--b": b_path, "--c": c_path, "--d": d_path}
+        given.update({"--sa": sa_path, "--sb": sb_path})
+        if layout == "testfloat":
+            extra = [o for o in ("--a", "--b", "--c", "--sa", "--sb") if given[o]]
+            if extra:
+                raise UsageError(
+                    f"--layout testfloat reads every input from testfloat.txt; "
+                    f"give only --d (not {', '.join(extra)})"
+                )
+        picked = {}
+        for opt, name in _LAYOUT_FILES[layout]:
+            if given.get(opt):
+                picked[opt] = given[opt]
+                continue
             p = os.path.join(dir_path, name)
-            return p if (required or os.path.exists(p)) else None
-
-        a_path, b_path = pick(a_path, "a.txt", True), pick(b_path, "b.txt", True)
-        c_path, d_path = pick(c_path, "c.txt"), pick(d_path, "d.txt", True)
-        if config.scale_block:
-            sa_path, sb_path = pick(sa_path, "sa.txt"), pick(sb_path, "sb.txt")
+            required = opt in ("--a", "--b", "--d", "--testfloat")
+            if opt in ("--sa", "--sb") and not config.scale_block:
+                continue
+            picked[opt] = p if (required or os.path.exists(p)) else None
+        a_path, b_path = picked.get("--a"), picked.get("--b")
+        c_path, sa_path, sb_path = picked.get("--c"), picked.get("--sa"), picked.get("--sb")
+        tf_path = picked.get("--testfloat")
+        d_path = given["--d"] if layout == "testfloat" else picked.get("--d")
         from emu.io import add_input, check_not_input
 
         for opt, p in (("--a", a_path), ("--b", b_path), ("--c", c_path), ("--d", d_path)):
             add_input(p, opt)
-        for opt, p in (("--sa", sa_path), ("--sb", sb_path)):
+        for opt, p in (("--sa", sa_path), ("--sb", sb_path), ("--dir", tf_path)):
             add_input(p, opt)
         add_input(os.path.join(dir_path, "manifest.json"), "--dir")
         if json_path:
             check_not_input(json_path, "--json")
         note = _manifest_note(dir_path, config)
+        names = _manifest_names(dir_path)
     else:
         note = None
     kw = dict(a_format=config.a_format, b_format=config.b_format, scale_block=config.scale_block)
@@ -458,7 +520,7 @@ def validate_cmd(
         if a_path or b_path or d_path:
             raise UsageError("give --npz or the text files (--a/--b/--d), not both")
         try:  # every error about the archive names it
-            cases = V.read_npz(npz_path, **kw)
+            cases = V.read_npz(npz_path, **kw, result_format=fr)
             rep = V.check(cases, config, any_nan=any_nan)
         except UsageError as e:
             msg = str(e)
@@ -470,36 +532,105 @@ def validate_cmd(
                 )
             raise UsageError(msg) from None
     else:
-        missing = [o for o, p in (("--a", a_path), ("--b", b_path), ("--d", d_path)) if not p]
-        if missing:
-            raise UsageError(f"missing {', '.join(missing)} (or give --npz / --dir)")
-        cases = V.read_text(a_path, b_path, d_path, c_path, sa_path, sb_path, **kw)
+        if layout == "testfloat":
+            cases = V.read_testfloat(
+                tf_path,
+                k=manifest["k"],
+                scale_block=config.scale_block,
+                result_format=fr,
+                c_format=manifest["c_format"],
+                d_path=d_path,
+                what="--dir",
+            )
+        else:
+            missing = [o for o, p in (("--a", a_path), ("--b", b_path), ("--d", d_path)) if not p]
+            if missing:
+                raise UsageError(f"missing {', '.join(missing)} (or give --npz / --dir)")
+            if layout == "hex":
+                cases = V.read_hex(
+                    a_path,
+                    b_path,
+                    d_path,
+                    c_path,
+                    sa_path,
+                    sb_path,
+                    scale_block=config.scale_block,
+                    result_format=fr,
+                    c_format=manifest["c_format"],
+                    k=None if given["--a"] else manifest["k"],
+                )
+            else:
+                cases = V.read_text(
+                    a_path, b_path, d_path, c_path, sa_path, sb_path, **kw, result_format=fr
+                )
+        if names is not None and len(names) == len(cases):
+            cases.names = names
         rep = V.check(cases, config, any_nan=any_nan)
     click.echo(V.format_report(rep, show))
     if json_path:
         from emu.io import save_text
         from emu.toolkit.compare import json_safe
 
-        doc = {
-            "cases": rep.n,
-            "passed": rep.passed,
-            "result_format": rep.result_format,
-            "config": config.to_dict(),
-            "mismatches": [
-                dict(
-                    case=m.case,
-                    where=m.where,
-                    expected=f"0x{_bits(m.expected):08X}",
-                    got=f"0x{_bits(m.got):08X}",
-                    ulp=m.ulp,
-                )
-                for m in rep.mismatches
-            ],
-        }
+        doc = V.report_doc(rep, config, cases, every=json_all)
         save_text(json_path, json.dumps(json_safe(doc), indent=1) + "\n", "--json")
     if note:  # only once the check has run: an error is the one line, without a note
         click.echo(note, err=True)
     ctx.exit(0 if rep.ok else 1)
+
+
+def _read_manifest(dir_path, layout) -> dict:
+    """The fields of DIR/manifest.json that --layout hex / testfloat need: k and the
+    C format (checked), the widths of the layout's files."""
+    from emu.numerics.formats import fmt
+    from emu.toolkit.validate import word_bits
+
+    path = os.path.join(dir_path, "manifest.json")
+    why = f"--layout {layout} needs {path}, written by `fp8emu vectors`"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            m = json.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"--dir: {why}: no such file") from None
+    except (OSError, ValueError, RecursionError) as e:
+        raise UsageError(f"--dir: {path}: not a readable manifest ({type(e).__name__})") from None
+    if not isinstance(m, dict):
+        raise UsageError(f"--dir: {path}: not a manifest of fp8emu vectors")
+    k = m.get("k")
+    files = m.get("files")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or not isinstance(files, dict):
+        raise UsageError(f"--dir: {path}: no k and files of fp8emu vectors")
+    c_format = m.get("c_format", m.get("result_format", "fp32"))
+    try:
+        f = fmt(str(c_format))
+        if not f.fits_fp32:
+            raise UsageError("")
+    except UsageError:
+        raise UsageError(f"--dir: {path}: c_format {c_format!r} is not a result format") from None
+    name = "testfloat.txt" if layout == "testfloat" else "c.hex"
+    entry = files.get(name)
+    if not isinstance(entry, dict):
+        raise UsageError(
+            f"--dir: {path}: lists no {name} (made by an fp8emu vectors without it; "
+            "write the vectors again)"
+        )
+    if layout == "hex" and entry.get("width_bits") != word_bits(f):
+        raise UsageError(
+            f"--dir: {path}: c.hex has {entry.get('width_bits')}-bit words, but "
+            f"{f.name} words have {word_bits(f)} bits"
+        )
+    return {"k": k, "c_format": f.name}
+
+
+def _manifest_names(dir_path):
+    """The case names of DIR/manifest.json, or None."""
+    try:
+        with open(os.path.join(dir_path, "manifest.json"), encoding="utf-8") as fh:
+            names = json.load(fh).get("case_names")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    if isinstance(names, list) and all(isinstance(x, str) for x in names):
+        return names
+    return None
 
 
 def _manifest_note(dir_path, config) -> str | None:
@@ -518,12 +649,6 @@ def _manifest_note(dir_path, config) -> str | None:
         f"(differs in {', '.join(diff)}); expected results are recomputed under "
         f"the config given here"
     )
-
-
-def _bits(x: float) -> int:
-    import numpy as np
-
-    return int(np.float32(x).view(np.uint32))
 
 
 # ------------------------------------------------------------------ vectors
@@ -550,25 +675,41 @@ def _bits(x: float) -> int:
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed."
 )
 @click.option("--no-directed", is_flag=True, help="Random cases only.")
-def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
+@click.option(
+    "--c-zero",
+    is_flag=True,
+    help="Every C is +0 (a MAC that resets its accumulator); directed cases that need "
+    "another C are skipped.",
+)
+@click.option(
+    "--no-specials",
+    is_flag=True,
+    help="No NaN/Inf operands, NaN scales (0xFF), NaN/Inf C, nor cases whose result is "
+    "NaN or Inf (overflow), for datapaths without them.",
+)
+def vectors_cmd(config, out_dir, k, n_random, seed, no_directed, c_zero, no_specials):
     """Export test vectors for an RTL test bench under a config: directed corner
     cases (ties at every rounding point, subnormals, saturation, NaN/Inf, UE8M0
     0x00/0xFE/0xFF, cancellation, alignment-window edges, carry-out) and random
     cases, with the emulator's expected results.
 
     Writes $readmemh files (a.hex, b.hex, sa.hex, sb.hex: one case per line, element
-    k in bits [8k+7:8k]; c.hex, d.hex: 8 hex digits), the text format of
-    `fp8emu validate` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), config.toml and
-    manifest.json (the layout and the case names).  DIR must be new, empty, or an
-    earlier output of this command: its files are replaced, and those the new run
-    does not write (sa.*, sb.* without scales) removed.  At most 65536 values per
-    dot product, 2^20 random cases, and 2^23 values (cases x K) in all.
+    k in bits [8k+7:8k]; c.hex, d.hex: one word per line in the result format's
+    width, 4 hex digits for fp16/bf16, else 8), the text layout of `fp8emu validate`
+    (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt: values widened to fp32 words), a
+    TestFloat-style testfloat.txt (one case per line: the codes of A and B, the
+    scale codes, C, then the expected D, in hex), config.toml and manifest.json
+    (every file with its layout and width, the case names).  DIR must be new,
+    empty, or an earlier output of this command: its files are replaced, and those
+    the new run does not write (sa.*, sb.* without scales) removed.  At most 65536
+    values per dot product, 2^20 random cases, and 2^23 values (cases x K) in all.
 
     \b
     Examples:
       fp8emu vectors --preset h100 --out vec_h100
       fp8emu validate --config vec_h100/config.toml --dir vec_h100
       fp8emu vectors --config my_chip.toml --k 256 --random 1000 --out vec
+      fp8emu vectors --preset exact --set acc_format=fp16 --c-zero --no-specials --out v16
     """
     from emu.io import check_not_input, save_all
     from emu.toolkit.vectors import FILE_NAMES, earlier_files, generate, render
@@ -584,8 +725,16 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed):
     for name in FILE_NAMES:  # before the work: no file of the directory is an input
         check_not_input(os.path.join(out_dir, name), "--out")
     earlier = earlier_files(out_dir)
-    cases, skipped = generate(config, k, n_random, seed, directed_cases=not no_directed)
-    files = render(cases, config, skipped, seed)
+    cases, skipped = generate(
+        config,
+        k,
+        n_random,
+        seed,
+        directed_cases=not no_directed,
+        c_zero=c_zero,
+        no_specials=no_specials,
+    )
+    files = render(cases, config, skipped, seed, c_zero=c_zero, no_specials=no_specials)
     stale = [(os.path.join(out_dir, n), "--out") for n in earlier if n not in files]
     created = not os.path.exists(out_dir)
     try:

@@ -2,18 +2,28 @@
 
 Every case is one dot product of K values: a row of A, a column of B, a scalar C,
 the UE8M0 scale codes of the row and the column (one per K block), and the expected
-fp32 result D computed by the emulator.  Directed cases target the rounding points
+result D computed by the emulator.  Directed cases target the rounding points
 of the config (ties in the accumulator, the alignment cut and the promotion fold),
 subnormal operands and results, saturation and overflow, NaN and Inf, UE8M0 0x00 /
 0xFE / 0xFF, exact cancellation, alignment-window edges and carry-out; random cases
 follow.  A directed case that the config cannot express (Inf cases without e5m2, scale
-cases without scales, alignment cases with exact alignment) is left out and listed as
-skipped in the manifest.
+cases without scales, alignment cases with exact alignment, a C that is not a value
+of the C format) or that the options exclude (``c_zero``: a C other than +0;
+``no_specials``: NaN / Inf operands, NaN scales, a NaN / Inf C, or a NaN / Inf
+result) is left out and listed as skipped in the manifest.
+
+C initialises the accumulator whose format is the result format (promote_format
+with promotion, else acc_format).  Its words, and those of D, are as wide as that
+format's (:func:`emu.toolkit.validate.word_bits`): 16 bits for fp16 and bf16 (C is
+then a value of that format), 32 bits (an fp32 word) otherwise; an e8m13 unit
+receives a full fp32 C, as Hopper does, and the datapath cuts it.
 
 Files (see :func:`render`): ``$readmemh`` hex files with one case per line (A, B and
-scales packed, element k in bits [8k+7:8k]), C and D as 8 hex digits, the text format
-of ``fp8emu validate`` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt), ``config.toml``
-and ``manifest.json``.
+scales packed, element k in bits [8k+7:8k]; C and D as 4 or 8 hex digits), the text
+layout of ``fp8emu validate`` (a.txt, b.txt, c.txt, d.txt, sa.txt, sb.txt: every
+value widened to an fp32 word), a TestFloat-style testfloat.txt (one case per line:
+operands, then the expected D, in hex), ``config.toml`` and ``manifest.json`` (every
+file with its layout, width and content).
 
 Sizes are bounded before anything is generated: K at most :data:`MAX_K`, at most
 :data:`MAX_RANDOM` random cases, and (directed + random cases) x K at most
@@ -31,6 +41,7 @@ not the writer's (an RTL dump placed beside the vectors) are left alone.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 
@@ -40,7 +51,7 @@ from emu.errors import UsageError
 from emu.numerics.formats import canonical_nan, fmt, round_array, values_to_codes
 from emu.numerics.operands import n_blocks
 from emu.toolkit.metrics import result_format
-from emu.toolkit.validate import Cases, emulate, write_text
+from emu.toolkit.validate import Cases, emulate, nan_word, to_words, word_bits, write_text
 
 MAX_K = 1 << 16  # values per dot product
 MAX_RANDOM = 1 << 20  # random cases
@@ -60,6 +71,7 @@ FILE_NAMES = (
     "d.txt",
     "sa.txt",
     "sb.txt",
+    "testfloat.txt",
     "config.toml",
     "manifest.json",
 )
@@ -121,12 +133,18 @@ def default_k(config) -> int:
 
 
 class Builder:
-    """Collects cases of one config; products are given as exact values."""
+    """Collects cases of one config; products are given as exact values.
 
-    def __init__(self, config, K: int):
+    ``c_zero``: only cases with C = +0; ``no_specials``: no NaN / Inf operands,
+    scale codes 0xFF or NaN / Inf C (a case that needs one is skipped)."""
+
+    def __init__(self, config, K: int, c_zero: bool = False, no_specials: bool = False):
         self.cfg = config
         self.K = K
         self.fa, self.fb = fmt(config.a_format), fmt(config.b_format)
+        self.fc = result_format(config)  # the format of C (and of D)
+        self.c_bits = word_bits(self.fc)
+        self.c_zero, self.no_specials = c_zero, no_specials
         self.bs = config.scale_block
         self.nkb = n_blocks(K, self.bs)
         self.w = K if config.fused == "k" else config.fused
@@ -168,14 +186,38 @@ class Builder:
             return None
         return values_to_codes(f, np.array([v]))[0]
 
+    @staticmethod
+    def _special(v) -> bool:
+        """Whether an operand or C value given to :meth:`add` is NaN or Inf."""
+        return isinstance(v, str) or v != v or v in (math.inf, -math.inf)
+
+    def c_ok(self, c) -> bool:
+        """Whether the float c is a value of the C words (any fp32 value in a 32-bit
+        word, a value of the C format in a 16-bit one)."""
+        if c != c or c in (math.inf, -math.inf):
+            return True
+        if self.c_bits == 32:
+            return bool(np.float32(c) == c)
+        r = float(round_array(np.array([c], np.float64), self.fc, "rne")[0])
+        return r == c and abs(c) <= self.fc.max_finite
+
     def add(self, name, prods=(), c=0.0, shift=None, sa=None, sb=None, fill=None):
         """One case.  prods: (k, a_value, b_value) triples (values exact in the
-        formats, or "nan" / "inf" / "-inf"); c: a float exact in fp32; shift: {block:
-        e} scales the products of a block by 2**e (split over sa and sb); sa / sb:
-        {block: code} explicit scale codes; fill: (a_value, b_value) for every k not
-        in prods (default +0 x +0).  Returns False (and records why) when the config
-        cannot express the case."""
+        formats, or "nan" / "inf" / "-inf"); c: a float exact in the C format (fp32
+        in a 32-bit word), or "nan" / "inf" / "-inf"; shift: {block: e} scales the
+        products of a block by 2**e (split over sa and sb); sa / sb: {block: code}
+        explicit scale codes; fill: (a_value, b_value) for every k not in prods
+        (default +0 x +0).  Returns False (and records why) when the config or the
+        options cannot express the case."""
         K = self.K
+        if self.no_specials:
+            vals = [v for _, av, bv in prods for v in (av, bv)] + list(fill or ())
+            if any(self._special(v) for v in vals):
+                return self._skip(name, "NaN or Inf operand (--no-specials)")
+            if self._special(c):
+                return self._skip(name, "C is NaN or Inf (--no-specials)")
+        if self.c_zero and (isinstance(c, str) or c != 0 or math.copysign(1.0, c) < 0):
+            return self._skip(name, "C is not +0 (--c-zero)")
         a = np.zeros(K, np.uint8)
         b = np.zeros(K, np.uint8)
         if fill is not None:
@@ -190,8 +232,9 @@ class Builder:
             if ca is None or cb is None:
                 return self._skip(name, f"operand {av!r} x {bv!r} not representable")
             a[k], b[k] = ca, cb
-        if not (isinstance(c, str) or np.float32(c) == c or c != c):
-            return self._skip(name, "c not representable in fp32")
+        if not (isinstance(c, str) or self.c_ok(c)):
+            cf = "fp32" if self.c_bits == 32 else self.fc.name
+            return self._skip(name, f"c not representable in {cf}")
         cval = np.float32(float(c)) if isinstance(c, str) else np.float32(c)
         sa_row = np.full(self.nkb, 127, np.uint8)
         sb_row = np.full(self.nkb, 127, np.uint8)
@@ -211,13 +254,18 @@ class Builder:
                 if blk >= self.nkb:
                     return self._skip(name, f"needs {blk + 1} scale blocks")
                 sb_row[blk] = code
-        self.names.append(name)
-        self.a.append(a)
-        self.b.append(b)
-        self.c.append(cval)
-        self.sa.append(sa_row)
-        self.sb.append(sb_row)
+            if self.no_specials and (0xFF in sa_row or 0xFF in sb_row):
+                return self._skip(name, "NaN scale code 0xFF (--no-specials)")
+        self.append(name, a, b, cval, sa_row, sb_row)
         return True
+
+    def append(self, name, a, b, c, sa, sb):
+        self.names.append(name)
+        self.a.append(np.asarray(a, np.uint8))
+        self.b.append(np.asarray(b, np.uint8))
+        self.c.append(np.float32(c))
+        self.sa.append(np.asarray(sa, np.uint8))
+        self.sb.append(np.asarray(sb, np.uint8))
 
     def _skip(self, name, why):
         self.skipped.append({"name": name, "reason": why})
@@ -308,15 +356,20 @@ def directed(bld: Builder) -> None:
     bld.add("subnormal_x_subnormal_max", [(0, suba[-1], subb[-1]), (1, suba[-1], subb[-1])])
     bld.add("subnormal_with_big", [(0, 2.0 ** bld.ea[1], 1.0), (1, suba[0], subb[0])])
 
-    # subnormal results (C alone passes through the accumulator; scaled products)
+    # subnormal results (C alone passes through the accumulator; scaled products):
+    # fp32 subnormals in a 32-bit C word, else those of the (16-bit) C format
+    fc = bld.fc if bld.c_bits == 16 else fmt("fp32")
+    e0, mc = fc.emin - fc.mbits, fc.mbits  # the smallest subnormal is 2**e0
+    e3 = e0 + min(9, mc - 3)  # fp32: 3 x 2^-140
     for label, c in (
-        ("min", 2.0**-149),
-        ("3x2^-140", 3 * 2.0**-140),
-        ("max", (1 - 2.0**-23) * 2.0**-126),
-        ("neg", -5 * 2.0**-145),
+        ("min", 2.0**e0),
+        (f"3x2^{e3}", 3 * 2.0**e3),
+        ("max", (1 - 2.0**-mc) * 2.0**fc.emin),
+        ("neg", -5 * 2.0 ** (e0 + min(4, mc - 3))),
     ):
         bld.add(f"subnormal_c_{label}", [], c=c)
-    bld.add("min_normal_c", [], c=2.0**-126)
+    c_min_normal = 2.0**fc.emin
+    bld.add("min_normal_c", [], c=c_min_normal)
     emin_r = facc.emin
     bld.add("subnormal_product", [(0, 1.0, 1.0)], shift={0: emin_r - 4})
     bld.add("underflow_half_min_sub", [(0, 1.0, 1.0)], shift={0: emin_r - M - 1})
@@ -356,7 +409,7 @@ def directed(bld: Builder) -> None:
     bld.add("ue8m0_00_FE", [(0, 1.0, 1.0), (1, 1.5, 1.0)], sa={0: 0x00}, sb={0: 0xFE})
     bld.add("ue8m0_FE_FE_max", [(0, amax, bmax)], sa={0: 0xFE}, sb={0: 0xFE})
     bld.add("ue8m0_00_00", [(0, amax, bmax)], sa={0: 0x00}, sb={0: 0x00})
-    bld.add("ue8m0_00_00_with_c", [(0, 1.0, 1.0)], c=2.0**-126, sa={0: 0x00}, sb={0: 0x00})
+    bld.add("ue8m0_00_00_with_c", [(0, 1.0, 1.0)], c=c_min_normal, sa={0: 0x00}, sb={0: 0x00})
     bld.add("ue8m0_FF_a", [(0, 1.0, 1.0)], sa={0: 0xFF})
     bld.add("ue8m0_FF_b_last_block", [(0, 1.0, 1.0)], sb={bld.nkb - 1: 0xFF})
     bld.add("ue8m0_FF_zero_block", [], sa={0: 0xFF})
@@ -405,62 +458,189 @@ def directed(bld: Builder) -> None:
         bld.add("promote_nan_last_interval", [(0, 1.0, 1.0), (K - 1, "nan", 1.0)])
 
 
-def random_cases(bld: Builder, n: int, seed: int) -> None:
-    """Append n random cases: half quantised N(0, 1) data with a random magnitude,
-    40% uniformly random finite codes with random scales near 2**0 and a random C,
-    10% with NaN / Inf codes and NaN scales mixed in."""
-    from emu.numerics.quant import quantize
+class RandomCases:
+    """Random cases of a Builder's config, drawn one at a time from one generator:
+    half quantised N(0, 1) data with a random magnitude (and half of them a random C),
+    40% uniformly random finite codes with random scales near 2**0 and (70%) a random
+    C, 10% with NaN / Inf codes and NaN scales mixed in (with ``no_specials``: finite
+    codes too).  Under a result format of narrow range (fp16) the random codes are
+    kept from overflowing it as a rule: the scales are lowered, or without block
+    scales the codes limited in magnitude, so that the typical sum stays below its
+    largest value; C is a value of the C format (saturated to its largest value)."""
 
-    rng = np.random.default_rng(seed)
-    K, bs, nkb = bld.K, bld.bs, bld.nkb
-    fa, fb = bld.fa, bld.fb
-
-    def finite_codes(f, size):
+    def __init__(self, bld: Builder, seed: int):
         from emu.numerics.formats import decode_table
 
-        ok = np.flatnonzero(np.isfinite(decode_table(f.name)))
-        return rng.choice(ok, size).astype(np.uint8)
+        self.bld = bld
+        self.rng = np.random.default_rng(seed)
+        K, fr = bld.K, bld.fc
+        va, vb = decode_table(bld.fa.name), decode_table(bld.fb.name)
+        fin_a, fin_b = np.isfinite(va), np.isfinite(vb)
+        lim_a = lim_b = math.inf
+        self.drop = 0  # scale exponents taken off the random scales
 
-    for i in range(n):
+        def typical(la, lb):  # a typical |sum| of K random products, with headroom
+            ra = math.sqrt(np.mean(va[fin_a & (np.abs(va) <= la)] ** 2))
+            rb = math.sqrt(np.mean(vb[fin_b & (np.abs(vb) <= lb)] ** 2))
+            return math.sqrt(K) * ra * rb * 2.0 ** (8 if bld.bs else 0) * 16
+
+        t = typical(lim_a, lim_b)
+        if t > fr.max_finite:
+            if bld.bs:
+                self.drop = math.ceil(math.log2(t / fr.max_finite))
+            else:
+                lim_a, lim_b = bld.fa.max_finite, bld.fb.max_finite
+                while typical(lim_a, lim_b) > fr.max_finite and max(lim_a, lim_b) > 1:
+                    if lim_a >= lim_b:
+                        lim_a /= 2
+                    else:
+                        lim_b /= 2
+        self.ok_a = np.flatnonzero(fin_a & (np.abs(va) <= lim_a))
+        self.ok_b = np.flatnonzero(fin_b & (np.abs(vb) <= lim_b))
+        # quantised data without block scales fills the whole code range: shifted
+        # down by as many binades as the random codes are limited
+        self.down = [
+            0 if lim == math.inf else math.ceil(math.log2(f.max_finite / lim))
+            for f, lim in ((bld.fa, lim_a), (bld.fb, lim_b))
+        ]
+        self.c_emax = fr.emax - 2 if bld.c_bits == 16 else math.inf
+
+    def c_value(self, c) -> np.float32:
+        """A drawn C as a value of the C words: +0 under c_zero; in a 16-bit word
+        rounded (nearest-even) into the C format, saturated to its largest value."""
+        bld = self.bld
+        if bld.c_zero:
+            return np.float32(0)
+        if bld.c_bits == 32:
+            return np.float32(c)
+        m = bld.fc.max_finite
+        v = np.clip(np.array([float(c)]), -m, m)
+        return np.float32(round_array(v, bld.fc, "rne")[0])
+
+    def draw(self, i: int):
+        """(name, a, b, c, sa, sb) of random case i."""
+        from emu.numerics.quant import quantize
+
+        bld, rng = self.bld, self.rng
+        K, bs, nkb = bld.K, bld.bs, bld.nkb
         kind = "quantized" if i % 10 < 5 else "codes" if i % 10 < 9 else "specials"
+        if kind == "specials" and bld.no_specials:
+            kind = "codes"
         sa = np.full(nkb, 127, np.uint8)
         sb = np.full(nkb, 127, np.uint8)
         c = np.float32(0)
         if kind == "quantized":
             x = (rng.standard_normal((1, K)) * 2.0 ** rng.integers(-6, 7)).astype(np.float32)
             y = (rng.standard_normal((K, 1)) * 2.0 ** rng.integers(-6, 7)).astype(np.float32)
-            a, s1 = quantize(x, fa.name, (1, bs or K), "floor")
-            b, s2 = quantize(y, fb.name, (bs or K, 1), "floor")
+            a, s1 = quantize(x, bld.fa.name, (1, bs or K), "floor")
+            b, s2 = quantize(y, bld.fb.name, (bs or K, 1), "floor")
             a, b = a[0], b[:, 0]
             if bs:
                 sa, sb = s1[0], s2[:, 0]
+            elif any(self.down):
+                from emu.numerics.formats import decode, encode
+
+                a, b = (
+                    encode(f, np.ldexp(decode(f, x), -j), overflow="sat") if j else x
+                    for f, x, j in ((bld.fa, a, self.down[0]), (bld.fb, b, self.down[1]))
+                )
             if rng.random() < 0.5:
                 c = np.float32(rng.standard_normal() * 2.0 ** rng.integers(-4, 8))
         else:
-            a, b = finite_codes(fa, K), finite_codes(fb, K)
+            a = rng.choice(self.ok_a, K).astype(np.uint8)
+            b = rng.choice(self.ok_b, K).astype(np.uint8)
             if bs:
-                sa = rng.integers(119, 136, nkb).astype(np.uint8)
-                sb = rng.integers(119, 136, nkb).astype(np.uint8)
+                ha, hb = -(-self.drop // 2), self.drop // 2
+                sa = np.maximum(rng.integers(119, 136, nkb) - ha, 0).astype(np.uint8)
+                sb = np.maximum(rng.integers(119, 136, nkb) - hb, 0).astype(np.uint8)
             if rng.random() < 0.7:
-                c = np.float32(rng.standard_normal() * 2.0 ** rng.integers(-10, 20))
+                g = rng.standard_normal()  # (drawn first: the streams of earlier versions)
+                c = np.float32(g * 2.0 ** min(int(rng.integers(-10, 20)), self.c_emax))
             if kind == "specials":
                 pos = rng.integers(0, K, 2)
                 a[pos[0]] = rng.integers(0, 256)
                 b[pos[1]] = rng.integers(0, 256)
                 if bs and rng.random() < 0.3:
                     sa[rng.integers(0, nkb)] = 0xFF
-        bld.names.append(f"random_{kind}_{i}")
-        bld.a.append(np.asarray(a, np.uint8))
-        bld.b.append(np.asarray(b, np.uint8))
-        bld.c.append(np.float32(c))
-        bld.sa.append(np.asarray(sa, np.uint8))
-        bld.sb.append(np.asarray(sb, np.uint8))
+        return f"random_{kind}_{i}", a, b, self.c_value(c), sa, sb
+
+
+def random_cases(bld: Builder, n: int, seed: int) -> RandomCases:
+    """Append n random cases (see :class:`RandomCases`); returns the generator."""
+    rnd = RandomCases(bld, seed)
+    for i in range(n):
+        bld.append(*rnd.draw(i))
+    return rnd
+
+
+def _without_specials(bld: Builder, cases: Cases, nd: int, rnd: RandomCases, config) -> Cases:
+    """``no_specials``: the directed cases whose result is NaN or Inf are left out
+    (and listed as skipped); random ones are drawn again (at most 32 times, then
+    their B is set to +0 so that D = C)."""
+    d = cases.d
+    n = len(cases)
+    keep = []
+    for i in range(nd):
+        if np.isfinite(d[i]):
+            keep.append(i)
+        else:
+            what = "NaN" if np.isnan(d[i]) else "Inf (an overflow)"
+            bld.skipped.append(
+                {"name": bld.names[i], "reason": f"the result is {what} (--no-specials)"}
+            )
+    todo = [i for i in range(nd, n) if not np.isfinite(d[i])]
+    for _ in range(32):
+        if not todo:
+            break
+        for i in todo:
+            name, a, b, c, sa, sb = rnd.draw(i - nd)
+            bld.a[i], bld.b[i], bld.c[i] = np.asarray(a, np.uint8), np.asarray(b, np.uint8), c
+            bld.sa[i], bld.sb[i] = np.asarray(sa, np.uint8), np.asarray(sb, np.uint8)
+        d[todo] = emulate(_subset(bld, todo), config)
+        todo = [i for i in todo if not np.isfinite(d[i])]
+    if todo:
+        for i in todo:
+            bld.b[i] = np.zeros(bld.K, np.uint8)
+        d[todo] = emulate(_subset(bld, todo), config)
+    keep += list(range(nd, n))
+    if not keep:
+        raise UsageError(
+            "no test cases to write (every directed case was left out by --no-specials "
+            "and --random 0)"
+        )
+    out = _subset(bld, keep)
+    out.d = d[keep]
+    for name in ("names", "a", "b", "c", "sa", "sb"):
+        vals = getattr(bld, name)
+        setattr(bld, name, [vals[i] for i in keep])
+    return out
+
+
+def _subset(bld: Builder, idx) -> Cases:
+    return Cases(
+        [bld.a[i] for i in idx],
+        [bld.b[i] for i in idx],
+        np.array([bld.c[i] for i in idx], np.float32),
+        None,
+        [bld.sa[i] for i in idx] if bld.bs else None,
+        [bld.sb[i] for i in idx] if bld.bs else None,
+        [bld.names[i] for i in idx],
+    )
 
 
 def generate(
-    config, k: int | None = None, n_random: int = 256, seed: int = 0, directed_cases: bool = True
+    config,
+    k: int | None = None,
+    n_random: int = 256,
+    seed: int = 0,
+    directed_cases: bool = True,
+    c_zero: bool = False,
+    no_specials: bool = False,
 ):
-    """(Cases with the emulator's results in ``d``, skipped directed cases)."""
+    """(Cases with the emulator's results in ``d``, skipped directed cases).
+    ``c_zero``: every C is +0 (directed cases that need another C are skipped);
+    ``no_specials``: no NaN / Inf operand, NaN scale (0xFF), NaN / Inf C, nor a NaN /
+    Inf result (directed cases skipped, random ones drawn again)."""
     K = default_k(config) if k is None else int(k)
     if K < 1:
         raise UsageError(f"--k must be >= 1, got {K}")
@@ -474,105 +654,232 @@ def generate(
             f"fused steps) is over {MAX_K}; give --k"
         )
     check_size(K, n_random)
-    bld = Builder(config, K)
+    bld = Builder(config, K, c_zero=c_zero, no_specials=no_specials)
     if directed_cases:
         directed(bld)
     check_size(K, n_random, len(bld.names))
-    random_cases(bld, n_random, seed)
+    nd = len(bld.names)
+    rnd = random_cases(bld, n_random, seed)
     if not bld.names:
         raise UsageError("no test cases to write (no directed cases and --random 0)")
     cases = bld.cases()
     cases.d = emulate(cases, config)
+    if no_specials:
+        cases = _without_specials(bld, cases, nd, rnd, config)
     return cases, bld.skipped
 
 
 def _packed(rows) -> str:
     """One line per row of uint8 codes, element 0 in the least significant byte."""
-    return "".join("".join(f"{int(x):02X}" for x in row[::-1]) + "\n" for row in rows)
+    return "".join(np.asarray(r, np.uint8)[::-1].tobytes().hex().upper() + "\n" for r in rows)
 
 
-def _words(vals) -> str:
-    return "".join(f"{int(w):08X}\n" for w in np.asarray(vals, np.float32).view(np.uint32))
+def _words(words, bits: int) -> str:
+    digits = bits // 4
+    return "".join(f"{int(w):0{digits}X}\n" for w in words)
 
 
-def render(cases: Cases, config, skipped=(), seed: int = 0) -> dict:
-    """{file name: text} of every output file (hex, text format, config, manifest)."""
+def _codes_line(row) -> str:
+    return np.asarray(row, np.uint8).tobytes().hex(" ").upper()
+
+
+def testfloat_text(cases: Cases, c_words, d_words, bits: int) -> str:
+    """The TestFloat-style layout: one case per line, space-separated hex columns
+    a[0] .. a[K-1] b[0] .. b[K-1] [sa[0] .. sa[B-1] sb[0] .. sb[B-1]] c d (codes 2
+    digits, C and D words bits / 4 digits)."""
+    digits = bits // 4
+    lines = []
+    for i in range(len(cases)):
+        cols = [_codes_line(cases.a[i]), _codes_line(cases.b[i])]
+        if cases.sa is not None:
+            cols += [_codes_line(cases.sa[i]), _codes_line(cases.sb[i])]
+        cols += [f"{int(c_words[i]):0{digits}X}", f"{int(d_words[i]):0{digits}X}"]
+        lines.append(" ".join(cols) + "\n")
+    return "".join(lines)
+
+
+def render(
+    cases: Cases,
+    config,
+    skipped=(),
+    seed: int = 0,
+    c_zero: bool = False,
+    no_specials: bool = False,
+) -> dict:
+    """{file name: text} of every output file (hex, text and TestFloat layouts,
+    config, manifest); see docs/designer.md for the layouts."""
     from emu import __version__
 
     n = len(cases)
     K = len(cases.a[0])
     bs = config.scale_block
     nkb = n_blocks(K, bs)
+    fr = result_format(config)
+    bits = word_bits(fr)
+    digits = bits // 4
+    c_words = to_words(cases.c, fr, bits)
+    d_words = to_words(cases.d, fr, bits)
     files = {
         "a.hex": _packed(cases.a),
         "b.hex": _packed(cases.b),
-        "c.hex": _words(cases.c),
-        "d.hex": _words(cases.d),
+        "c.hex": _words(c_words, bits),
+        "d.hex": _words(d_words, bits),
     }
     if bs:
         files["sa.hex"] = _packed(cases.sa)
         files["sb.hex"] = _packed(cases.sb)
     files.update(write_text(cases, config.a_format, config.b_format))
+    files["testfloat.txt"] = testfloat_text(cases, c_words, d_words, bits)
     files["config.toml"] = config.to_toml()
+
+    word = f"an {fr.name} code" if bits == 16 else "an fp32 bit pattern"
+    nan = f"0x{nan_word(bits):0{digits}X}"
     packed = "element k in bits [8k+7:8k] (element 0 is the last two hex digits)"
+    hexfile = dict(layout="readmemh hex", lines=n)
     layout = {
         "a.hex": dict(
-            role="row of A per case",
+            hexfile,
+            holds="the row of A of each case: K FP8 codes",
             format=config.a_format,
             width_bits=8 * K,
+            hex_digits=2 * K,
             elements=K,
             element_bits=8,
             order=packed,
         ),
         "b.hex": dict(
-            role="column of B per case",
+            hexfile,
+            holds="the column of B of each case: K FP8 codes",
             format=config.b_format,
             width_bits=8 * K,
+            hex_digits=2 * K,
             elements=K,
             element_bits=8,
             order=packed,
         ),
-        "c.hex": dict(role="C per case", format="fp32", width_bits=32),
-        "d.hex": dict(role="expected D per case (the emulator)", format="fp32", width_bits=32),
-        "a.txt": dict(role="validate text format: A rows, fp32-widened words"),
-        "b.txt": dict(role="validate text format: B columns, fp32-widened words"),
-        "c.txt": dict(role="validate text format: C, 32 binary digits"),
-        "d.txt": dict(role="validate text format: expected D, 32 binary digits"),
-        "config.toml": dict(role="the config (fp8emu --config)"),
+        "c.hex": dict(
+            hexfile,
+            holds=f"C of each case ({word}; C initialises the {fr.name} accumulator)",
+            format=fr.name,
+            width_bits=bits,
+            hex_digits=digits,
+        ),
+        "d.hex": dict(
+            hexfile,
+            holds=f"the expected D of each case, the emulator's ({word}; NaN is {nan})",
+            format=fr.name,
+            width_bits=bits,
+            hex_digits=digits,
+            nan=nan,
+        ),
     }
     if bs:
         for s, who in (("sa", "row of A"), ("sb", "column of B")):
             layout[f"{s}.hex"] = dict(
-                role=f"UE8M0 scale codes of the {who}, one per {bs} values of K",
+                hexfile,
+                holds=f"the UE8M0 scale codes of the {who}, one per {bs} values of K",
                 format="ue8m0",
                 width_bits=8 * nkb,
+                hex_digits=2 * nkb,
                 elements=nkb,
                 element_bits=8,
                 order="block j in bits [8j+7:8j]",
             )
-            layout[f"{s}.txt"] = dict(role=f"validate text format: {s} codes, 2 hex digits")
+    text = dict(layout="text", lines=n)
+    for s, who in (("a", "the row of A"), ("b", "the column of B")):
+        layout[f"{s}.txt"] = dict(
+            text,
+            holds=f"{who} of each case: K FP8 values, each widened to an fp32 word",
+            format="fp32",
+            width_bits=32,
+            words_per_line=K,
+            digits="8 hex",
+        )
+    for s, what in (("c", "C"), ("d", "the expected D (NaN is 0x7FFFFFFF)")):
+        layout[f"{s}.txt"] = dict(
+            text,
+            holds=f"{what} of each case, the value widened to an fp32 word",
+            format="fp32",
+            width_bits=32,
+            words_per_line=1,
+            digits="32 binary",
+        )
+    if bs:
+        for s, who in (("sa", "row of A"), ("sb", "column of B")):
+            layout[f"{s}.txt"] = dict(
+                text,
+                holds=f"the UE8M0 scale codes of the {who}, block 0 first",
+                format="ue8m0",
+                width_bits=8,
+                words_per_line=nkb,
+                digits="2 hex",
+            )
+    columns = [
+        dict(name="a", count=K, format=config.a_format, width_bits=8, order="k = 0 first"),
+        dict(name="b", count=K, format=config.b_format, width_bits=8, order="k = 0 first"),
+    ]
+    if bs:
+        columns += [
+            dict(name="sa", count=nkb, format="ue8m0", width_bits=8, order="block 0 first"),
+            dict(name="sb", count=nkb, format="ue8m0", width_bits=8, order="block 0 first"),
+        ]
+    columns += [
+        dict(name="c", count=1, format=fr.name, width_bits=bits),
+        dict(name="d", count=1, format=fr.name, width_bits=bits, nan=nan),
+    ]
+    layout["testfloat.txt"] = dict(
+        layout="testfloat",
+        lines=n,
+        holds="every case on one line: the operands, then the expected D, in hex",
+        words_per_line=sum(c["count"] for c in columns),
+        columns=columns,
+        order=(
+            f"a[0] .. a[{K - 1}] b[0] .. b[{K - 1}] "
+            + (f"sa[0] .. sa[{nkb - 1}] sb[0] .. sb[{nkb - 1}] " if bs else "")
+            + "c d"
+        ),
+    )
+    layout["config.toml"] = dict(layout="toml", holds="the config (fp8emu --config)")
+    layout["manifest.json"] = dict(layout="json", holds="this manifest")
+
     cats = {}
     for name in cases.where:
         key = name.rsplit("_", 1)[0] if name.startswith("random_") else name.split("_")[0]
         cats[key] = cats.get(key, 0) + 1
+    mems = {"a": 8 * K, "b": 8 * K, "c": bits, "d": bits}
+    if bs:
+        mems = {"a": 8 * K, "b": 8 * K, "sa": 8 * nkb, "sb": 8 * nkb, "c": bits, "d": bits}
+    scales = " --sa sa.txt --sb sb.txt" if bs else ""
     manifest = {
         "generator": f"fp8emu {__version__} vectors",
         "config": config.to_dict(),
-        "result_format": result_format(config).name,
+        "result_format": fr.name,
+        "c_format": fr.name,
+        "word_bits": bits,
         "k": K,
         "cases": n,
         "scale_blocks": nkb,
         "seed": seed,
+        "c_zero": bool(c_zero),
+        "no_specials": bool(no_specials),
         "depth": n,
-        "files": layout,
-        "readmemh": {
-            "a": f"reg [{8 * K - 1}:0] a_mem [0:{n - 1}]",
-            "c": f"reg [31:0] c_mem [0:{n - 1}]",
-        },
-        "validate": (
-            "fp8emu validate --config config.toml --a a.txt --b b.txt --c c.txt "
-            "--d d.txt" + (" --sa sa.txt --sb sb.txt" if bs else "")
+        "nan": (
+            f"a NaN result is {nan} in d.hex and testfloat.txt, 0x7FFFFFFF in d.txt; "
+            "validate accepts exactly that (any NaN with --any-nan)"
         ),
+        "files": layout,
+        "readmemh": {m: f"reg [{w - 1}:0] {m}_mem [0:{n - 1}]" for m, w in mems.items()},
+        "readmemh_load": {m: f'$readmemh("{m}.hex", {m}_mem);' for m in mems},
+        "validate": (
+            "fp8emu validate --config config.toml --a a.txt --b b.txt --c c.txt --d d.txt" + scales
+        ),
+        "validate_layouts": {
+            "text": "fp8emu validate --config DIR/config.toml --dir DIR --d DUMP",
+            "hex": "fp8emu validate --config DIR/config.toml --dir DIR --layout hex --d DUMP",
+            "testfloat": (
+                "fp8emu validate --config DIR/config.toml --dir DIR --layout testfloat --d DUMP"
+            ),
+        },
         "categories": cats,
         "case_names": list(cases.where),
         "skipped": list(skipped),

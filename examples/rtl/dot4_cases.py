@@ -25,7 +25,7 @@ import numpy as np
 
 import emu
 from emu.numerics.formats import decode
-from emu.toolkit.validate import Cases, read_text, write_text
+from emu.toolkit.validate import Cases, read_text, widen_words, write_text
 
 LANES = 4
 FORMATS = ("e4m3", "e5m2")
@@ -292,9 +292,12 @@ def vector_cases(vec_dir: str, acc16: bool = False) -> CaseSet:
             i = int(np.flatnonzero(np.where(nan, 0, hexed) != np.where(nan, 0, arr))[0] // LANES)
             raise ValueError(f"{vec_dir}: {fname} line {i + 1} differs from the .txt file")
         arr[:] = hexed
+    # c.hex holds C in the accumulator's own words (fp16: 4 hex digits, its code);
+    # the unit's c port takes the value widened to fp32, as c.txt holds it
     with open(p("c.hex")) as fh:
-        if [int(x, 16) for x in fh.read().split()] != cs.c.tolist():
-            raise ValueError(f"{vec_dir}: c.hex differs from c.txt")
+        c_hex = np.array([int(x, 16) for x in fh.read().split()], np.uint32)
+    if widen_words(c_hex, cfg.acc_format).view(np.uint32).tolist() != cs.c.tolist():
+        raise ValueError(f"{vec_dir}: c.hex differs from c.txt")
     return cs
 
 
