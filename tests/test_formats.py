@@ -438,3 +438,18 @@ def test_bad_mode_and_policy():
     ):
         with pytest.raises(UsageError):
             call()
+
+
+def test_e4m3ieee_is_fpnew_fp8alt():
+    """IEEE-style E4M3: Inf at S.1111.000, NaN at the other S.1111.xxx, max 240
+    (0x77); the OCP E4M3 reads 0x78..0x7E as 256..448 instead."""
+    v = decode("e4m3ieee", CODES)
+    assert v[0x77] == 240.0 and v[0x78] == np.inf and v[0xF8] == -np.inf
+    assert np.flatnonzero(np.isnan(v)).tolist() == [*range(0x79, 0x80), *range(0xF9, 0x100)]
+    same(v[:0x78], decode("e4m3", CODES[:0x78]))
+    assert encode("e4m3ieee", np.array([240.0, 248.0, 1e9]), overflow="nonsat").tolist() == [
+        0x77,
+        0x78,
+        0x78,
+    ]
+    assert encode("e4m3ieee", np.array([1e9, -np.inf]), overflow="sat").tolist() == [0x77, 0xF7]

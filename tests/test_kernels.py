@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import emu
 from emu import reference
 from emu.numerics.config import MacConfig
-from emu.numerics.formats import encode
+from emu.numerics.formats import encode, formats_with_role
 from tests.helpers import assert_bits_equal, console, random_scales
 
 ACC_FORMATS = ["fp32", "e8m13", "bf16", "fp16", "e5m7", "e6m4", "e8m10"]
@@ -22,8 +22,8 @@ def configs(draw):
     fused = draw(st.sampled_from([1, 2, 3, 4, 8, 16, 32, "k"]))
     f = 1 if fused == "k" else fused
     kw = dict(
-        a_format=draw(st.sampled_from(["e4m3", "e5m2"])),
-        b_format=draw(st.sampled_from(["e4m3", "e5m2"])),
+        a_format=draw(st.sampled_from(formats_with_role("element"))),
+        b_format=draw(st.sampled_from(formats_with_role("element"))),
         fused=fused,
         align_bits=draw(st.one_of(st.integers(0, 40), st.just("exact"))),
         align_round=draw(st.sampled_from(["rz", "rne"])),

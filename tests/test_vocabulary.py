@@ -117,5 +117,5 @@ def test_without_registration_the_names_are_refused():
     assert out.splitlines() == [
         "unknown preset 'test-e3m4' (presets: default, exact, fp32-seq, h100, ada, b200, "
         "mxfp8, deepseek-v3)",
-        "a_format must be one of e4m3, e5m2, got 'e3m4'",
+        "a_format must be one of e4m3, e5m2, e4m3ieee, got 'e3m4'",
     ]

@@ -73,7 +73,14 @@ def _is_int(v) -> bool:
     return type(v) is int
 
 
-FP8 = Rule("e4m3, e5m2", lambda v, cfg, K: get_format(v).name in ("e4m3", "e5m2"), ("e4m3", "e5m2"))
+def _fp8(v, cfg, K) -> bool:
+    """An 8-bit signed operand format with at most 5 exponent and 3 fraction bits: its
+    products are exact float64 values inside the fast window's range."""
+    f = get_format(v)
+    return f.bits == 8 and f.signed and f.pad == 0 and f.ebits <= 5 and f.mbits <= 3
+
+
+FP8 = Rule("8-bit operand formats with <= 5 exponent and <= 3 fraction bits", _fp8)
 ROUNDINGS = one_of(*MODE_CODES)
 FITS_FP32 = Rule("an IEEE-style format that fits fp32", lambda v, cfg, K: get_format(v).fits_fp32)
 ANY_INT = Rule("any integer", lambda v, cfg, K: _is_int(v))

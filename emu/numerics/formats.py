@@ -148,6 +148,8 @@ FORMATS = [
     Format("ue4m3", 4, 3, "fn", (), None,
            "NVFP4 scale: an E4M3 code with its sign bit ignored, NaN 0x7F, max 448",
            signed=False, pad=1),
+    Format("e4m3ieee", 4, 3, "ieee", ("element",), None,
+           "IEEE-style E4M3 (FPnew FP8ALT): Inf = S.1111.000, NaN = other S.1111.xxx, max 240"),
 ]
 # fmt: on
 
