@@ -200,7 +200,7 @@ def test_from_toml_directory(tmp_path):
         ("default", dict(acc_format=["fp32"]), r"acc_format must be a name"),
         ("default", dict(acc_round="rn"), r"acc_round must be one of rz, rne, ru, rd"),
         ("default", dict(promote_round="nearest"), r"promote_round must be one of"),
-        ("default", dict(align_round="ru"), r"align_round must be rz or rne"),
+        ("default", dict(align_round="ru"), r"align_round must be one of rz, rne, rna"),
         ("default", dict(scale_apply="tensor"), r"scale_apply must be product or promotion"),
         ("default", dict(fused=0), r"fused must be an integer >= 1 or 'k', got 0"),
         ("default", dict(fused=-32), r"fused must be an integer >= 1"),

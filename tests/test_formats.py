@@ -453,3 +453,14 @@ def test_e4m3ieee_is_fpnew_fp8alt():
         0x78,
     ]
     assert encode("e4m3ieee", np.array([1e9, -np.inf]), overflow="sat").tolist() == [0x77, 0xF7]
+
+
+def test_rna_ties_away_from_zero():
+    """rna (FPnew RMM): nearest, ties away from zero; not a tie: as rne."""
+    u = 2.0**-10  # fp16 ulp at 1
+    assert exact_to_float(round_exact(2049, -11, "fp16", "rna")) == 1 + u  # 1 + u/2
+    assert exact_to_float(round_exact(-2049, -11, "fp16", "rna")) == -(1 + u)
+    assert exact_to_float(round_exact(2049, -11, "fp16", "rne")) == 1.0
+    x = np.array([1 + u / 2, -(1 + u / 2), 1 + 1.5 * u, 1 + u / 4, 65520.0])  # 65520: max + u/2
+    assert round_array(x, "fp16", "rna").tolist() == [1 + u, -(1 + u), 1 + 2 * u, 1.0, np.inf]
+    assert encode("e4m3", np.array([464.0]), mode="rna", overflow="nonsat").tolist() == [0x7F]

@@ -26,13 +26,13 @@ def configs(draw):
         b_format=draw(st.sampled_from(formats_with_role("element"))),
         fused=fused,
         align_bits=draw(st.one_of(st.integers(0, 40), st.just("exact"))),
-        align_round=draw(st.sampled_from(["rz", "rne"])),
+        align_round=draw(st.sampled_from(["rz", "rne", "rna"])),
         acc_format=draw(st.sampled_from(ACC_FORMATS)),
-        acc_round=draw(st.sampled_from(["rz", "rne", "ru", "rd"])),
+        acc_round=draw(st.sampled_from(["rz", "rne", "ru", "rd", "rna"])),
         acc_subnormals=draw(st.booleans()),
         c_in_alignment=draw(st.booleans()),
         promote_format=draw(st.sampled_from(ACC_FORMATS)),
-        promote_round=draw(st.sampled_from(["rz", "rne", "ru", "rd"])),
+        promote_round=draw(st.sampled_from(["rz", "rne", "ru", "rd", "rna"])),
     )
     scaled = draw(st.booleans())
     promo = fused != "k" and draw(st.booleans())

@@ -92,3 +92,28 @@ def test_round_int_equals_round_exact(fname, mode, subnormals):
         want = exact_to_float(round_exact(-n if neg else n, e, f, mode, subnormals=subnormals))
         got = round_int(n, e, neg, f.ebits, f.mbits, MODE_CODES[mode], subnormals)
         assert np.float64(got).view(np.int64) == np.float64(want).view(np.int64), (n, e, neg)
+
+
+def test_rna_in_the_accumulator_and_the_cut():
+    """A tie at the accumulator (c = 1, product 2**-14, e8m13 ulp 2**-13) and at the
+    cut (align_bits 0, term 1.5): rna goes away from zero where rne goes to even;
+    emu.gemm (the general kernel: no fast kernel declares rna) equals the reference."""
+    import emu
+    from emu.numerics.formats import encode
+
+    def one(cfg, a, b, c):
+        A, B = encode("e4m3", np.array([[a]])), encode("e4m3", np.array([[b]]))
+        C = np.array([[c]], np.float32)
+        got = emu.gemm(A, B, c=C, config=cfg)
+        assert got.view(np.uint32) == emu.reference.gemm(A, B, c=C, config=cfg).view(np.uint32)
+        return float(got[0, 0])
+
+    h = emu.preset("h100").replace(align_bits="exact")
+    assert one(h.replace(acc_round="rna"), 2.0**-7, 2.0**-7, 1.0) == 1 + 2.0**-13
+    assert one(h.replace(acc_round="rne"), 2.0**-7, 2.0**-7, 1.0) == 1.0
+    # align_bits 1: the quantum is 2**-1 below e_max = 0, so 1.25 is 2.5 quanta
+    cut = emu.preset("exact").replace(fused=1, align_bits=1, c_in_alignment=False)
+    assert one(cut.replace(align_round="rna"), 1.25, 1.0, 0.0) == 1.5  # 2.5 -> 3 quanta
+    assert one(cut.replace(align_round="rne"), 1.25, 1.0, 0.0) == 1.0  # 2.5 -> 2 quanta
+    assert one(cut.replace(align_round="rna"), 1.75, 1.0, 0.0) == 2.0  # 3.5 -> 4 both
+    assert one(cut.replace(align_round="rne"), 1.75, 1.0, 0.0) == 2.0

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from emu.kernels.record import MODE_CODES, RD, RNE, RU, RZ  # noqa: F401  (re-exported)
+from emu.kernels.record import MODE_CODES, RD, RNA, RNE, RU, RZ  # noqa: F401  (re-exported)
 
 # All JIT settings live here: cached, no fastmath (bit accuracy), no Python objects,
 # the GIL released so that row ranges run on Python threads (see rows_in_parallel).
@@ -46,8 +46,9 @@ def bitlen(n):
 def round_int(n, e, neg, ebits, mbits, mode, subnormals):
     """(-1)**neg * n * 2**e (0 < n < 2**62) rounded once into (ebits, mbits); float64.
 
-    Tie rule: RNE ties to even; RZ/RU/RD directed.  Overflow (|r| > max finite):
-    Inf for RNE and for RU (+) / RD (-), max finite otherwise (IEEE 754).  A value
+    Tie rule: RNE ties to even, RNA ties away from zero; RZ/RU/RD directed.  Overflow
+    (|r| > max finite): Inf for RNE, RNA and RU (+) / RD (-), max finite otherwise
+    (IEEE 754).  A value
     that rounds to zero keeps its sign.  subnormals=False flushes results whose
     rounded magnitude is below 2**emin to a zero of the same sign.  Matches
     emu.numerics.formats.round_exact (tested) and IEEE 754 for binary32 (fp32 = (8, 23)).
@@ -69,6 +70,9 @@ def round_int(n, e, neg, ebits, mbits, mode, subnormals):
         if mode == RNE:
             if rem > half or (rem == half and (m & 1) == 1):
                 m += 1
+        elif mode == RNA:
+            if rem >= half:
+                m += 1
         elif mode == RU:
             if rem != 0 and not neg:
                 m += 1
@@ -79,7 +83,7 @@ def round_int(n, e, neg, ebits, mbits, mode, subnormals):
     lsb_max = emax - mbits
     max_sig = (np.int64(2) << mbits) - 1
     if lsb > lsb_max or (lsb == lsb_max and m > max_sig):
-        if mode == RNE or (mode == RU and not neg) or (mode == RD and neg):
+        if mode == RNE or mode == RNA or (mode == RU and not neg) or (mode == RD and neg):
             v = np.inf
         else:
             v = math.ldexp(float(max_sig), lsb_max)

@@ -18,9 +18,10 @@ from emu.kernels.record import CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE
 
 
 @jit
-def cut_add(limbs, m, lsb, qe, rne, neg):
+def cut_add(limbs, m, lsb, qe, rne, rna, neg):
     """Add the term m * 2**lsb cut to a multiple of 2**qe (2.1 step 4) to limbs:
-    truncation of the magnitude, or round to nearest even at 2**qe when rne."""
+    truncation of the magnitude, or round to nearest at 2**qe when rne (ties to
+    even) or rna (ties away from zero)."""
     if lsb >= qe:
         kulisch_add(limbs, m, lsb, neg)
         return
@@ -28,10 +29,10 @@ def cut_add(limbs, m, lsb, qe, rne, neg):
     if sh > 62:
         return  # m < 2**62 <= half a quantum: cut to zero
     n = m >> sh
-    if rne:
+    if rne or rna:
         rem = m & ((np.int64(1) << sh) - 1)
         half = np.int64(1) << (sh - 1)
-        if rem > half or (rem == half and (n & 1) == 1):
+        if rem > half or (rem == half and (rna or (n & 1) == 1)):
             n += 1
     if n != 0:
         kulisch_add(limbs, n, qe, neg)
@@ -85,7 +86,7 @@ def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, lim
         if cin:
             emax = max(emax, max(ex - 1, 2 - (1 << (prm.acc_ebits - 1))))
     qe = emax - align
-    rne = prm.align_rne
+    rne, rna = prm.align_rne, prm.align_rna
     frac = prm.frac_bits
     for k in range(k0, k1):
         m = np.int64(a_m[i, k]) * b_m[k, j]
@@ -95,10 +96,10 @@ def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, lim
             if align < 0:
                 kulisch_add(limbs, m, lsb, neg)
             else:
-                cut_add(limbs, m, lsb, qe, rne, neg)
+                cut_add(limbs, m, lsb, qe, rne, rna, neg)
     if c_nz:
         if cin and align >= 0:
-            cut_add(limbs, csig, clsb, qe, rne, c < 0)
+            cut_add(limbs, csig, clsb, qe, rne, rna, c < 0)
         else:
             kulisch_add(limbs, csig, clsb, c < 0)
     zero, v = kulisch_round(limbs, prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals)

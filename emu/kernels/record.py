@@ -39,8 +39,8 @@ import numpy as np
 from emu.numerics.formats import get_format
 
 # Rounding modes as the kernels code them.
-RZ, RNE, RU, RD = 0, 1, 2, 3
-MODE_CODES = {"rz": RZ, "rne": RNE, "ru": RU, "rd": RD}
+RZ, RNE, RU, RD, RNA = 0, 1, 2, 3, 4
+MODE_CODES = {"rz": RZ, "rne": RNE, "ru": RU, "rd": RD, "rna": RNA}
 
 # Operand classes (decoded per code) and the exponent marking a NaN (0xFF) scale.
 CLS_NUM, CLS_INF, CLS_NAN = 0, 1, 2
@@ -55,7 +55,8 @@ class Params(NamedTuple):
 
     fused: int  # products per fused step (K, at least 1, for fused = "k")
     align_bits: int  # fraction bits kept below the largest term; -1: exact alignment
-    align_rne: bool  # terms cut to the quantum by rne (False: rz)
+    align_rne: bool  # terms cut to the quantum by rne (False: rz, or rna below)
+    align_rna: bool  # terms cut to the quantum by rna (nearest, ties away)
     acc_ebits: int  # acc_format
     acc_mbits: int
     acc_mode: int  # acc_round
@@ -77,6 +78,7 @@ class Params(NamedTuple):
             fused=max(int(K), 1) if cfg.fused == "k" else int(cfg.fused),
             align_bits=-1 if cfg.align_bits == "exact" else int(cfg.align_bits),
             align_rne=cfg.align_round == "rne",
+            align_rna=cfg.align_round == "rna",
             acc_ebits=int(acc.ebits),
             acc_mbits=int(acc.mbits),
             acc_mode=MODE_CODES[cfg.acc_round],

@@ -95,7 +95,7 @@ FIELDS = (
         "rz",
         "how each term is cut to the quantum",
         "2.1 step 4",
-        ("rz", "rne"),
+        ("rz", "rne", "rna"),
     ),
     Field("acc_format", "format", "fp32", "what a fused step rounds into", "2.1 step 5", "acc"),
     Field("acc_round", "enum", "rne", "rounding into acc_format", "2.1 step 5", ROUND_MODES),

@@ -24,7 +24,7 @@ import numpy as np
 
 from emu.errors import UsageError
 
-ROUND_MODES = ("rz", "rne", "ru", "rd")
+ROUND_MODES = ("rz", "rne", "ru", "rd", "rna")
 
 
 @dataclass(frozen=True)
@@ -264,13 +264,15 @@ def round_exact(
         half = 1 << (drop - 1)
         if mode == "rne":
             m += rem > half or (rem == half and (m & 1))
+        elif mode == "rna":
+            m += rem >= half
         elif mode == "ru":
             m += rem != 0 and not sign
         elif mode == "rd":
             m += rem != 0 and sign
     lsb_max = f.emax - f.mbits
     if lsb > lsb_max or (lsb == lsb_max and m > f.max_sig):
-        away = mode == "rne" or (mode == "ru" and not sign) or (mode == "rd" and sign)
+        away = mode in ("rne", "rna") or (mode == "ru" and not sign) or (mode == "rd" and sign)
         big = (sign, f.max_sig, f.emax - f.mbits)
         if overflow == "sat" or (overflow == "ieee" and not away) or not f.has_nan:
             return big  # a format with neither Inf nor NaN saturates
@@ -453,6 +455,9 @@ def round_array(
     r = np.ldexp(np.where(finite, a, 0.0), -lsb)
     if mode == "rne":
         m = np.rint(r)
+    elif mode == "rna":  # ties away: the fraction r - trunc(r) is exact
+        m = np.trunc(r)
+        m = m + (r - m >= 0.5)
     elif mode == "rz":
         m = np.trunc(r)
     elif mode == "ru":
@@ -463,7 +468,8 @@ def round_array(
     if not subnormals:
         v = np.where(v < 2.0**f.emin, 0.0, v)
     over = (v > f.max_finite) | np.isinf(a)
-    away = {"rne": np.ones_like(neg), "rz": np.zeros_like(neg), "ru": ~neg, "rd": neg}[mode]
+    away = {"rne": np.ones_like(neg), "rna": np.ones_like(neg), "rz": np.zeros_like(neg),
+            "ru": ~neg, "rd": neg}[mode]  # fmt: skip
     if overflow == "sat" or not f.has_nan:  # FP4/FP6 (no Inf, no NaN) saturate
         big = np.full_like(v, f.max_finite)
     elif overflow == "nonsat":

@@ -79,15 +79,16 @@ def acc_term(c: float, acc_fmt) -> Term:
 # ------------------------------------------------------------------ 2.1 step 4
 def cut(t: Term, qe: int, how: str) -> tuple:
     """Cut a term to a multiple of 2**qe; returns the signed integer count of 2**qe.
-    rz truncates the magnitude; rne rounds to nearest, ties to even."""
+    rz truncates the magnitude; rne rounds to nearest, ties to even; rna to nearest,
+    ties away from zero."""
     sh = qe - t.lsb
     if sh <= 0:
         n = t.sig << -sh
     else:
         n, rem = t.sig >> sh, t.sig & ((1 << sh) - 1)
-        if how == "rne":
+        if how in ("rne", "rna"):
             half = 1 << (sh - 1)
-            n += rem > half or (rem == half and n & 1)
+            n += rem > half or (rem == half and (how == "rna" or n & 1))
     return -n if t.sign else n
 
 
