@@ -397,7 +397,7 @@ def test_validate_npz_contents(d, tmp_path):
 CONFIGS = [
     ("bad.toml", r"bad\.toml: malformed TOML: Invalid value \(at line 1, column 9\)"),
     ("unk.toml", rf"unk\.toml: unknown config field 'nosuch' {FIELDS}"),
-    ("val.toml", r"val\.toml: acc_round must be one of rz, rne, ru, rd, got 'up'"),
+    ("val.toml", r"val\.toml: acc_round must be one of rz, rne, ru, rd, rna, got 'up'"),
     ("type.toml", r"type\.toml: fused: expected an integer or 'k', got \[1, 2\]"),
     ("nested.toml", rf"nested\.toml: unknown config field 'mac' {FIELDS}"),
     ("preset.toml", r"preset\.toml: unknown preset 'h200' \(presets: default, .*\)"),
