@@ -86,3 +86,9 @@ def test_bad_stacks_are_one_clear_error():
         emu.gemm(a, np.zeros(32, np.uint8), config=cfg)
     with pytest.raises(UsageError, match=r"b: shape \(16, 4\) does not fit a \(6, 32\)"):
         emu.gemm(a, np.zeros((16, 4), np.uint8), config=cfg)  # shared B: one GEMM of rows
+
+
+def test_an_empty_stack_is_an_empty_result():
+    cfg = emu.preset("h100")
+    d = emu.gemm(np.zeros((0, 2, 16), np.uint8), np.zeros((0, 16, 3), np.uint8), config=cfg)
+    assert d.shape == (0, 2, 3) and d.dtype == np.float32

@@ -798,8 +798,36 @@ def vectors_cmd(config, out_dir, k, n_random, seed, no_directed, c_zero, no_spec
     type=click.Choice(["max_abs", "max_rel", "median_rel", "normwise", "bit_exact", "max_ulp"]),
     help="Metric to plot.",
 )
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    help="Run the points on the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://host:8786); needs pip install fp8emu[dask].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run the points on a Dask LocalCluster of N worker processes on this "
+    "machine; needs pip install fp8emu[dask].",
+)
 def sweep_cmd(
-    config, varies, dist, m, n, k, seed, mean, scale_mode, refs, csv_path, plot_path, metric
+    config,
+    varies,
+    dist,
+    m,
+    n,
+    k,
+    seed,
+    mean,
+    scale_mode,
+    refs,
+    csv_path,
+    plot_path,
+    metric,
+    dask_address,
+    workers,
 ):
     """Vary one or two knobs and record the metrics of `compare` at every point;
     prints a table, writes CSV and a PNG plot.
@@ -811,7 +839,11 @@ def sweep_cmd(
       fp8emu sweep --preset h100 --vary align_bits=10:16:2 --vary k=256,1024,4096
       fp8emu sweep --preset default --vary scale_mode=floor,ceil,rceil,even --dist outliers
       fp8emu sweep --preset h100 --vary acc_format=e8m13,fp32 --vary dist=normal,uniform
+      fp8emu sweep --preset h100 --vary align_bits=8:40 --k 4096 --workers 2
+      fp8emu sweep --preset h100 --vary align_bits=8:40 --k 4096 --dask tcp://host:8786
     """
+    import contextlib
+
     from emu.io import check_writable, same_file, save_all
     from emu.toolkit.sweep import format_table, parse_vary, plan, plot_png, sweep, to_csv
 
@@ -823,15 +855,26 @@ def sweep_cmd(
     vs = [parse_vary(v) for v in varies]
     inputs = dict(m=m, n=n, k=k, dist=dist, seed=seed, mean=mean, scale_mode=scale_mode)
     refs = refs or ("exact",)
+    if dask_address is not None and workers is not None:
+        raise UsageError("--dask and --workers: give one (a running cluster, or local workers)")
     points = plan(config, vs, inputs, refs)  # every point checked before any work
-    with click.progressbar(
-        length=len(points),
-        label="sweep",
-        file=sys.stderr,
-        show_pos=True,
-        hidden=not _isatty(sys.stderr),
-    ) as bar:
-        rows = sweep(config, vs, inputs, refs, progress=bar.update, points=points)
+    with contextlib.ExitStack() as stack:
+        client = None
+        if dask_address is not None or workers is not None:
+            from emu.distributed import connect
+
+            option = "--dask" if dask_address is not None else "--workers"
+            client = stack.enter_context(connect(dask_address, workers=workers, option=option))
+        with click.progressbar(
+            length=len(points),
+            label="sweep",
+            file=sys.stderr,
+            show_pos=True,
+            hidden=not _isatty(sys.stderr),
+        ) as bar:
+            rows = sweep(
+                config, vs, inputs, refs, progress=bar.update, points=points, client=client
+            )
     click.echo(format_table(rows, vs))
     outputs = []
     if csv_path:

@@ -143,6 +143,8 @@ def batched(gemm2d):
             if out is None:
                 out = np.empty((*batch, *d.shape), d.dtype)
             out[idx] = d
+        if out is None:  # an empty stack
+            out = np.zeros((*batch, arrs["a"].shape[-2], arrs["b"].shape[-1]), np.float32)
         return out
 
     gemm.__doc__ = gemm2d.__doc__

@@ -4,14 +4,18 @@ A knob is any MacConfig field (``align_bits``, ``fused``, ``acc_format``,
 ``promote_every``, ...) or an input knob: ``k``, ``m``, ``n``, ``dist``,
 ``scale_mode``, ``mean``, ``seed``.  Values are a comma list (``8,10,12``) or, for
 integers, an inclusive range ``lo:hi[:step]`` (``8:16:2``).  Every point uses the
-same random seed, so only the varied knob changes between points.
+same random seed, so only the varied knob changes between points.  With a Dask
+client (``fp8emu sweep --dask ADDRESS`` / ``--workers N``, :mod:`emu.distributed`)
+every point is one task on the cluster; the rows are the local run's, in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
+import threading
 
 from emu.errors import UsageError
 from emu.numerics.config import FIELD_NAMES, coerce
@@ -135,22 +139,21 @@ def plan(base, varies, inputs: dict, references=("exact",)) -> list:
     return [(a, *_point(base, inputs, a)) for a in grid]
 
 
-def sweep(base, varies, inputs: dict, references=("exact",), progress=None, points=None) -> list:
-    """Run every point of the grid of ``varies`` ([(knob, [values])], one or two).
+class _Cache:
+    """Inputs and references of the points, reused by the points that share them:
+    the generated data (every set, or with ``keep_data=False`` only the last) and
+    the references of one quantised input set at a time (memory stays bounded)."""
 
-    inputs: defaults for m, n, k, dist, seed, mean, scale_mode.  Returns one dict
-    per (point, reference): the knob values, config, result_format, reference and
-    the metrics of :func:`emu.toolkit.metrics.error_metrics` (ulp_hist flattened to
-    ``ulp_<bin>`` columns).  ``progress(n)`` is called after each point.  ``points``:
-    the result of :func:`plan` (computed here when not given).
-    """
-    if points is None:
-        points = plan(base, varies, inputs, references)
-    data, refs, rows = {}, {}, []
-    for assignment, cfg, inp in points:
+    def __init__(self, keep_data: bool = True):
+        self.keep_data = keep_data
+        self.data, self.refs = {}, {}
+
+    def references(self, cfg, inp) -> References:
         dkey = tuple(inp[k] for k in ("dist", "m", "n", "k", "seed", "mean"))
-        if dkey not in data:
-            data[dkey] = generate(
+        if dkey not in self.data:
+            if not self.keep_data:
+                self.data.clear()
+            self.data[dkey] = generate(
                 inp["dist"], inp["m"], inp["n"], inp["k"], inp["seed"], inp["mean"]
             )
         rkey = dkey + (
@@ -160,20 +163,89 @@ def sweep(base, varies, inputs: dict, references=("exact",), progress=None, poin
             cfg.scale_block,
             cfg.scale_b_tile,
         )
-        if rkey not in refs:
-            x, y = data[dkey]
-            refs.clear()  # keep memory bounded: one input set at a time
-            refs[rkey] = References(quantize_for(cfg, x, y, inp["scale_mode"]))
-        R = refs[rkey]
-        d = run_emulator(cfg, R.q)
-        f = result_format(cfg)
-        for r in references:
-            m = error_metrics(d, R.value(r), f, R.on_grid(r, f.name))
-            hist = m.pop("ulp_hist")
-            row = {k: v for k, v in assignment}
-            row.update(reference=r, result_format=f.name, **m)
-            row.update({f"ulp_{k}": v for k, v in hist.items()})
-            rows.append(row)
+        if rkey not in self.refs:
+            x, y = self.data[dkey]
+            self.refs.clear()  # keep memory bounded: one input set at a time
+            self.refs[rkey] = References(quantize_for(cfg, x, y, inp["scale_mode"]))
+        return self.refs[rkey]
+
+
+def _point_rows(assignment, cfg, R: References, references) -> list:
+    """The rows of one point: the emulator's result against each reference."""
+    d = run_emulator(cfg, R.q)
+    f = result_format(cfg)
+    rows = []
+    for r in references:
+        m = error_metrics(d, R.value(r), f, R.on_grid(r, f.name))
+        hist = m.pop("ulp_hist")
+        row = {k: v for k, v in assignment}
+        row.update(reference=r, result_format=f.name, **m)
+        row.update({f"ulp_{k}": v for k, v in hist.items()})
+        rows.append(row)
+    return rows
+
+
+# On a Dask worker: one cache per worker thread, so that the points of one input
+# set that run on a thread build its references once; released after each sweep.
+_WORKER_CACHES: dict = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _remote_point(assignment, cfg, inp, references) -> list:
+    """One point as a Dask task (:func:`emu.distributed.map_ordered`)."""
+    with _WORKER_LOCK:
+        cache = _WORKER_CACHES.setdefault(threading.get_ident(), _Cache(keep_data=False))
+    return _point_rows(assignment, cfg, cache.references(cfg, inp), references)
+
+
+def _release_worker_caches() -> None:
+    with _WORKER_LOCK:
+        _WORKER_CACHES.clear()
+
+
+def warm() -> None:
+    """One tiny point under every reference: loads the numba code of quantisation,
+    the references and the metrics (``emu.warmup.warm`` loads the GEMM kernels)."""
+    tiny = dict(m=2, n=2, k=32, dist="normal", seed=0, mean=0.0, scale_mode="floor")
+    from emu.numerics.config import preset
+
+    sweep(preset("default"), [("k", ["32"])], tiny, REFERENCES)
+
+
+def sweep(
+    base, varies, inputs: dict, references=("exact",), progress=None, points=None, client=None
+) -> list:
+    """Run every point of the grid of ``varies`` ([(knob, [values])], one or two).
+
+    inputs: defaults for m, n, k, dist, seed, mean, scale_mode.  Returns one dict
+    per (point, reference): the knob values, config, result_format, reference and
+    the metrics of :func:`emu.toolkit.metrics.error_metrics` (ulp_hist flattened to
+    ``ulp_<bin>`` columns).  ``progress(n)`` is called after each point.  ``points``:
+    the result of :func:`plan` (computed here when not given).  ``client``: a Dask
+    ``distributed.Client`` (:func:`emu.distributed.connect`): one task per point on
+    its cluster, ``progress`` as points finish on any worker; the rows are those of
+    the local run, in the same order, bit for bit.
+    """
+    if points is None:
+        points = plan(base, varies, inputs, references)
+    references = tuple(references)
+    if client is not None:
+        from emu.distributed import map_ordered
+
+        try:
+            per_point = map_ordered(
+                client,
+                _remote_point,
+                [(a, cfg, inp, references) for a, cfg, inp in points],
+                progress,
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                client.run(_release_worker_caches)
+        return [row for rows in per_point for row in rows]
+    cache, rows = _Cache(), []
+    for assignment, cfg, inp in points:
+        rows.extend(_point_rows(assignment, cfg, cache.references(cfg, inp), references))
         if progress:
             progress(1)
     return rows
