@@ -681,3 +681,23 @@ def test_run_command_config_options_set_the_initial_config(tmp_path):
     )
     assert_bits_equal(np.load(d), emu.gemm(a, b, c=c, config=cfg))
     assert not math.isnan(float(np.load(d)[0, 0]))
+
+
+def test_cvtr_converts_with_every_rounding_mode():
+    """cvtr.FMT.OVF.MODE: cvt with a rounding mode; on e4m3 ties rna and rne differ."""
+    from emu.machine.interp import run_program
+    from emu.numerics.formats import ROUND_MODES, encode
+
+    x = np.array([[1.0625, 1.1875, -1.0625, 500.0, -3.3, 2.0**-10]], np.float32)
+    for mode in ROUND_MODES:
+        src = (
+            ".data\n.buffer X, f32, 1, 6\n.buffer Y, e4m3, 1, 6\n.text\n"
+            "li x1, X\nli x2, 24\nald acc0, x1, x2, 1, 6\n"
+            f"cvtr.e4m3.sat.{mode} t0, acc0\nli x1, Y\nli x2, 6\ntst t0, x1, x2\nhalt\n"
+        )
+        status, out, _ = run_program(src, {"X": x}, ["Y"])
+        assert status == 0
+        assert out["Y"].tolist() == encode("e4m3", x.astype(np.float64), mode=mode).tolist()
+    rna = encode("e4m3", x.astype(np.float64), mode="rna")[0, :3].tolist()
+    assert rna == [0x39, 0x3A, 0xB9]  # ties away: 1.125, 1.25, -1.125
+    assert encode("e4m3", x.astype(np.float64))[0, :3].tolist() == [0x38, 0x3A, 0xB8]

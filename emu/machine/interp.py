@@ -603,11 +603,15 @@ def _quant(m, fmt, mode, td, sd, a, brows, bcols):
     m.t[td], m.s[sd] = codes, scales
 
 
-def _cvt(m, fmt, ovf, td, a):
+def _cvtr(m, fmt, ovf, mode, td, a):
     from emu.numerics.formats import encode
 
     X = m.reg(m.acc, "acc", a)
-    m.t[td] = encode(fmt, X.astype(np.float64), overflow=ovf)
+    m.t[td] = encode(fmt, X.astype(np.float64), overflow=ovf, mode=mode)
+
+
+def _cvt(m, fmt, ovf, td, a):
+    _cvtr(m, fmt, ovf, "rne", td, a)
 
 
 HANDLERS = {
@@ -639,6 +643,7 @@ HANDLERS = {
     "mma.bs": _mma_bs,
     "quant": _quant,
     "cvt": _cvt,
+    "cvtr": _cvtr,
 }
 
 

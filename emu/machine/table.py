@@ -103,6 +103,7 @@ KINDS = {
             doc="UE8M0 scale rule (spec 2.5): " + ", ".join(SCALE_MODES),
         ),
         Kind("ovf", 1, values=OVERFLOWS, doc="overflow policy (spec 1): " + ", ".join(OVERFLOWS)),
+        Kind("rmode", 3, values=ROUNDINGS, doc="rounding mode: " + ", ".join(ROUNDINGS)),
         Kind("field", 4, values=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
         Kind("cfgval", 32, signed=True, doc="a value of that field, spelt as in TOML/--set"),
         Kind("preset", 4, values=preset_names, doc="preset name (see below)"),
@@ -277,6 +278,13 @@ _ROWS = (
         "compute",
         "td <- the fp32 tile src converted to FP8 codes, rne, sat or nonsat (spec 1), "
         "e.g. `cvt.e5m2.sat t2, acc0`.",
+    ),
+    (
+        "cvtr",
+        0x45,
+        "fmt:elem ovf:ovf mode:rmode | td:t src:acc",
+        "compute",
+        "As `cvt` with a rounding mode (rz, rne, ru, rd, rna), e.g. `cvtr.e4m3.sat.rna t2, acc0`.",
     ),
 )
 
