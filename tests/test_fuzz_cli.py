@@ -194,6 +194,8 @@ GOOD = {  # a line that succeeds; half the drawn lines start from it
     "validate": ["--config", "vec/config.toml", "--dir", "vec"],
     "vectors": ["--preset", "h100", "--out", "newvec"],
     "sweep": ["--vary", "align_bits=8,9", "--csv", "new.csv"],
+    "probe": ["--out", "newprobe", "--k", "16"],
+    "fit": ["--dir", "vec", "--out", "new.toml"],
 }
 
 

@@ -34,6 +34,8 @@ COMMANDS = {
     "validate": "emu.cli.tools:validate_cmd",
     "vectors": "emu.cli.tools:vectors_cmd",
     "sweep": "emu.cli.tools:sweep_cmd",
+    "probe": "emu.cli.fit:probe_cmd",
+    "fit": "emu.cli.fit:fit_cmd",
 }
 
 # command name -> the parameters that name output files or directories.  Every other
@@ -49,6 +51,8 @@ OUTPUTS = {
     "validate": ("json_path",),
     "vectors": ("out_dir",),
     "sweep": ("csv_path", "plot_path"),
+    "probe": ("out_dir",),
+    "fit": ("out_path", "json_path"),
 }
 
 
