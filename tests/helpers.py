@@ -144,14 +144,24 @@ def assert_bits_equal(got, want, msg=""):
 
 
 def random_scales(rng, cfg, M, N, K, nan_rate=0.0, lo=110, hi=145):
-    """Random UE8M0 scales shaped for cfg (None when cfg has no scales)."""
+    """Random scales shaped for cfg (None when cfg has no scales): UE8M0 codes in
+    [lo, hi); UE4M3: any finite code (zero and subnormals included) with a random
+    ignored sign bit; a share ``nan_rate`` of NaN codes."""
     if not cfg.scale_block:
         return None, None
     nkb = n_blocks(K, cfg.scale_block)
-    sa = rng.integers(lo, hi, (M, nkb)).astype(np.uint8)
     shape = (nkb, n_blocks(N, 128)) if cfg.scale_b_tile else (nkb, N)
-    sb = rng.integers(lo, hi, shape).astype(np.uint8)
+    if cfg.scale_format == "ue4m3":
+        sa, sb = (
+            (rng.integers(0, 0x7F, sh) | (rng.integers(0, 2, sh) << 7)).astype(np.uint8)
+            for sh in ((M, nkb), shape)
+        )
+        nan = 0x7F
+    else:
+        sa = rng.integers(lo, hi, (M, nkb)).astype(np.uint8)
+        sb = rng.integers(lo, hi, shape).astype(np.uint8)
+        nan = 0xFF
     if nan_rate:
-        sa[rng.random(sa.shape) < nan_rate] = 0xFF
-        sb[rng.random(sb.shape) < nan_rate] = 0xFF
+        sa[rng.random(sa.shape) < nan_rate] = nan
+        sb[rng.random(sb.shape) < nan_rate] = nan
     return sa, sb

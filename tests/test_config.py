@@ -26,6 +26,19 @@ SPEC_FIELDS = (
     "promote_every",
     "promote_format",
     "promote_round",
+    # section 5.2, named by the spec
+    "scale_format",
+    "zero_exp",
+    "overflow",
+    "zero_sign",
+    "group",
+    # section 5.2, the CDNA3 datapath: fields of our design (docs/numerics.md)
+    "lanes",
+    "lane_round",
+    "join_bits",
+    "join_round",
+    "norm_bits",
+    "norm_round",
 )
 
 # spec section 3, one row per preset (fields the table leaves open keep the defaults:
@@ -41,17 +54,43 @@ COMMON = dict(
     promote_every=0,
     promote_format="fp32",
     promote_round="rne",
+    scale_format="ue8m0",
+    zero_exp="drop",
+    overflow="ieee",
+    zero_sign="ieee",
+    group=1,
+    lanes=1,
+    lane_round="rz",
+    join_bits="exact",
+    join_round="rz",
+    norm_bits="exact",
+    norm_round="rz",
 )
+# spec section 5.3: the NVIDIA conventions
+NVIDIA = dict(zero_exp=-7, overflow="inf", zero_sign="positive")
 ROWS = {
     "exact": dict(fused="k", align_bits="exact", acc_format="fp32", acc_round="rne", scale_block=0),
     "fp32-seq": dict(
         fused=1, align_bits="exact", acc_format="fp32", acc_round="rne", scale_block=0
     ),
-    "h100": dict(fused=32, align_bits=13, acc_format="e8m13", acc_round="rz", scale_block=0),
-    "ada": dict(fused=16, align_bits=13, acc_format="e8m13", acc_round="rz", scale_block=0),
+    "h100": dict(
+        NVIDIA, fused=32, align_bits=13, acc_format="e8m13", acc_round="rz", scale_block=0
+    ),
+    "ada": dict(
+        NVIDIA,
+        fused=16,
+        align_bits=13,
+        acc_format="e8m13",
+        acc_round="rz",
+        scale_block=0,
+        zero_exp=-6,
+    ),
     "b200": dict(fused=32, align_bits=31, acc_format="fp32", acc_round="rne", scale_block=0),
-    "mxfp8": dict(fused=32, align_bits=25, acc_format="fp32", acc_round="rz", scale_block=32),
-    "deepseek-v3": dict(
+    "mxfp8": dict(
+        NVIDIA, fused=32, align_bits=25, acc_format="fp32", acc_round="rz", scale_block=32
+    ),
+    "deepseek-v3": dict(  # the h100 datapath: its conventions too (decision 24)
+        NVIDIA,
         fused=32,
         align_bits=13,
         acc_format="e8m13",
@@ -70,6 +109,50 @@ ROWS = {
         acc_round="rne",
         scale_block=128,
         scale_apply="product",
+    ),
+    "b200-tcgen05": dict(
+        NVIDIA, fused=32, align_bits=25, acc_format="fp32", acc_round="rz", scale_block=0
+    ),
+    "b200-mxf4": dict(
+        NVIDIA,
+        a_format="e2m1",
+        b_format="e2m1",
+        fused=64,
+        group=16,
+        scale_block=32,
+        align_bits=35,
+        acc_format="fp32",
+        acc_round="rz",
+        zero_exp=-13,
+    ),
+    "b200-nvfp4": dict(
+        NVIDIA,
+        a_format="e2m1",
+        b_format="e2m1",
+        fused=64,
+        group=16,
+        scale_block=16,
+        scale_format="ue4m3",
+        align_bits=35,
+        acc_format="fp32",
+        acc_round="rz",
+        zero_exp=-13,
+    ),
+    "cdna3": dict(
+        a_format="e4m3fnuz",
+        b_format="e4m3fnuz",
+        fused=16,
+        align_bits=24,
+        acc_format="fp32",
+        acc_round="rne",
+        c_in_alignment=False,
+        scale_block=0,
+        lanes=2,
+        lane_round="rd",
+        join_bits=32,
+        join_round="rd",
+        norm_bits=31,
+        norm_round="rd",
     ),
 }
 
@@ -122,7 +205,10 @@ def test_toml_text_of_h100():
         'align_round = "rz"\nacc_format = "e8m13"\nacc_round = "rz"\n'
         "acc_subnormals = true\nc_in_alignment = true\nscale_block = 0\n"
         'scale_apply = "product"\nscale_b_tile = 0\npromote_every = 0\n'
-        'promote_format = "fp32"\npromote_round = "rne"\n'
+        'promote_format = "fp32"\npromote_round = "rne"\nscale_format = "ue8m0"\n'
+        'zero_exp = -7\noverflow = "inf"\nzero_sign = "positive"\ngroup = 1\nlanes = 1\n'
+        'lane_round = "rz"\njoin_bits = "exact"\njoin_round = "rz"\nnorm_bits = "exact"\n'
+        'norm_round = "rz"\n'
     )
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import emu
 from tests.helpers import ROOT, assert_bits_equal, cli, console, one_error_line, temp_files
 
-FIELDS = r"\(fields: a_format, b_format, fused, .*, promote_round\)"
+FIELDS = r"\(fields: a_format, b_format, fused, .*, norm_round\)"
 PROG = """
     .data
     .buffer X, f32, 2, 3
@@ -438,7 +438,7 @@ SETS = [
     (
         ["--set", "fused=3"],
         r"--set fused=3: scale_block \(128\) must be a multiple of fused "
-        r"\(3\)",
+        r"\(3\) or divide it",
     ),
     (["--preset", "h200"], r"unknown preset 'h200' \(presets: default, .*\)"),
     (["--preset", "h100", "--config", "unk.toml"], r"give --preset or --config, not both"),
@@ -628,7 +628,7 @@ VALUES = [
     (
         ["sweep", "--vary", "fused=1,3"],
         r"sweep point fused=3: scale_block \(128\) must be a "
-        r"multiple of fused \(3\)",
+        r"multiple of fused \(3\) or divide it",
     ),
     (
         ["run", "prog.s", "--mem-size", "0"],

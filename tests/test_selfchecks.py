@@ -21,7 +21,9 @@ from emu import reference
 from emu.numerics.formats import decode_scalar, encode_scalar
 from tests.helpers import random_scales
 
-H100 = emu.preset("h100")
+# The h100 datapath of spec section 3 with the section-2 zero and overflow rules (the
+# preset adds the NVIDIA conventions of section 5.3, checked in test_nvidia_*).
+H100 = emu.preset("h100").replace(zero_exp="drop", overflow="ieee", zero_sign="ieee")
 EXACT = emu.preset("exact")
 
 
@@ -351,10 +353,14 @@ def test_preset_default(engine):
 
 # ================================================================== zeros, overflow, specials
 def test_zero_signs(engine):
-    # 2.1 step 6: every term zero -> -0 only when c and every product are -0
+    # 2.1 step 6 (zero_sign = ieee): every term zero -> -0 only when c and every
+    # product are -0; mixed signs +0, and -0 under rd (IEEE 754 6.3)
     assert_value(dot(engine, H100, [(-0.0, 1.0), (0.0, -1.0)], c=-0.0), -0.0)
     assert_value(dot(engine, H100, [(-0.0, 1.0), (0.0, 1.0)], c=-0.0), 0.0)
     assert_value(dot(engine, H100, [(-0.0, 1.0)], c=0.0), 0.0)
+    rd = H100.replace(acc_round="rd")
+    assert_value(dot(engine, rd, [(-0.0, 1.0)], c=0.0), -0.0)
+    assert_value(dot(engine, rd, [(0.0, 1.0)], c=0.0), 0.0)
     # an exact non-trivial cancellation: +0, and -0 under rd
     assert_value(dot(engine, H100, [(1.0, 1.0), (-1.0, 1.0)], c=-0.0), 0.0)
     assert_value(dot(engine, H100.replace(acc_round="rd"), [(1.0, 1.0), (-1.0, 1.0)]), -0.0)
@@ -716,3 +722,106 @@ def test_huge_and_tiny_scaled_products(engine):
     assert_value(dot(engine, d, [(2.0**-9, 2.0**-9)], **tiny), 0.0)
     assert_value(dot(engine, d, [(-(2.0**-9), 2.0**-9)], **tiny), -0.0)
     assert_value(dot(engine, d.replace(acc_round="ru"), [(2.0**-9, 2.0**-9)], **tiny), 2.0**-149)
+
+
+# ================================================================== section 5.2 fields
+NV = emu.preset("h100")  # with zero_exp -7, overflow inf, zero_sign positive
+
+
+def test_nvidia_zero_sign_positive(engine):
+    # every zero result is +0: all products -0 with c = -0, a cancellation under rd,
+    # and a negative sum that underflows (rz) to zero
+    assert_value(dot(engine, NV, [(-0.0, 1.0), (0.0, -1.0)], c=-0.0), 0.0)
+    assert_value(dot(engine, NV.replace(acc_round="rd"), [(1.0, 1.0), (-1.0, 1.0)]), 0.0)
+    tiny = emu.preset("b200-tcgen05").replace(scale_block=32, zero_exp="drop")
+    big = dict(K=1, sa=[[0]], sb=[[0]])  # 2**-127 * 2**-127: the product underflows
+    assert_value(dot(engine, tiny, [(-(2.0**-9), 1.0)], **big), 0.0)
+    assert_value(dot(engine, tiny.replace(zero_sign="ieee"), [(-(2.0**-9), 1.0)], **big), -0.0)
+
+
+def test_nvidia_overflow_inf(engine):
+    # c = max fp32 plus 448*448 under rz: IEEE gives max finite (the H100 check above),
+    # overflow = inf gives +Inf once the truncated sum reaches 2**128
+    fmax = float(np.finfo(np.float32).max)
+    mx = emu.preset("mxfp8")
+    big = dict(K=1, sa=[[254]], sb=[[254]])  # 448**2 * 2**254 > max fp32
+    assert_value(dot(engine, mx, [(448.0, 448.0)], **big), np.inf)
+    assert_value(dot(engine, mx, [(-448.0, 448.0)], **big), -np.inf)
+    assert_value(dot(engine, mx.replace(overflow="ieee"), [(448.0, 448.0)], **big), fmax)
+    # c = max e8m13 value: no overflow, c survives (the cut keeps it)
+    e813max = (2 - 2.0**-13) * 2.0**127
+    assert_value(dot(engine, NV, [(1.0, 1.0)], c=e813max), e813max)
+
+
+def test_zero_exp(engine):
+    # mxfp8: a zero product enters e_max at -126 - 7 = -133.  One product 1 * 1 scaled
+    # by 2**-127 * 2**-127 has exponent -254; with a zero product beside it the
+    # quantum is 2**(-133 - 25) = 2**-158 and the product (2**-254) is cut to 0.
+    mx = emu.preset("mxfp8")
+    sc = dict(K=2, sa=[[0]], sb=[[0]])
+    assert_value(dot(engine, mx, [(1.0, 1.0), (0.0, 1.0)], **sc), 0.0)
+    # zero_exp = drop: e_max is the product's own (-254); it survives, then the fp32
+    # rounding (rz) underflows it to +0 as well -- so use C to see the difference:
+    # c = 2**-149 (the smallest subnormal, exponent clamped at -126): with the zero
+    # product, e_max = max(-126, -133) and 2**-149 is kept either way
+    sub = 2.0**-149
+    assert_value(dot(engine, mx, [(1.0, 1.0), (0.0, 1.0)], c=sub, **sc), sub)
+    # an fp16 result (emin -14): zero terms enter at -21.  e5m2 2**-16 * 2**-16 has
+    # exponent -28; beside a zero product it is cut at 2**(-21 - 13) and lost
+    h5 = NV.replace(a_format="e5m2", b_format="e5m2", acc_format="fp16", acc_round="rne")
+    x = 2.0**-16
+    assert_value(dot(engine, h5, [(x, x), (0.0, 1.0)], c=2.0**-24), 2.0**-24)
+    assert_value(dot(engine, h5.replace(zero_exp="drop"), [(x, 1.0), (0.0, 1.0)]), x)
+
+
+def test_group_sums_then_scale_exponent(engine):
+    # b200-mxf4: 16 e2m1 products summed exactly into one term whose alignment
+    # exponent is the scale's (0 here): 6*6 * 16 = 576 at exponent 0 keeps 35 bits
+    # below 2**0, so 0.25 products (0.5 * 0.5) survive next to it
+    m4 = emu.preset("b200-mxf4")
+    pairs = [(6.0, 6.0)] * 15 + [(0.5, 0.5)]
+    assert_value(dot(engine, m4, pairs, K=64), 36.0 * 15 + 0.25)
+    # the group exponent is the scale exponent: with scales 2**-10 * 2**-10 a group
+    # holding 0.25 enters at -20; C = 2**15 (exponent 15) sets e_max, the quantum is
+    # 2**(15 - 35) = 2**-20 and 0.25 * 2**-20 = 2**-22 is truncated away
+    sc = dict(K=64, sa=[[117, 127]], sb=[[117], [127]])
+    assert_value(dot(engine, m4, [(0.5, 0.5)], c=2.0**15, **sc), 2.0**15)
+    assert_value(dot(engine, m4, [(0.5, 0.5)], c=1.0, **sc), 1.0 + 2.0**-22)
+
+
+def test_nvfp4_ue4m3_scales(engine):
+    # UE4M3 scale 1.5 (code 0x3C) times 0.5 (0x30): a factor 0.75 on block 0 of 16 k;
+    # the sign bit of a scale code is ignored (0xBC == 0x3C); 0x00 is a zero scale
+    nv = emu.preset("b200-nvfp4")
+    sa = [[0x3C, 0x38, 0x38, 0x38]]
+    sb = [[0xB0], [0x38], [0x38], [0x38]]
+    assert_value(dot(engine, nv, [(2.0, 3.0)], K=64, sa=sa, sb=sb), 6.0 * 0.75)
+    zero = [[0x00, 0x38, 0x38, 0x38]]
+    assert_value(dot(engine, nv, [(2.0, 3.0)], K=64, sa=zero, sb=sb, c=1.0), 1.0)
+
+
+def test_align_round_rd_floors_the_signed_term(engine):
+    # align_bits 0 at e_max 0: -(1 + 1/8) floors to -2 (rd), truncates to -1 (rz)
+    cfg = EXACT.replace(fused=32, align_bits=0, scale_block=0, acc_round="rz")
+    pairs = [(1.0, 1.0), (-1.125, 1.0)]
+    assert_value(dot(engine, cfg.replace(align_round="rd"), pairs), -1.0)
+    assert_value(dot(engine, cfg.replace(align_round="rz"), pairs), 0.0)
+
+
+def test_cdna3_lanes_join_and_floor(engine):
+    # cdna3: even and odd k are separate lanes, each truncated at 24 bits below its
+    # own e_max, then combined by floor at 24 bits below the larger.  Lane 0 holds
+    # 128 * 128 = 2**14; lane 1 holds -2**-11 alone (exact in its lane), floored at
+    # 2**(14 - 24) = 2**-10 at the combination: -2**-10.  One lane with rz would
+    # truncate it to 0.
+    cd = emu.preset("cdna3")
+    pairs = {0: (128.0, 128.0), 1: (-(2.0**-10), 0.5)}
+    assert_value(dot(engine, cd, pairs, K=16), 2.0**14 - 2.0**-10)
+    assert_value(dot(engine, cd, {0: (128.0, 128.0), 1: (2.0**-10, 0.5)}, K=16), 2.0**14)
+    one_lane = cd.replace(lanes=1)
+    assert_value(dot(engine, one_lane, pairs, K=16), 2.0**14)
+    # C joins at the larger exponent, floored at 24 bits; more than 25 below it is
+    # dropped: -2**-25 floors to -2**-24, -2**-26 is dropped
+    assert_value(dot(engine, cd, [(1.0, 1.0)], c=-(2.0**-25), K=16), 1.0 - 2.0**-24)
+    assert_value(dot(engine, cd, [(1.0, 1.0)], c=-(2.0**-26), K=16), 1.0)
+    assert_value(dot(engine, cd, [(1.0, 1.0)], c=-(2.0**-20), K=16), 1.0 - 2.0**-20)

@@ -116,6 +116,7 @@ def test_without_registration_the_names_are_refused():
     assert code == 0, err
     assert out.splitlines() == [
         "unknown preset 'test-e3m4' (presets: default, exact, fp32-seq, h100, ada, b200, "
-        "mxfp8, deepseek-v3)",
-        "a_format must be one of e4m3, e5m2, e4m3ieee, got 'e3m4'",
+        "mxfp8, deepseek-v3, b200-tcgen05, b200-mxf4, b200-nvfp4, cdna3)",
+        "a_format must be one of e4m3, e5m2, e2m1, e2m3, e3m2, e4m3fnuz, e5m2fnuz, e4m3ieee, "
+        "got 'e3m4'",
     ]

@@ -18,6 +18,9 @@ import numpy as np
 
 from emu.kernels.record import MODE_CODES, RD, RNA, RNE, RU, RZ  # noqa: F401  (re-exported)
 
+# A flag added to a rounding mode: every overflow gives +-Inf (overflow = "inf").
+OVF_INF = 8
+
 # All JIT settings live here: cached, no fastmath (bit accuracy), no Python objects,
 # the GIL released so that row ranges run on Python threads (see rows_in_parallel).
 jit = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
@@ -48,11 +51,13 @@ def round_int(n, e, neg, ebits, mbits, mode, subnormals):
 
     Tie rule: RNE ties to even, RNA ties away from zero; RZ/RU/RD directed.  Overflow
     (|r| > max finite): Inf for RNE, RNA and RU (+) / RD (-), max finite otherwise
-    (IEEE 754).  A value
+    (IEEE 754); ``mode + OVF_INF`` (overflow = "inf"): Inf whatever the mode.  A value
     that rounds to zero keeps its sign.  subnormals=False flushes results whose
     rounded magnitude is below 2**emin to a zero of the same sign.  Matches
     emu.numerics.formats.round_exact (tested) and IEEE 754 for binary32 (fp32 = (8, 23)).
     """
+    ovf_inf = mode >= OVF_INF
+    mode = mode & (OVF_INF - 1)
     emin = 2 - (1 << (ebits - 1))
     top = bitlen(n) - 1 + e
     lsb = max(top, emin) - mbits
@@ -83,7 +88,13 @@ def round_int(n, e, neg, ebits, mbits, mode, subnormals):
     lsb_max = emax - mbits
     max_sig = (np.int64(2) << mbits) - 1
     if lsb > lsb_max or (lsb == lsb_max and m > max_sig):
-        if mode == RNE or mode == RNA or (mode == RU and not neg) or (mode == RD and neg):
+        if (
+            ovf_inf
+            or mode == RNE
+            or mode == RNA
+            or (mode == RU and not neg)
+            or (mode == RD and neg)
+        ):
             v = np.inf
         else:
             v = math.ldexp(float(max_sig), lsb_max)

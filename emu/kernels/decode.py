@@ -10,7 +10,15 @@ from functools import cache
 
 import numpy as np
 
-from emu.kernels.record import CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE, Params
+from emu.kernels.record import (
+    CLS_INF,
+    CLS_NAN,
+    CLS_NUM,
+    NAN_SCALE,
+    Params,
+    operand_frac,
+    scaled_on_products,
+)
 from emu.numerics.formats import classify, get_format
 
 FP32_NAN_BITS = np.uint32(0x7FFFFFFF)
@@ -45,32 +53,60 @@ def scale_exponents(codes) -> np.ndarray:
     return np.where(codes == 0xFF, NAN_SCALE, codes - 127).astype(np.int32)
 
 
+@cache
+def scale_tables(name: str):
+    """Per-code (significand m, exponent e, NaN) of a block-scale format: value
+    m * 2**(e - mbits) (UE8M0: m = 1; UE4M3: sign bit ignored, 0x00 zero)."""
+    f = get_format(name)
+    m = np.zeros(256, np.int64)
+    e = np.zeros(256, np.int32)
+    nan = np.zeros(256, np.bool_)
+    for code in range(256):
+        c = classify(f, code)
+        if c[0] == "num":
+            m[code], e[code] = c[2], c[3]
+        else:
+            nan[code] = True
+    return m, e, nan
+
+
 def decode_operands(ops):
-    """Flat arrays for the kernels; product-time scales folded into the exponents
-    (a NaN scale makes every operand of its block NaN)."""
+    """Flat arrays for the kernels: value = m * 2**(e - operand_frac) per operand
+    (emu.kernels.record.operand_frac), product-time scales folded in (their exponent
+    into e, a UE4M3 significand into m; a NaN scale makes every operand of its block
+    NaN).  With ``group`` > 1, e is the scale's exponent alone (0 without scales)
+    and m carries the operand's exponent as a shift (record.operand_frac)."""
     cfg = ops.config
     (am, asg, ae, ac), (bm, bsg, be, bc) = (
         decode_tables(cfg.a_format),
         decode_tables(cfg.b_format),
     )
-    a_m, a_s, a_e, a_c = am[ops.a], asg[ops.a], ae[ops.a], ac[ops.a]
-    b_m, b_s, b_e, b_c = bm[ops.b], bsg[ops.b], be[ops.b], bc[ops.b]
+    a_m, a_s, a_e, a_c = am[ops.a].astype(np.int64), asg[ops.a], ae[ops.a], ac[ops.a]
+    b_m, b_s, b_e, b_c = bm[ops.b].astype(np.int64), bsg[ops.b], be[ops.b], bc[ops.b]
     sa_p = scale_exponents(ops.sa)
     sb_p = scale_exponents(ops.sb)
-    if cfg.scale_block and cfg.scale_apply == "product":
+    if cfg.group > 1:  # the operand's exponent moves into m (a shift by e - emin)
+        fa, fb = get_format(cfg.a_format), get_format(cfg.b_format)
+        a_m = np.where(a_m != 0, a_m << (a_e - fa.emin).astype(np.int64), 0)
+        b_m = np.where(b_m != 0, b_m << (b_e - fb.emin).astype(np.int64), 0)
+        a_e, b_e = np.zeros_like(a_e), np.zeros_like(b_e)
+    if scaled_on_products(cfg):
+        sm, se, snan = scale_tables(cfg.scale_format)
         block = np.arange(ops.a.shape[1]) // cfg.scale_block  # k -> its scale block
-        sa_k, sb_k = sa_p[:, block], sb_p[block, :]  # K columns / rows, whatever the block
-        a_e = a_e + np.where(sa_k == NAN_SCALE, 0, sa_k)
-        b_e = b_e + np.where(sb_k == NAN_SCALE, 0, sb_k)
-        a_c = np.where(sa_k == NAN_SCALE, CLS_NAN, a_c).astype(np.uint8)
-        b_c = np.where(sb_k == NAN_SCALE, CLS_NAN, b_c).astype(np.uint8)
+        sa_k, sb_k = ops.sa[:, block], ops.sb[block, :]  # K columns / rows
+        a_e = a_e + np.where(snan[sa_k], 0, se[sa_k])
+        b_e = b_e + np.where(snan[sb_k], 0, se[sb_k])
+        a_m, b_m = a_m * sm[sa_k], b_m * sm[sb_k]
+        a_c = np.where(snan[sa_k], CLS_NAN, a_c).astype(np.uint8)
+        b_c = np.where(snan[sb_k], CLS_NAN, b_c).astype(np.uint8)
     return (a_m, a_s, a_e.astype(np.int32), a_c, b_m, b_s, b_e.astype(np.int32), b_c, sa_p, sb_p)
 
 
-def values(m, s, e, f) -> np.ndarray:
+def values(m, s, e, frac: int) -> np.ndarray:
     """Exact float64 values of decoded finite operands, product-time scales included
-    (signed magnitudes; NaN/Inf operands, whose m is 0, give 0)."""
-    return np.ldexp(np.where(s == 1, -m, m), e - f.mbits)
+    (signed magnitudes; NaN/Inf operands, whose m is 0, give 0); ``frac``: the
+    operand's fraction bits as decoded (emu.kernels.record.operand_frac)."""
+    return np.ldexp(np.where(s == 1, -m, m).astype(np.float64), e - frac)
 
 
 def finish(out: np.ndarray) -> np.ndarray:
@@ -115,6 +151,11 @@ class Problem:
     def formats(self):
         """The Format rows of A and B."""
         return get_format(self.cfg.a_format), get_format(self.cfg.b_format)
+
+    @property
+    def fracs(self):
+        """The fraction bits of A and B as decoded (record.operand_frac)."""
+        return operand_frac(self.cfg, "a"), operand_frac(self.cfg, "b")
 
     @classmethod
     def decode(cls, ops) -> Problem:

@@ -160,9 +160,9 @@ def _exact_step_fits(p: Problem):
     the operands' values, or None."""
     from emu.kernels.floatpath import exact_step_fits
 
-    fa, fb = p.formats
+    fa, fb = p.fracs
     a_val, b_val = values(p.a_m, p.a_s, p.a_e, fa), values(p.b_m, p.b_s, p.b_e, fb)
-    a_lsb, b_lsb = (p.a_e - fa.mbits)[p.a_m != 0], (p.b_e - fb.mbits)[p.b_m != 0]
+    a_lsb, b_lsb = (p.a_e - fa)[p.a_m != 0], (p.b_e - fb)[p.b_m != 0]
     return (a_val, b_val) if exact_step_fits(a_val, b_val, a_lsb, b_lsb, p.shape[2]) else None
 
 
@@ -222,7 +222,7 @@ def _run_fast(p: Problem, fprm: Params) -> None:
     from emu.kernels.fast import ROWS, ZERO_EXP, gemm_fast
 
     M, N, K = p.shape
-    fa, fb = p.formats
+    fa, fb = p.fracs
     a_val, b_val = values(p.a_m, p.a_s, p.a_e, fa), values(p.b_m, p.b_s, p.b_e, fb)
     with np.errstate(over="ignore"):
         b_val32 = b_val.astype(np.float32)
@@ -292,6 +292,36 @@ def _window(v, cfg, K):
     return v + 2 + int(steps).bit_length() <= 52
 
 
+# The fields of contract section 5.2 at their defaults, as every fast kernel takes
+# them unless it declares more (the general kernel takes every value).
+PLAIN_DATAPATH = {
+    "scale_format": one_of("ue8m0"),
+    "zero_exp": one_of("drop"),
+    "overflow": one_of("ieee"),
+    "zero_sign": one_of("ieee"),
+    "group": one_of(1),
+    "lanes": one_of(1),
+    "lane_round": unused("lanes = 1"),
+    "join_bits": one_of("exact"),
+    "join_round": unused("join_bits = 'exact'"),
+    "norm_bits": one_of("exact"),
+    "norm_round": unused("norm_bits = 'exact'"),
+}
+
+
+def _zero_exp_fast(v, cfg, K):
+    """drop, or an integer together with zero_sign = positive (the fast kernel then
+    needs no signs of zero: every zero result is +0)."""
+    return v == "drop" or (_is_int(v) and cfg.zero_sign == "positive")
+
+
+# What the fast kernel takes beyond PLAIN_DATAPATH: the NVIDIA conventions.
+NVIDIA_CONVENTIONS = {
+    "zero_exp": Rule("'drop', or an integer with zero_sign = positive", _zero_exp_fast),
+    "overflow": one_of("ieee", "inf"),
+    "zero_sign": one_of("ieee", "positive"),
+}
+
 NO_PROMOTION = "promote_every = 0"
 NOTHING_CUT = "exact alignment cuts nothing"
 C_ANYWHERE = "nothing is cut, so C in or out of the alignment gives the same sum"
@@ -314,6 +344,7 @@ FMA_CHAIN = Kernel(
         "promote_every": one_of(0),
         "promote_format": unused(NO_PROMOTION),
         "promote_round": unused(NO_PROMOTION),
+        **PLAIN_DATAPATH,
     },
     run=_run_fma_chain,
 )
@@ -339,6 +370,7 @@ EXACT_STEP = Kernel(
         "promote_every": one_of(0),
         "promote_format": unused(NO_PROMOTION),
         "promote_round": unused(NO_PROMOTION),
+        **PLAIN_DATAPATH,
     },
     fits=_exact_step_fits,
     run=_run_exact_step,
@@ -365,6 +397,8 @@ FAST = Kernel(
         "promote_every": ANY_INT,
         "promote_format": FITS_FP32,
         "promote_round": ROUNDINGS,
+        **PLAIN_DATAPATH,
+        **NVIDIA_CONVENTIONS,
     },
     fits=_fast_fits,
     run=_run_fast,

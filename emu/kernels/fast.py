@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emu.kernels.core import RD, RNE, RZ, jit, round_f64
+from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64
 from emu.kernels.general import promote
 from emu.kernels.record import NAN_SCALE
 
@@ -44,22 +44,34 @@ MAG = np.int64(0x7FFFFFFFFFFFFFFF)
 
 @jit
 def _cut_sum(
-    a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc, acc, emax, sc, X, j0, j1
-):
-    """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays)."""
+    a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc, zon, zexp, acc, emax, sc, X,
+    j0, j1,
+):  # fmt: skip
+    """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays).  ``zon``: zero
+    terms enter e_max at ``zexp`` (zero_exp an integer)."""
     n = j1 - j0
     accb = acc.view(np.int64)
     for t in range(n):
         e = NO_TERM
         if cin and acc[t] != 0:
             e = max(np.int32(((accb[t] >> 52) & 0x7FF) - 1023), emin_acc)
+        elif cin and zon:
+            e = zexp
         emax[t] = e
     for k in range(k0, k1):
         if a_val[i, k] != 0:
             ae = np.int32(a_e[i, k])
             erow = b_e[k, j0:j1]  # 1-D slices: the loops vectorise
+            if zon:  # a zero b (exponent ZERO_EXP) enters at zexp
+                for t in range(n):
+                    e = np.int32(ae + erow[t])
+                    emax[t] = max(emax[t], e if e > REAL else zexp)
+            else:
+                for t in range(n):
+                    emax[t] = max(emax[t], np.int32(ae + erow[t]))
+        elif zon:  # a zero a: every product of the row is zero
             for t in range(n):
-                emax[t] = max(emax[t], np.int32(ae + erow[t]))
+                emax[t] = max(emax[t], zexp)
     scb = sc.view(np.int64)
     for t in range(n):  # sc = 2**(align - e_max), from its bits
         d = align - emax[t] if emax[t] > REAL else 0
@@ -115,13 +127,15 @@ def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
 
 @jit
 def _finish(
-    X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub, lo_bits, hi_bits
-):
+    X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub, zpos, ovf, lo_bits,
+    hi_bits,
+):  # fmt: skip
     """Step 3: acc <- round(X / sc), or round(X / sc + c) when c is outside the
-    alignment (TwoSum gives that sum exactly as X + tail)."""
+    alignment (TwoSum gives that sum exactly as X + tail).  ``zpos``: every zero
+    result is +0 (zero_sign = positive); ``ovf``: every overflow is +-Inf."""
     for t in range(n):
         x = X[t] / sc[t]  # exact: X < 2**53, sc a power of 2
-        if emax[t] <= REAL and acc[t] == 0:
+        if not zpos and emax[t] <= REAL and acc[t] == 0:
             redo[j0 + t] = True  # every term zero: signed-zero rules
         if cin:
             X[t] = x
@@ -136,10 +150,12 @@ def _finish(
     for t in range(n):
         if not flag[t] or redo[j0 + t]:  # redone elements: skip their garbage
             continue
-        if X[t] == 0:  # an exact cancellation
-            v = -0.0 if amode == RD else 0.0
+        if X[t] == 0:  # an exact cancellation (or, with zpos, every term zero)
+            v = -0.0 if amode == RD and not zpos else 0.0
         else:
-            v = round_f64(X[t], tail[t], aeb, amb, amode, asub)
+            v = round_f64(X[t], tail[t], aeb, amb, amode + (OVF_INF if ovf else 0), asub)
+            if zpos and v == 0:
+                v = 0.0
         if np.isinf(v):
             redo[j0 + t] = True
         acc[t] = v
@@ -193,6 +209,8 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
     cin = prm.c_in_alignment
     rne = prm.align_rne
     aeb, amb, amode, asub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
+    zon, zexp = prm.zero_exp_on, np.int32(prm.zero_exp)
+    zpos, ovf = prm.zero_positive, prm.overflow_inf
     emin_acc = np.int32(2 - (1 << (aeb - 1)))
     lo_bits = np.int64(1023 + emin_acc) << 52  # 2**emin
     emax_acc = (1 << (aeb - 1)) - 1
@@ -242,6 +260,8 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                             rne,
                             align,
                             emin_acc,
+                            zon,
+                            zexp,
                             acc,
                             emax,
                             sc,
@@ -264,6 +284,8 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                             amb,
                             amode,
                             asub,
+                            zpos,
+                            ovf,
                             lo_bits,
                             hi_bits,
                         )

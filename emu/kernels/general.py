@@ -13,40 +13,125 @@ import math
 
 import numpy as np
 
-from emu.kernels.core import KLIMBS, RD, add_exact_round, jit, kulisch_add, kulisch_round
+from emu.kernels.core import (
+    KLIMBS,
+    OVF_INF,
+    RD,
+    RNA,
+    RNE,
+    RU,
+    add_exact_round,
+    jit,
+    kulisch_add,
+    kulisch_round,
+    round_f64,
+)
 from emu.kernels.record import CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE
 
+NO_EXP = -(1 << 30)  # e_max of a step without terms
+
 
 @jit
-def cut_add(limbs, m, lsb, qe, rne, rna, neg):
-    """Add the term m * 2**lsb cut to a multiple of 2**qe (2.1 step 4) to limbs:
-    truncation of the magnitude, or round to nearest at 2**qe when rne (ties to
-    even) or rna (ties away from zero)."""
-    if lsb >= qe:
-        kulisch_add(limbs, m, lsb, neg)
-        return
+def requant(n, lsb, qe, mode):
+    """The signed value n * 2**lsb (|n| < 2**62) cut to a multiple of 2**qe by mode
+    (RZ truncates the magnitude; RNE nearest, ties to even; RNA nearest, ties away;
+    RD floors the signed value; RU ceils it).  Returns (count, exponent) with the
+    same meaning; a value already a multiple of 2**qe comes back unchanged.  Matches
+    emu.numerics.reference.requantize."""
     sh = qe - lsb
-    if sh > 62:
-        return  # m < 2**62 <= half a quantum: cut to zero
-    n = m >> sh
-    if rne or rna:
-        rem = m & ((np.int64(1) << sh) - 1)
+    if sh <= 0 or n == 0:
+        return n, lsb
+    neg = n < 0
+    a = -n if neg else n
+    if sh > 62:  # a < 2**62 <= half a quantum
+        q = np.int64(0)
+        if (mode == RD and neg) or (mode == RU and not neg):
+            q = np.int64(1)
+    else:
+        q = a >> sh
+        rem = a & ((np.int64(1) << sh) - 1)
         half = np.int64(1) << (sh - 1)
-        if rem > half or (rem == half and (rna or (n & 1) == 1)):
-            n += 1
-    if n != 0:
-        kulisch_add(limbs, n, qe, neg)
+        if mode == RNE:
+            if rem > half or (rem == half and (q & 1) == 1):
+                q += 1
+        elif mode == RNA:
+            if rem >= half:
+                q += 1
+        elif mode == RD:
+            if neg and rem != 0:
+                q += 1
+        elif mode == RU:
+            if not neg and rem != 0:
+                q += 1
+    return (-q if neg else q), qe
 
 
 @jit
-def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, limbs):
-    """One fused step (spec 2.1 and 2.2): accumulator c plus products k0 <= k < k1."""
+def count_at(n, lsb, qe, mode):
+    """requant as a count of 2**qe (the caller knows it fits in int64)."""
+    q, e = requant(n, lsb, qe, mode)
+    return q << (e - qe)
+
+
+@jit
+def cut_add(limbs, m, lsb, qe, mode, neg):
+    """Add the term (-1)**neg * m * 2**lsb cut to a multiple of 2**qe by mode (2.1 step
+    4) to limbs."""
+    n, e = requant(-m if neg else m, lsb, qe, mode)
+    if n != 0:
+        kulisch_add(limbs, -n if n < 0 else n, e, n < 0)
+
+
+@jit
+def product_at(k, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac):
+    """Product k of the step as (signed significand, last-place exponent)."""
+    m = np.int64(a_m[i, k]) * b_m[k, j]
+    if a_s[i, k] != b_s[k, j]:
+        m = -m
+    return m, a_e[i, k] + b_e[k, j] - frac
+
+
+@jit
+def term_at(k, k1, G, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac):
+    """The term starting at k: one product, or (group G > 1) the exact sum of the G
+    products k <= kk < min(k + G, k1), which share one last place
+    (record.operand_frac).  Returns (signed
+    significand, last place, alignment exponent, is a term)."""
+    if G == 1:
+        m, lsb = product_at(k, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac)
+        return m, lsb, a_e[i, k] + b_e[k, j], m != 0
+    n = np.int64(0)
+    live = False
+    for kk in range(k, min(k + G, k1)):
+        m, lsb = product_at(kk, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac)
+        n += m
+        live = live or m != 0
+    return n, a_e[i, k] + b_e[k, j] - frac, a_e[i, k] + b_e[k, j], live
+
+
+@jit
+def zero_result(neg_zero, pos_zero, mode, positive):
+    """The sign of a zero result (2.1 step 6): every zero of one sign keeps it; mixed
+    signs, or an exact cancellation (neg_zero = pos_zero = False), give +0, -0 under
+    RD; ``positive`` (zero_sign = positive): +0."""
+    if positive:
+        return 0.0
+    if neg_zero and not pos_zero:
+        return -0.0
+    if pos_zero and not neg_zero:
+        return 0.0
+    return -0.0 if mode == RD else 0.0
+
+
+@jit
+def step_specials(c, i, j, k0, k1, a_m, a_s, a_c, b_m, b_s, b_c):
+    """2.2 over the products of a step and c: 0 none, 1 NaN, 2 +Inf, 3 -Inf; and the
+    signs of the zero products (any negative, any positive)."""
     nan = math.isnan(c)
     pinf = c == np.inf
     ninf = c == -np.inf
-    any_term = False
-    all_neg_zero = True
-    emax = -(1 << 30)
+    negz = False
+    posz = False
     for k in range(k0, k1):
         ca = a_c[i, k]
         cb = b_c[k, j]
@@ -61,50 +146,196 @@ def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, lim
             else:
                 pinf = True
         elif a_m[i, k] == 0 or b_m[k, j] == 0:
-            if not neg:
-                all_neg_zero = False
-        else:
-            any_term = True
-            emax = max(emax, a_e[i, k] + b_e[k, j])
+            if neg:
+                negz = True
+            else:
+                posz = True
+    sp = 0
     if nan or (pinf and ninf):
+        sp = 1
+    elif pinf:
+        sp = 2
+    elif ninf:
+        sp = 3
+    return sp, negz, posz
+
+
+@jit
+def lane_dot(i, j, k0, k1, a_m, a_s, a_e, b_m, b_s, b_e, prm):
+    """The dot part of a step as one int64 (n, lsb), when it must be cut again later
+    (lanes > 1 or join_bits an integer; config rules keep align_bits <= 30, so every
+    sum fits): each lane (k - k0 = l mod lanes) aligned on its own e_max (zero terms
+    as zero_exp says), cut by align_round, summed; the lane sums cut by lane_round to
+    align_bits below the largest lane exponent e_dot and added.  Returns (n, lsb,
+    e_dot, has_term)."""
+    L = prm.lanes
+    A = prm.align_bits
+    frac = prm.frac_bits
+    e_dot = NO_EXP
+    for lane in range(L):  # the lane exponents
+        e_l = lane_emax(lane, i, j, k0, k1, a_m, a_e, b_m, b_e, prm)
+        e_dot = max(e_dot, e_l)
+    if e_dot == NO_EXP:
+        return np.int64(0), 0, NO_EXP, False
+    total = np.int64(0)
+    for lane in range(L):
+        e_l = lane_emax(lane, i, j, k0, k1, a_m, a_e, b_m, b_e, prm)
+        if e_l == NO_EXP:
+            continue
+        n_l = np.int64(0)
+        for k in range(k0 + lane, k1, L):
+            m, lsb = product_at(k, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac)
+            if m != 0:
+                n_l += count_at(m, lsb, e_l - A, prm.align_mode)
+        total += count_at(n_l, e_l - A, e_dot - A, prm.lane_mode)
+    return total, e_dot - A, e_dot, True
+
+
+@jit
+def lane_emax(lane, i, j, k0, k1, a_m, a_e, b_m, b_e, prm):
+    """The e_max of one lane (NO_EXP: no term)."""
+    L = prm.lanes
+    e = NO_EXP
+    zero = False
+    for k in range(k0 + lane, k1, L):
+        if a_m[i, k] == 0 or b_m[k, j] == 0:
+            zero = True
+        else:
+            e = max(e, a_e[i, k] + b_e[k, j])
+    if zero and prm.zero_exp_on:
+        e = max(e, prm.zero_exp)
+    return e
+
+
+@jit
+def c_parts(c, acc_ebits):
+    """A non-zero finite c as (sig, lsb, exponent): c = sig * 2**lsb, |sig| < 2**53,
+    exponent floor(log2|c|) clamped below at the accumulator's emin (2.1 step 2)."""
+    fr, ex = math.frexp(abs(c))
+    sig = np.int64(math.ldexp(fr, 53))
+    return (-sig if c < 0 else sig), ex - 53, max(ex - 1, 2 - (1 << (acc_ebits - 1)))
+
+
+@jit
+def join_add(limbs, n, lsb, e_dot, c, prm):
+    """C outside the alignment joins the dot part (n, lsb) in limbs (2.1 step 5): at
+    e_j = max(e_dot, e_c), the dot part cut to 2**(e_j - join_bits) and C to
+    2**(e_j - align_bits) by join_round, C dropped more than align_bits + 1 below."""
+    A, J, mode = prm.align_bits, prm.join_bits, prm.join_mode
+    e_j = e_dot
+    cs, clsb, ce = np.int64(0), 0, 0
+    if c != 0:
+        cs, clsb, ce = c_parts(c, prm.acc_ebits)
+        e_j = max(e_j, ce)
+    if n != 0:
+        d, dl = requant(n, lsb, e_j - J, mode)
+        if d != 0:
+            kulisch_add(limbs, -d if d < 0 else d, dl, d < 0)
+    if c != 0 and ce >= e_j - A - 1:
+        q, ql = requant(cs, clsb, e_j - A, mode)
+        if q != 0:
+            kulisch_add(limbs, -q if q < 0 else q, ql, q < 0)
+
+
+@jit
+def round_out(limbs, prm):
+    """Round the step's exact sum (limbs) into acc_format (2.1 step 5), through the
+    normalisation to norm_bits when set.  Returns (zero, value)."""
+    mode = prm.acc_mode + (OVF_INF if prm.overflow_inf else 0)
+    if prm.norm_bits < 0:
+        return kulisch_round(limbs, prm.acc_ebits, prm.acc_mbits, mode, prm.acc_subnormals)
+    saved = limbs.copy()
+    zero, v = kulisch_round(limbs, prm.acc_ebits, prm.norm_bits, prm.norm_mode, True)
+    if zero:
+        return True, 0.0
+    if math.isinf(v):  # beyond the range: round the exact value, which overflows
+        limbs[:] = saved
+        return kulisch_round(limbs, prm.acc_ebits, prm.acc_mbits, mode, prm.acc_subnormals)
+    if v == 0:
+        return False, v
+    return False, round_f64(v, 0.0, prm.acc_ebits, prm.acc_mbits, mode, prm.acc_subnormals)
+
+
+@jit
+def fused_step(c, i, j, k0, k1, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, prm, limbs):
+    """One fused step (spec 2.1 and 2.2): accumulator c plus products k0 <= k < k1.
+    Mirrors emu.numerics.reference.fused_step."""
+    sp, negz, posz = step_specials(c, i, j, k0, k1, a_m, a_s, a_c, b_m, b_s, b_c)
+    if sp == 1:
         return np.nan
-    if pinf:
+    if sp == 2:
         return np.inf
-    if ninf:
+    if sp == 3:
         return -np.inf
-    c_nz = c != 0
-    if not any_term and not c_nz:
-        return -0.0 if (all_neg_zero and math.copysign(1.0, c) < 0) else 0.0
+    G = prm.group
+    frac = prm.frac_bits
     align = prm.align_bits
     cin = prm.c_in_alignment
-    csig = np.int64(0)
-    clsb = 0
-    if c_nz:
-        fr, ex = math.frexp(abs(c))
-        csig = np.int64(math.ldexp(fr, 53))
-        clsb = ex - 53
-        if cin:
-            emax = max(emax, max(ex - 1, 2 - (1 << (prm.acc_ebits - 1))))
-    qe = emax - align
-    rne, rna = prm.align_rne, prm.align_rna
-    frac = prm.frac_bits
-    for k in range(k0, k1):
-        m = np.int64(a_m[i, k]) * b_m[k, j]
-        if m != 0:
-            neg = a_s[i, k] != b_s[k, j]
-            lsb = a_e[i, k] + b_e[k, j] - frac
-            if align < 0:
-                kulisch_add(limbs, m, lsb, neg)
-            else:
-                cut_add(limbs, m, lsb, qe, rne, rna, neg)
-    if c_nz:
-        if cin and align >= 0:
-            cut_add(limbs, csig, clsb, qe, rne, rna, c < 0)
+    c_nz = c != 0
+    # 3. e_max over the terms (a group: its scale exponent), zero terms per zero_exp
+    any_term = False
+    zero_term = False
+    emax = NO_EXP
+    for k in range(k0, k1, G):
+        m, lsb, e, live = term_at(k, k1, G, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac)
+        if live:
+            any_term = True
+            emax = max(emax, e)
         else:
-            kulisch_add(limbs, csig, clsb, c < 0)
-    zero, v = kulisch_round(limbs, prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals)
-    if zero:
-        return -0.0 if prm.acc_mode == RD else 0.0
+            zero_term = True
+    if not any_term and not c_nz:
+        if math.copysign(1.0, c) < 0:
+            negz = True
+        else:
+            posz = True
+        return zero_result(negz, posz, prm.acc_mode, prm.zero_positive)
+    if cin:
+        if c_nz:
+            _, _, ce = c_parts(c, prm.acc_ebits)
+            emax = max(emax, ce)
+        else:
+            zero_term = True
+    if zero_term and prm.zero_exp_on:
+        emax = max(emax, prm.zero_exp)
+    if prm.lanes > 1 or (prm.join_bits >= 0 and not cin):
+        if prm.lanes > 1:
+            n, lsb, e_dot, _ = lane_dot(i, j, k0, k1, a_m, a_s, a_e, b_m, b_s, b_e, prm)
+        else:  # one lane: the terms cut at align_bits below e_max, summed in int64
+            n = np.int64(0)
+            for k in range(k0, k1):
+                m, plsb = product_at(k, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac)
+                if m != 0:
+                    n += count_at(m, plsb, emax - align, prm.align_mode)
+            lsb, e_dot = emax - align, emax
+        if prm.join_bits >= 0:
+            join_add(limbs, n, lsb, e_dot, c, prm)
+        else:
+            if n != 0:
+                kulisch_add(limbs, -n if n < 0 else n, lsb, n < 0)
+            if c_nz:
+                cs, clsb, _ = c_parts(c, prm.acc_ebits)
+                kulisch_add(limbs, -cs if cs < 0 else cs, clsb, cs < 0)
+    else:
+        # 4. every term cut to a multiple of 2**(e_max - align_bits), added exactly
+        qe = emax - align
+        for k in range(k0, k1, G):
+            m, lsb, e, live = term_at(k, k1, G, i, j, a_m, a_s, a_e, b_m, b_s, b_e, frac)
+            if m != 0:
+                if align < 0:
+                    kulisch_add(limbs, -m if m < 0 else m, lsb, m < 0)
+                else:
+                    cut_add(limbs, -m if m < 0 else m, lsb, qe, prm.align_mode, m < 0)
+        if c_nz:
+            cs, clsb, _ = c_parts(c, prm.acc_ebits)
+            if cin and align >= 0:
+                cut_add(limbs, -cs if cs < 0 else cs, clsb, qe, prm.align_mode, cs < 0)
+            else:
+                kulisch_add(limbs, -cs if cs < 0 else cs, clsb, cs < 0)
+    zero, v = round_out(limbs, prm)  # 5.
+    if zero:  # 6. an exact cancellation
+        return zero_result(False, False, prm.acc_mode, prm.zero_positive)
+    if v == 0 and prm.zero_positive:
+        return 0.0
     return v
 
 
@@ -118,12 +349,21 @@ def promote(o, p, s, prm):
             return np.nan
         return o if math.isinf(o) else p
     pp = math.ldexp(p, s)
+    mode = prm.promote_mode
     if o == 0 and pp == 0:
-        both_neg = math.copysign(1.0, o) < 0 and math.copysign(1.0, p) < 0
-        return -0.0 if both_neg else 0.0
+        return zero_result(
+            math.copysign(1.0, o) < 0 or math.copysign(1.0, p) < 0,
+            math.copysign(1.0, o) > 0 or math.copysign(1.0, p) > 0,
+            mode,
+            prm.zero_positive,
+        )
     if o == -pp:
-        return -0.0 if prm.promote_mode == RD else 0.0
-    return add_exact_round(o, pp, prm.promote_ebits, prm.promote_mbits, prm.promote_mode, True)
+        return zero_result(False, False, mode, prm.zero_positive)
+    full = mode + (OVF_INF if prm.overflow_inf else 0)
+    v = add_exact_round(o, pp, prm.promote_ebits, prm.promote_mbits, full, True)
+    if v == 0 and prm.zero_positive:
+        return 0.0
+    return v
 
 
 @jit

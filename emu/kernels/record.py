@@ -66,9 +66,21 @@ class Params(NamedTuple):
     promote_ebits: int  # promote_format
     promote_mbits: int
     promote_mode: int  # promote_round
-    frac_bits: int  # fraction bits of a product: a_format.mbits + b_format.mbits
+    frac_bits: int  # product = a_m * b_m * 2**(a_e + b_e - frac_bits) (see operand_frac)
     scale_at_promotion: bool  # scales present and applied at promotion
     scale_block: int  # K values per scale (0: no scales)
+    align_mode: int  # align_round as a mode code (rz, rne, rna, rd)
+    zero_exp_on: bool  # zero terms enter e_max (zero_exp an integer)
+    zero_exp: int  # ... at this exponent: emin(acc_format) + zero_exp
+    overflow_inf: bool  # overflow = "inf": every overflow gives +-Inf
+    zero_positive: bool  # zero_sign = "positive": every zero result is +0
+    group: int  # products summed exactly into one term (1: none)
+    lanes: int  # interleaved lanes of a step (1: one alignment)
+    lane_mode: int  # lane_round
+    join_bits: int  # -1: C joins exactly
+    join_mode: int  # join_round
+    norm_bits: int  # -1: no intermediate normalisation
+    norm_mode: int  # norm_round
 
     @classmethod
     def from_config(cls, cfg, K: int) -> Params:
@@ -88,9 +100,21 @@ class Params(NamedTuple):
             promote_ebits=int(pro.ebits),
             promote_mbits=int(pro.mbits),
             promote_mode=MODE_CODES[cfg.promote_round],
-            frac_bits=int(get_format(cfg.a_format).mbits + get_format(cfg.b_format).mbits),
+            frac_bits=operand_frac(cfg, "a") + operand_frac(cfg, "b"),
             scale_at_promotion=bool(cfg.scale_block) and cfg.scale_apply == "promotion",
             scale_block=int(cfg.scale_block),
+            align_mode=MODE_CODES[cfg.align_round],
+            zero_exp_on=cfg.zero_exp != "drop",
+            zero_exp=0 if cfg.zero_exp == "drop" else int(acc.emin + cfg.zero_exp),
+            overflow_inf=cfg.overflow == "inf",
+            zero_positive=cfg.zero_sign == "positive",
+            group=int(cfg.group),
+            lanes=int(cfg.lanes),
+            lane_mode=MODE_CODES[cfg.lane_round],
+            join_bits=-1 if cfg.join_bits == "exact" else int(cfg.join_bits),
+            join_mode=MODE_CODES[cfg.join_round],
+            norm_bits=-1 if cfg.norm_bits == "exact" else int(cfg.norm_bits),
+            norm_mode=MODE_CODES[cfg.norm_round],
         )
 
     def record(self) -> np.void:
@@ -98,6 +122,23 @@ class Params(NamedTuple):
         with (see the module docstring).  Made once per distinct record and shared:
         the kernels only read it."""
         return _record(self)
+
+
+def scaled_on_products(cfg) -> bool:
+    """Block scales multiply the products (2.3 scale_apply = product)."""
+    return bool(cfg.scale_block) and cfg.scale_apply == "product"
+
+
+def operand_frac(cfg, side: str) -> int:
+    """Fraction bits of one operand as the kernels decode it (emu.kernels.decode):
+    value = m * 2**(e - operand_frac).  Plain: the format's mbits, plus the scale
+    format's when product-time scales fold their significand into m (UE8M0 has
+    none).  With ``group`` > 1, e is the block scale's exponent alone (the group's
+    alignment exponent) and m carries the operand's own exponent as a shift by
+    e_operand - emin, so the fraction bits grow by -emin."""
+    f = get_format(getattr(cfg, f"{side}_format"))
+    frac = f.mbits + (get_format(cfg.scale_format).mbits if scaled_on_products(cfg) else 0)
+    return frac - f.emin if cfg.group > 1 else frac
 
 
 @lru_cache(maxsize=256)

@@ -15,6 +15,7 @@ from dataclasses import fields, make_dataclass
 
 from emu.errors import UsageError
 from emu.numerics.fields import FIELD_NAMES, FIELDS, check_value, coerce
+from emu.numerics.formats import get_format
 from emu.numerics.presets import PRESETS
 
 _Fields = make_dataclass(
@@ -135,9 +136,14 @@ def _fused_multiple(c):
         if c.promote_every:
             return "fused = 'k' (whole K in one step) cannot be combined with promote_every > 0"
         return None
-    for name in ("scale_block", "promote_every"):
-        if getattr(c, name) % c.fused:
-            return f"{name} ({getattr(c, name)}) must be a multiple of fused ({c.fused})"
+    if c.promote_every % c.fused:
+        return f"promote_every ({c.promote_every}) must be a multiple of fused ({c.fused})"
+    bs = c.scale_block
+    if bs % c.fused and not (c.scale_apply == "product" and c.fused % bs == 0):
+        text = f"scale_block ({bs}) must be a multiple of fused ({c.fused})"
+        if c.scale_apply == "product":  # scales on products: blocks may split a step
+            text += " or divide it"
+        return text
     return None
 
 
@@ -156,9 +162,72 @@ def _promotion_scales(c):
     return None
 
 
+def _group(c):
+    if c.group == 1:
+        return None
+    if c.fused == "k" or c.fused % c.group:
+        return f"group ({c.group}) must divide fused ({c.fused})"
+    if c.scale_block and c.scale_block % c.group:
+        return f"group ({c.group}) must divide scale_block ({c.scale_block})"
+    if c.lanes != 1 or c.join_bits != "exact":
+        return "group > 1 cannot be combined with lanes > 1 or an integer join_bits"
+    bits = c.group.bit_length()
+    for name in ("a_format", "b_format"):
+        f = get_format(getattr(c, name))
+        bits += f.mbits + 1 + f.emax - f.emin
+        if c.scale_block and c.scale_apply == "product":
+            bits += get_format(c.scale_format).mbits + 1
+    if bits > 62:
+        return (
+            f"group > 1 with {c.a_format} x {c.b_format}: a group sum needs {bits} bits as "
+            "a fixed-point integer, more than the 62 the kernels keep"
+        )
+    return None
+
+
+def _lanes(c):
+    if c.lanes == 1:
+        return None
+    if c.c_in_alignment:
+        return "lanes > 1 requires c_in_alignment = false (C joins after the lanes)"
+    if c.align_bits == "exact" or c.align_bits > MAX_LANE_ALIGN:
+        return f"lanes > 1 requires an integer align_bits <= {MAX_LANE_ALIGN}, got {c.align_bits!r}"
+    return None
+
+
+def _join(c):
+    if c.join_bits == "exact":
+        return None
+    if c.c_in_alignment:
+        return "join_bits requires c_in_alignment = false (it is how C joins the dot part)"
+    if c.align_bits == "exact" or c.align_bits > MAX_LANE_ALIGN:
+        return (
+            f"join_bits requires an integer align_bits <= {MAX_LANE_ALIGN} (C is cut at "
+            f"align_bits), got {c.align_bits!r}"
+        )
+    if c.join_bits > MAX_JOIN_BITS:
+        return f"join_bits must be at most {MAX_JOIN_BITS}, got {c.join_bits}"
+    return None
+
+
+def _scale_format(c):
+    if c.scale_format == "ue8m0":
+        return None
+    if not c.scale_block:
+        return f"scale_format = {c.scale_format!r} requires scale_block > 0"
+    if c.scale_apply != "product":
+        return f"scale_format = {c.scale_format!r} requires scale_apply = 'product'"
+    return None
+
+
+# lanes > 1 and join_bits keep their sums in 64-bit integers: a lane or joined sum of
+# at most 2**30 terms below 2**(align_bits + 2) (and C, cut at align_bits).
+MAX_LANE_ALIGN = 30
+MAX_JOIN_BITS = 56
+
 # The rules across fields (docs/numerics.md, "Rules across fields"): each returns
 # an error message or None.  Checked in this order after every field on its own.
-RULES = (_fused_multiple, _b_tile, _promotion_scales)
+RULES = (_fused_multiple, _b_tile, _promotion_scales, _group, _lanes, _join, _scale_format)
 
 
 def validate(c: MacConfig) -> None:

@@ -11,7 +11,8 @@ Which kernels serve which values is declared by the kernels themselves
 
 Types:
   ``format``: a format name; ``values`` is the role the format must have
-      (``element``: an operand format; ``acc``: an IEEE-style format that fits fp32);
+      (``element``: an operand format; ``scale``: a block-scale format; ``acc``: an
+      IEEE-style format that fits fp32);
   ``enum``: one of ``values``;
   ``int``: an integer >= ``minimum`` (and <= ``maximum`` when set, or one of
       ``values`` when those are given); ``special`` names a value spelt as a word
@@ -34,6 +35,10 @@ MAX_ALIGN_BITS = 1024
 # any K that fits in memory, and within what the kernels take (int64 arithmetic, the
 # products of a step in a float64 window) and the ISA's 32-bit ``cfg`` values.
 MAX_INT = 1 << 30
+# zero_exp d >= -1024: zero terms then sit below every real term's last place.
+MAX_ZERO_EXP = 1024
+# norm_bits <= 52: the normalised sum is a float64 (the kernels keep it so).
+MAX_NORM_BITS = 52
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,8 @@ class Field:
         if self.type == "enum":
             return ", ".join(self.values)
         if self.type == "format":
-            if self.values == "element":
-                return ", ".join(formats_with_role("element"))
+            if self.values in ("element", "scale"):
+                return ", ".join(formats_with_role(self.values))
             return "fp32, fp16, bf16, eXmY (X <= 8, Y <= 23)"
         if self.values:
             text = ", ".join(map(str, self.values))
@@ -95,7 +100,7 @@ FIELDS = (
         "rz",
         "how each term is cut to the quantum",
         "2.1 step 4",
-        ("rz", "rne", "rna"),
+        ("rz", "rne", "rna", "rd"),
     ),
     Field("acc_format", "format", "fp32", "what a fused step rounds into", "2.1 step 5", "acc"),
     Field("acc_round", "enum", "rne", "rounding into acc_format", "2.1 step 5", ROUND_MODES),
@@ -116,6 +121,87 @@ FIELDS = (
     Field("promote_every", "int", 0, "promotion interval in k (0: never)", "2.4", maximum=MAX_INT),
     Field("promote_format", "format", "fp32", "the outer accumulator's format", "2.4", "acc"),
     Field("promote_round", "enum", "rne", "rounding into promote_format", "2.4", ROUND_MODES),
+    # contract section 5.2 (appended: the order is the ISA's cfg index)
+    Field("scale_format", "format", "ue8m0", "the block-scale format", "2.3", "scale"),
+    Field(
+        "zero_exp",
+        "int",
+        "drop",
+        "zero terms: dropped, or entering e_max at emin(acc_format) + d",
+        "2.1 step 3",
+        minimum=-MAX_ZERO_EXP,
+        maximum=0,
+        special="drop",
+    ),
+    Field(
+        "overflow",
+        "enum",
+        "ieee",
+        "an overflowing step or promotion: IEEE rules, or always +-Inf",
+        "2.1 step 5",
+        ("ieee", "inf"),
+    ),
+    Field(
+        "zero_sign",
+        "enum",
+        "ieee",
+        "the sign of a zero result: IEEE 754 6.3, or always +0",
+        "2.1 step 6",
+        ("ieee", "positive"),
+    ),
+    Field(
+        "group",
+        "int",
+        1,
+        "products summed exactly into one term before the alignment",
+        "2.1 step 1",
+        minimum=1,
+        maximum=MAX_INT,
+    ),
+    Field(
+        "lanes",
+        "int",
+        1,
+        "interleaved lanes (k mod lanes), each aligned on its own e_max",
+        "2.1 step 4",
+        minimum=1,
+        maximum=MAX_INT,
+    ),
+    Field(
+        "lane_round",
+        "enum",
+        "rz",
+        "how lane sums are cut to align_bits below the largest lane",
+        "2.1 step 4",
+        ROUND_MODES,
+    ),
+    Field(
+        "join_bits",
+        "int",
+        "exact",
+        "C outside the alignment joins the dot part at this many bits",
+        "2.1 step 5",
+        maximum=MAX_ALIGN_BITS,
+        special="exact",
+    ),
+    Field(
+        "join_round",
+        "enum",
+        "rz",
+        "how the join cuts the dot part and C",
+        "2.1 step 5",
+        ROUND_MODES,
+    ),
+    Field(
+        "norm_bits",
+        "int",
+        "exact",
+        "the joined sum is normalised and cut to this many fraction bits",
+        "2.1 step 5",
+        maximum=MAX_NORM_BITS,
+        special="exact",
+    ),
+    Field("norm_round", "enum", "rz", "how the normalised sum is cut", "2.1 step 5", ROUND_MODES),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 FIELD_NAMES = tuple(BY_NAME)
@@ -213,8 +299,8 @@ def check_value(f: Field, v) -> None:
         if v not in f.values:
             names = " or ".join(f.values) if len(f.values) == 2 else "one of " + ", ".join(f.values)
             raise UsageError(f"{f.name} must be {names}, got {v!r}")
-    elif f.values == "element":
-        names = formats_with_role("element")
+    elif f.values in ("element", "scale"):
+        names = formats_with_role(f.values)
         if v not in names:
             raise UsageError(f"{f.name} must be one of {', '.join(names)}, got {v!r}")
     elif not get_format(v).fits_fp32:

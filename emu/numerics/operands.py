@@ -16,8 +16,8 @@ class Operands:
     a: np.ndarray  # (M, K) uint8 codes of config.a_format
     b: np.ndarray  # (K, N) uint8 codes of config.b_format
     c: np.ndarray  # (M, N) float32
-    sa: np.ndarray  # (M, nkb) uint8 UE8M0 codes (all 127 when no scales)
-    sb: np.ndarray  # (nkb, N) uint8 UE8M0 codes, expanded from 128x128 tiles
+    sa: np.ndarray  # (M, nkb) uint8 codes of config.scale_format (1.0 when not given)
+    sb: np.ndarray  # (nkb, N) uint8 codes, expanded from 128x128 tiles
     config: MacConfig
 
     @property
@@ -29,13 +29,19 @@ def n_blocks(K: int, block: int) -> int:
     return -(-K // block) if block else 0
 
 
-def _scale_codes(s, what):
+# The dtype that holds each scale format's codes besides uint8, and the code of 1.0.
+SCALE_DTYPES = {"ue8m0": "float8_e8m0fnu", "ue4m3": "float8_e4m3fn"}
+ONE = {"ue8m0": 127, "ue4m3": 0x38}
+
+
+def _scale_codes(s, what, fmt="ue8m0"):
     s = np.asarray(s)
-    if s.dtype.name == "float8_e8m0fnu" and s.dtype.itemsize == 1:
+    if s.dtype.name == SCALE_DTYPES[fmt] and s.dtype.itemsize == 1:
         s = s.view(np.uint8)
     if s.dtype != np.uint8:
         raise UsageError(
-            f"{what}: expected uint8 UE8M0 codes or float8_e8m0fnu, got dtype {s.dtype}"
+            f"{what}: expected uint8 {fmt.upper()} codes or {SCALE_DTYPES[fmt]}, "
+            f"got dtype {s.dtype}"
         )
     if s.ndim != 2:
         raise UsageError(f"{what}: expected a 2-D array, got shape {s.shape}")
@@ -45,7 +51,8 @@ def _scale_codes(s, what):
 def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
     """Validate shapes and dtypes (UsageError naming the argument) and normalise.
 
-    Missing scales (with scale_block > 0) mean 2**0 everywhere (code 127)."""
+    Missing scales (with scale_block > 0) mean 1.0 everywhere (UE8M0 code 127,
+    UE4M3 code 0x38)."""
     if config is None:
         config = preset("default")
     if not isinstance(config, MacConfig):
@@ -77,12 +84,14 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
         sa = np.full((M, 0), 127, np.uint8)
         sb = np.full((0, N), 127, np.uint8)
     else:
-        sa = np.full((M, nkb), 127, np.uint8) if sa is None else _scale_codes(sa, "sa")
+        sf = config.scale_format
+        one = ONE[sf]
+        sa = np.full((M, nkb), one, np.uint8) if sa is None else _scale_codes(sa, "sa", sf)
         if sa.shape != (M, nkb):
             raise UsageError(f"sa: expected shape {(M, nkb)} (M x ceil(K/{bs})), got {sa.shape}")
         if config.scale_b_tile:
             nt = n_blocks(N, 128)
-            sb = np.full((nkb, nt), 127, np.uint8) if sb is None else _scale_codes(sb, "sb")
+            sb = np.full((nkb, nt), one, np.uint8) if sb is None else _scale_codes(sb, "sb", sf)
             if sb.shape != (nkb, nt):
                 raise UsageError(
                     f"sb: expected shape {(nkb, nt)} (ceil(K/128) x "
@@ -90,7 +99,7 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
                 )
             sb = np.ascontiguousarray(np.repeat(sb, 128, axis=1)[:, :N])
         else:
-            sb = np.full((nkb, N), 127, np.uint8) if sb is None else _scale_codes(sb, "sb")
+            sb = np.full((nkb, N), one, np.uint8) if sb is None else _scale_codes(sb, "sb", sf)
             if sb.shape != (nkb, N):
                 raise UsageError(
                     f"sb: expected shape {(nkb, N)} (ceil(K/{bs}) x N), got {sb.shape}"
