@@ -87,8 +87,9 @@ rtl-test: rtl-setup
 CROSS := .venv-crosscheck
 CROSS_STAMP := $(CROSS)/.installed
 
-# `make crosscheck`: fp8emu's presets against Microsoft's MMA-Sim 2.1.1 bit for bit
-# (scripts/crosscheck.py; exit 1 while a difference is not a documented decision).
+# `make crosscheck`: fp8emu's presets against Microsoft's MMA-Sim 2.1.1 bit for bit, on
+# every FP8/FP6/FP4 instruction MMA-Sim models (scripts/crosscheck.py; about 20 s; exit
+# 1 while a difference is not a documented decision).
 # A separate venv: the lock, then torch 2.13.0 (CPU) + mmasim pinned in
 # scripts/crosscheck-requirements.txt, then the project.  Not part of `make test`.
 $(CROSS_STAMP): requirements.lock scripts/crosscheck-requirements.txt pyproject.toml
@@ -98,8 +99,9 @@ $(CROSS_STAMP): requirements.lock scripts/crosscheck-requirements.txt pyproject.
 	$(CROSS)/bin/pip install -q --no-deps -e .
 	touch $(CROSS_STAMP)
 
+# CROSSCHECK_ARGS: e.g. --quick, --preset cdna3, --json FILE (scripts/crosscheck.py --help)
 crosscheck: $(CROSS_STAMP)
-	$(CROSS)/bin/python scripts/crosscheck.py
+	$(CROSS)/bin/python scripts/crosscheck.py $(CROSSCHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(LATEST) $(CROSS) build *.egg-info
