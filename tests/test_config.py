@@ -153,6 +153,7 @@ ROWS = {
         join_round="rd",
         norm_bits=31,
         norm_round="rd",
+        zero_sign="positive",
     ),
 }
 

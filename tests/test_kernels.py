@@ -330,3 +330,18 @@ def test_fast_kernel_across_row_blocks_and_column_tiles(cfg):
         reference.gemm(a, b, c=c, sa=sa, sb=sb, config=cfg),
         repr(cfg),
     )
+
+
+def test_norm_bits_31_rounds_from_every_bit():
+    """cdna3 with bf8 x bf8, one 16-k step (a case from make crosscheck): the joined
+    sum -5260683007 is floored to 31 bits (-5260683008, exactly between two fp32
+    values) and rounded by rne to 0xcf9cc7d4 (MMA-Sim's value).  The Kulisch
+    rounding once kept about 30 bits when the top limb held one or two: 0xcf9cc7d3."""
+    cfg = emu.preset("cdna3").replace(a_format="e5m2fnuz", b_format="e5m2fnuz")
+    a = bytes.fromhex("00000242 96f9c3c5 a8c4bb3c 49bcc4c5".replace(" ", ""))
+    b = bytes.fromhex("c248fbbd 6926108d 2b4103c6 413b4b02".replace(" ", ""))
+    A = np.frombuffer(a, np.uint8).reshape(1, 16)
+    B = np.frombuffer(b, np.uint8).reshape(16, 1)
+    C = np.array([[0xCF9CC7D3]], np.uint32).view(np.float32)
+    for d in (reference.gemm(A, B, c=C, config=cfg), emu.gemm(A, B, c=C, config=cfg)):
+        assert d.view(np.uint32)[0, 0] == 0xCF9CC7D4

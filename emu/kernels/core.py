@@ -176,12 +176,26 @@ def kulisch_round(limbs, ebits, mbits, mode, subnormals):
     if h == 0:
         v = round_int(limbs[0], KBASE, neg, ebits, mbits, mode, subnormals)
     else:
-        top = (limbs[h] << 29) | (limbs[h - 1] >> 3)  # < 2**61
-        sticky = (limbs[h - 1] & 7) != 0
-        for t in range(h - 1):
+        # the top 61 bits (whatever the top limb holds), then a sticky bit: enough
+        # for every format round_int takes (mbits <= 52, norm_bits included)
+        need = 61 - bitlen(limbs[h])  # bits taken from below the top limb: 29..60
+        sticky = False
+        if need <= 32:
+            top = (limbs[h] << need) | (limbs[h - 1] >> (32 - need))
+            sticky = (limbs[h - 1] & ((np.int64(1) << (32 - need)) - 1)) != 0
+            lowest = h - 1
+        elif h == 1:  # two limbs hold fewer than 61 bits: exact
+            top = (limbs[1] << 32) | limbs[0]
+            need = 32
+            lowest = 0
+        else:
+            top = (limbs[h] << need) | (limbs[h - 1] << (need - 32)) | (limbs[h - 2] >> (64 - need))
+            sticky = (limbs[h - 2] & ((np.int64(1) << (64 - need)) - 1)) != 0
+            lowest = h - 2
+        for t in range(lowest):
             if limbs[t] != 0:
                 sticky = True
-        e = 32 * (h - 1) + KBASE + 3
+        e = 32 * h + KBASE - need
         if sticky:  # a set bit below all kept bits
             top = top * 2 + 1
             e -= 1

@@ -211,12 +211,13 @@ def _join(c):
 
 
 def _scale_format(c):
-    if c.scale_format == "ue8m0":
+    name = get_format(c.scale_format).name  # a rule may be handed Format rows
+    if name == "ue8m0":
         return None
     if not c.scale_block:
-        return f"scale_format = {c.scale_format!r} requires scale_block > 0"
+        return f"scale_format = {name!r} requires scale_block > 0"
     if c.scale_apply != "product":
-        return f"scale_format = {c.scale_format!r} requires scale_apply = 'product'"
+        return f"scale_format = {name!r} requires scale_apply = 'product'"
     return None
 
 

@@ -144,6 +144,7 @@ PRESETS = [
             join_round="rd",
             norm_bits=31,
             norm_round="rd",
+            zero_sign="positive",
         ),
     ),
 ]
