@@ -94,7 +94,28 @@ def _scales(c: MacConfig) -> str:
     if not c.scale_block:
         return "none"
     b = "128x128 tiles" if c.scale_b_tile else f"per {c.scale_block} k"
-    return f"UE8M0 per {c.scale_block} k (A), {b} (B), on {c.scale_apply}s"
+    fmt = c.scale_format.upper()
+    return f"{fmt} per {c.scale_block} k (A), {b} (B), on {c.scale_apply}s"
+
+
+def _datapath(c: MacConfig) -> str:
+    """The 2.1b fields and the 5.2 conventions a preset sets, in words."""
+    parts = []
+    if c.group > 1:
+        parts.append(f"groups of {c.group}")
+    if c.lanes > 1:
+        parts.append(f"{c.lanes} lanes, {c.lane_round}")
+    if c.join_bits != "exact":
+        parts.append(f"C joins at {c.join_bits} bits, {c.join_round}")
+    if c.norm_bits != "exact":
+        parts.append(f"{c.norm_bits}-bit {c.norm_round} before rounding")
+    if c.zero_exp != "drop":
+        parts.append(f"zero terms at emin{c.zero_exp:+d}")
+    if c.overflow != "ieee":
+        parts.append(f"overflow {c.overflow}")
+    if c.zero_sign != "ieee":
+        parts.append(f"zeros {c.zero_sign}")
+    return "; ".join(parts) or "-"
 
 
 def _promotion(c: MacConfig) -> str:
@@ -104,16 +125,20 @@ def _promotion(c: MacConfig) -> str:
 
 
 def presets_table(evidence: bool = False) -> str:
-    head = "| preset | fused | align_bits | acc | scales | promotion | what it models |"
-    rule = "|---|---|---|---|---|---|---|"
+    head = (
+        "| preset | operands | fused | align_bits | acc | scales | promotion | datapath "
+        "and conventions | what it models |"
+    )
+    rule = "|---|---|---|---|---|---|---|---|---|"
     if evidence:
         head, rule = head + " evidence |", rule + "---|"
     rows = [head, rule]
     for p in PRESETS:
         c = preset(p.name)
         row = (
-            f"| `{p.name}` | {c.fused} | {c.align_bits} | {c.acc_format} {c.acc_round} | "
-            f"{_scales(c)} | {_promotion(c)} | {p.claim} |"
+            f"| `{p.name}` | {c.a_format} x {c.b_format} | {c.fused} | {c.align_bits} "
+            f"{c.align_round} | {c.acc_format} {c.acc_round} | {_scales(c)} | "
+            f"{_promotion(c)} | {_datapath(c)} | {p.claim} |"
         )
         rows.append(row + (f" {p.evidence} |" if evidence else ""))
     return "\n".join(rows)
