@@ -9,6 +9,8 @@ float64 exactly.
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +19,52 @@ import numba
 import numpy as np
 
 from emu.kernels.record import MODE_CODES, RD, RNA, RNE, RU, RZ  # noqa: F401  (re-exported)
+
+
+def purge_stale_caches() -> bool:
+    """Delete numba's cached machine code of the kernels when any kernel source has
+    changed since it was cached.  numba checks only the timestamp of the file that
+    holds each function, so code compiled from general.py keeps an old inlined copy
+    of a changed core.py function; the stamp (a hash of every file whose jitted
+    functions call each other) catches that.  Only numba's default cache location
+    (the ``__pycache__`` folders) is purged; with NUMBA_CACHE_DIR set, clear it
+    yourself after editing kernels.  Returns True when something was deleted."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sources = sorted(glob.glob(os.path.join(here, "*.py")))
+    sources.append(os.path.join(os.path.dirname(here), "toolkit", "fit.py"))
+    h = hashlib.sha256()
+    for path in sources:
+        try:
+            with open(path, "rb") as fh:
+                h.update(fh.read())
+        except OSError:
+            pass
+    digest = h.hexdigest()
+    stamp = os.path.join(here, "__pycache__", "numba-sources.sha256")
+    try:
+        with open(stamp) as fh:
+            if fh.read().strip() == digest:
+                return False
+    except OSError:
+        pass
+    purged = False
+    for folder in {os.path.join(os.path.dirname(p), "__pycache__") for p in sources}:
+        for f in glob.glob(os.path.join(folder, "*.nb[ic]")):
+            try:
+                os.remove(f)
+                purged = True
+            except OSError:
+                pass
+    try:
+        os.makedirs(os.path.dirname(stamp), exist_ok=True)
+        with open(stamp, "w") as fh:
+            fh.write(digest + "\n")
+    except OSError:  # a read-only install: nothing cached there either
+        pass
+    return purged
+
+
+purge_stale_caches()
 
 # A flag added to a rounding mode: every overflow gives +-Inf (overflow = "inf").
 OVF_INF = 8
