@@ -1,12 +1,13 @@
 """Operands as the kernels see them: decoded once per gemm into flat integer arrays
 (magnitude, sign, exponent with product-time scales folded in, class), with the
 parameter record, the result being filled and the mask of elements left to the
-general kernel (:class:`Problem`).  No numba here."""
+general kernel (:class:`Problem`).  No numba here (the fast kernel's one-pass operand
+loop lives in emu.kernels.fast and loads when a Problem is decoded for it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -116,28 +117,56 @@ def finish(out: np.ndarray) -> np.ndarray:
     return d
 
 
+@cache
+def value_tables(name: str):
+    """Per-code (signed value as float64, exponent e = max(E, 1) - bias, is a number)
+    of a format of at most 8 bits: what the fast kernel's operands are made of
+    (NaN and Inf codes: value 0, not a number)."""
+    m, s, e, cls = decode_tables(name)
+    f = get_format(name)
+    val = np.ldexp(np.where(s == 1, -m, m).astype(np.float64), e - f.mbits)
+    ok = cls == CLS_NUM
+    return np.where(ok, val, 0.0), e.astype(np.int32), ok
+
+
+def fast_decodable(cfg) -> bool:
+    """The operands of cfg are values times UE8M0 powers of two (what the fast
+    operand loop makes): no UE4M3 significands, no groups."""
+    return cfg.scale_format == "ue8m0" and cfg.group == 1
+
+
 @dataclass
 class Problem:
-    """One GEMM as the kernels see it: the decoded operands (see decode_operands),
-    the parameter record, the result being filled (float64) and the elements left to
-    the general kernel (``mask``: at the start, those whose row of A or column of B
-    holds a NaN or Inf, or whose C is not finite)."""
+    """One GEMM as the kernels see it: the parameter record, the result being filled
+    (float64), the elements left to the general kernel (``mask``: at the start, those
+    whose row of A or column of B holds a NaN or Inf, or a NaN scale, or whose C is
+    not finite), and the operands decoded two ways, each made when first asked for:
+    ``fast`` (values and exponents, scales folded in: emu.kernels.fast.operands, one
+    numba pass) and the flat integer arrays of :func:`decode_operands` (``a_m``,
+    ``a_s``, ... for the general kernel and the float-path kernels)."""
 
     ops: object  # emu.numerics.operands.Operands
     prm: Params
-    a_m: np.ndarray
-    a_s: np.ndarray
-    a_e: np.ndarray
-    a_c: np.ndarray
-    b_m: np.ndarray
-    b_s: np.ndarray
-    b_e: np.ndarray
-    b_c: np.ndarray
-    sa_p: np.ndarray
-    sb_p: np.ndarray
-    rows: np.ndarray  # rows[i]: row i of A holds only finite values
+    rows: np.ndarray  # rows[i]: row i of A holds only finite values (and scales)
     out: np.ndarray  # float64 (M, N)
     mask: np.ndarray  # bool (M, N): elements for the general kernel
+    fast: tuple | None = None  # a_val, a_e, b_val, b_ef from fast.operands
+    sa_p: np.ndarray | None = None  # UE8M0 scale exponents (NAN_SCALE for 0xFF)
+    sb_p: np.ndarray | None = None
+
+    @cached_property
+    def arrays(self):
+        """a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c (decode_operands)."""
+        return decode_operands(self.ops)[:8]
+
+    a_m = property(lambda self: self.arrays[0])
+    a_s = property(lambda self: self.arrays[1])
+    a_e = property(lambda self: self.arrays[2])
+    a_c = property(lambda self: self.arrays[3])
+    b_m = property(lambda self: self.arrays[4])
+    b_s = property(lambda self: self.arrays[5])
+    b_e = property(lambda self: self.arrays[6])
+    b_c = property(lambda self: self.arrays[7])
 
     @property
     def cfg(self):
@@ -160,10 +189,21 @@ class Problem:
     @classmethod
     def decode(cls, ops) -> Problem:
         M, N, K = ops.shape
-        a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p = decode_operands(ops)
-        rows = (a_c == CLS_NUM).all(axis=1)
-        cols = (b_c == CLS_NUM).all(axis=0)
+        cfg = ops.config
+        sa_p, sb_p = scale_exponents(ops.sa), scale_exponents(ops.sb)
+        fast = full = None
+        if fast_decodable(cfg):
+            from emu.kernels.fast import operands
+
+            fast, rows, cols = operands(ops, sa_p, sb_p)
+        else:
+            full = decode_operands(ops)
+            rows = (full[3] == CLS_NUM).all(axis=1)
+            cols = (full[7] == CLS_NUM).all(axis=0)
         mask = ~(rows[:, None] & cols[None, :] & np.isfinite(ops.c))
         out = np.zeros((M, N), dtype=np.float64)
-        prm = Params.from_config(ops.config, K)
-        return cls(ops, prm, a_m, a_s, a_e, a_c, b_m, b_s, b_e, b_c, sa_p, sb_p, rows, out, mask)
+        prm = Params.from_config(cfg, K)
+        p = cls(ops, prm, rows, out, mask, fast, sa_p, sb_p)
+        if full is not None:
+            p.__dict__["arrays"] = full[:8]
+        return p

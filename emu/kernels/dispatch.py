@@ -161,6 +161,11 @@ def _exact_step_fits(p: Problem):
     from emu.kernels.floatpath import exact_step_fits
 
     fa, fb = p.fracs
+    if p.fast is not None:  # values and exponents made already (fast.operands)
+        a_val, a_e, b_val, b_e = p.fast
+        b_val = b_val.astype(np.float64)
+        a_lsb, b_lsb = (a_e - fa)[a_val != 0], (b_e.astype(np.int32) - fb)[b_val != 0]
+        return (a_val, b_val) if exact_step_fits(a_val, b_val, a_lsb, b_lsb, p.shape[2]) else None
     a_val, b_val = values(p.a_m, p.a_s, p.a_e, fa), values(p.b_m, p.b_s, p.b_e, fb)
     a_lsb, b_lsb = (p.a_e - fa)[p.a_m != 0], (p.b_e - fb)[p.b_m != 0]
     return (a_val, b_val) if exact_step_fits(a_val, b_val, a_lsb, b_lsb, p.shape[2]) else None
@@ -214,28 +219,27 @@ def fast_params(cfg, prm: Params, K: int, a_e_nz, b_e_nz) -> Params | None:
 
 def _fast_fits(p: Problem):
     K = p.shape[2]
-    return fast_params(p.cfg, p.prm, K, p.a_e[p.a_m != 0], p.b_e[p.b_m != 0])
+    if p.fast is None:
+        return None
+    a_val, a_e, b_val, b_ef = p.fast
+    if p.cfg.align_bits != "exact":  # the exponent span matters only then
+        return fast_params(p.cfg, p.prm, K, a_e[:0], a_e[:0])
+    return fast_params(p.cfg, p.prm, K, a_e[a_val != 0], b_ef[b_val != 0])
 
 
 def _run_fast(p: Problem, fprm: Params) -> None:
     from emu.kernels.core import rows_in_parallel
-    from emu.kernels.fast import ROWS, ZERO_EXP, gemm_fast
+    from emu.kernels.fast import ROWS, gemm_fast
 
     M, N, K = p.shape
-    fa, fb = p.fracs
-    a_val, b_val = values(p.a_m, p.a_s, p.a_e, fa), values(p.b_m, p.b_s, p.b_e, fb)
-    with np.errstate(over="ignore"):
-        b_val32 = b_val.astype(np.float32)
-    if np.array_equal(b_val32, b_val):  # half the memory traffic when exact
-        b_val = b_val32
-    b_ef = np.where(p.b_m == 0, ZERO_EXP, p.b_e).astype(np.int16)
+    a_val, a_e, b_val, b_ef = p.fast
     redo = np.zeros((M, N), dtype=np.bool_)
     rows_in_parallel(
         gemm_fast,
         M,
         M * N * K,
         a_val,
-        p.a_e,
+        a_e,
         b_val,
         b_ef,
         p.ops.c,

@@ -27,6 +27,8 @@ gemm_fast reads its fields into locals once, outside the loops.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64
@@ -39,7 +41,83 @@ REAL = -(1 << 13)  # e_max above this: the step has a non-zero term
 ROWS = 16  # rows of A per block (each tile of B is reused by all)
 COLS = 256  # columns of B per tile
 SIGN = np.int64(-0x8000000000000000)
+FP32_MAX = float(np.finfo(np.float32).max)
 MAG = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+def operands(ops, sa_p, sb_p):
+    """The fast kernel's operands in one numba pass over the codes (no numpy
+    temporaries): ((a_val, a_e, b_val, b_ef), rows, cols).  a_val/b_val: exact
+    float64 values, product-time UE8M0 scales included (b_val as float32 when every
+    value is exactly one); a_e (int32) / b_ef (int16): the exponents e = max(E, 1) -
+    bias plus the scale's, ZERO_EXP for a zero b; rows[i] / cols[j]: every code of
+    the row / column a number and every scale not NaN (others go to the general
+    kernel, which decodes on its own: emu.kernels.decode.decode_operands)."""
+    from emu.kernels.decode import value_tables
+
+    cfg = ops.config
+    on = bool(cfg.scale_block) and cfg.scale_apply == "product"
+    bs = max(int(cfg.scale_block), 1)
+    av, ae, aok = value_tables(cfg.a_format)
+    bv, be, bok = value_tables(cfg.b_format)
+    M, K = ops.a.shape
+    N = ops.b.shape[1]
+    a_val = np.empty((M, K), np.float64)
+    a_e = np.empty((M, K), np.int32)
+    b_val = np.empty((K, N), np.float64)
+    b_ef = np.empty((K, N), np.int16)
+    rows = np.empty(M, np.bool_)
+    cols = np.empty(N, np.bool_)
+    sa = sa_p if on else np.zeros((M, 1), np.int32)
+    sb = sb_p if on else np.zeros((1, N), np.int32)
+    f32 = _operands(ops.a, ops.b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e,
+                    b_val, b_ef, rows, cols)  # fmt: skip
+    if f32:  # half the memory traffic
+        b_val = b_val.astype(np.float32)
+    return (a_val, a_e, b_val, b_ef), rows, cols
+
+
+@jit
+def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val, b_ef, rows, cols):
+    """The loop of :func:`operands`; returns True when every b value is an fp32."""
+    M, K = a.shape
+    N = b.shape[1]
+    for i in range(M):
+        good = True
+        for k in range(K):
+            c = a[i, k]
+            s = sa[i, k // bs] if on else 0
+            if s == NAN_SCALE:
+                good = False
+                s = 0
+            good = good and aok[c]
+            a_val[i, k] = math.ldexp(av[c], s)
+            a_e[i, k] = ae[c] + s
+        rows[i] = good
+    for j in range(N):
+        cols[j] = True
+    f32 = True
+    for k in range(K):
+        for j in range(N):
+            c = b[k, j]
+            s = sb[k // bs, j] if on else 0
+            if s == NAN_SCALE:
+                cols[j] = False
+                s = 0
+            if not bok[c]:
+                cols[j] = False
+            v = math.ldexp(bv[c], s)
+            b_val[k, j] = v
+            b_ef[k, j] = ae_zero(v, be[c] + s)
+            if f32 and (abs(v) > FP32_MAX or np.float64(np.float32(v)) != v):
+                f32 = False
+    return f32
+
+
+@jit
+def ae_zero(v, e):
+    """The exponent the fast kernel reads for b: ZERO_EXP for a zero value."""
+    return ZERO_EXP if v == 0 else e
 
 
 @jit
