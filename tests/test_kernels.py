@@ -345,3 +345,25 @@ def test_norm_bits_31_rounds_from_every_bit():
     C = np.array([[0xCF9CC7D3]], np.uint32).view(np.float32)
     for d in (reference.gemm(A, B, c=C, config=cfg), emu.gemm(A, B, c=C, config=cfg)):
         assert d.view(np.uint32)[0, 0] == 0xCF9CC7D4
+
+
+@pytest.mark.parametrize("mode", ["rne", "rd", "rz"])
+@pytest.mark.parametrize("promote", [0, 64])
+def test_all_zero_steps_signs_on_the_fast_kernel(mode, promote):
+    """Steps whose products are all zero (zeros of both signs, whole rows and
+    columns, C = +-0) get the IEEE sign rule of 2.1 step 6 inside the fast kernel,
+    bit-equal to the reference (the kernel selected is the fast one)."""
+    from emu.kernels.dispatch import FAST, select
+
+    cfg = emu.preset("default").replace(acc_round=mode, promote_every=promote, scale_block=0)
+    assert select(cfg, 256) is FAST
+    rng = np.random.default_rng(5)
+    a = (rng.integers(0, 2, (6, 256)) << 7).astype(np.uint8)  # +0 and -0 codes
+    b = (rng.integers(0, 2, (256, 9)) << 7).astype(np.uint8)
+    a[0] = 0x80  # every product of row 0 negative or positive by the sign of b
+    b[:, 0] = 0x80
+    a[1, 200] = 0x38  # one non-zero product late in row 1
+    c = np.where(rng.random((6, 9)) < 0.5, -0.0, 0.0).astype(np.float32)
+    assert_bits_equal(
+        emu.gemm(a, b, c=c, config=cfg), reference.gemm(a, b, c=c, config=cfg), repr(cfg)
+    )

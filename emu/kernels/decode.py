@@ -119,12 +119,13 @@ def finish(out: np.ndarray) -> np.ndarray:
 
 @cache
 def value_tables(name: str):
-    """Per-code (signed value as float64, exponent e = max(E, 1) - bias, is a number)
-    of a format of at most 8 bits: what the fast kernel's operands are made of
-    (NaN and Inf codes: value 0, not a number)."""
+    """Per-code (signed value as float64, -0.0 for a negative zero; exponent e =
+    max(E, 1) - bias; is a number) of a format of at most 8 bits: what the fast
+    kernel's operands are made of (NaN and Inf codes: value 0, not a number)."""
     m, s, e, cls = decode_tables(name)
     f = get_format(name)
-    val = np.ldexp(np.where(s == 1, -m, m).astype(np.float64), e - f.mbits)
+    mf = m.astype(np.float64)
+    val = np.ldexp(np.where(s == 1, -mf, mf), e - f.mbits)  # zeros keep their sign
     ok = cls == CLS_NUM
     return np.where(ok, val, 0.0), e.astype(np.int32), ok
 

@@ -16,8 +16,9 @@ inner loops vectorise and the tile of B stays in cache):
 3. X[j] * q rounded once into acc_format with integer operations on the float64 bits
    (rz, rne, ru, rd); subnormal, overflowing and zero results take the scalar path.
 
-Elements this kernel does not decide are flagged in ``redo`` for the general kernel:
-every term zero (signed-zero rules) and an infinite accumulator after overflow.
+A step whose terms are all zero gets its sign of zero here (the operand values keep
+signed zeros).  Elements this kernel does not decide are flagged in ``redo`` for the
+general kernel: an infinite accumulator after overflow.
 Rows/columns with NaN or Inf operands and non-finite C never reach it (the caller
 masks them).  Promotion (2.4) folds each interval into the outer accumulator.
 
@@ -32,11 +33,12 @@ import math
 import numpy as np
 
 from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64
-from emu.kernels.general import promote
+from emu.kernels.general import promote, zero_result
 from emu.kernels.record import NAN_SCALE
 
 ZERO_EXP = -(1 << 14)  # exponent carried by zero operands (never the maximum)
 NO_TERM = -(1 << 20)  # e_max when a step has no term at all
+ALL_ZERO = NO_TERM - 1  # marks a step whose terms are all zero (its sign rule is known)
 REAL = -(1 << 13)  # e_max above this: the step has a non-zero term
 ROWS = 16  # rows of A per block (each tile of B is reused by all)
 COLS = 256  # columns of B per tile
@@ -204,17 +206,51 @@ def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
 
 
 @jit
+def _zero_signs(a_val, b_val, i, j0, n, k0, k1, acc, emax, amode, out):
+    """out[t] = the IEEE zero result of each step element whose terms are all zero
+    (emax <= REAL and c = +-0; 2.1 step 6): the zeros' common sign, else +0 (-0 under
+    rd).  The operand values carry signed zeros (decode.value_tables), so a
+    product's zero has its sign; the loops run over contiguous rows of B."""
+    neg = np.zeros(n, np.bool_)
+    pos = np.zeros(n, np.bool_)
+    for t in range(n):
+        if math.copysign(1.0, acc[t]) < 0:
+            neg[t] = True
+        else:
+            pos[t] = True
+    for k in range(k0, k1):
+        av = a_val[i, k]
+        brow = b_val[k, j0 : j0 + n]
+        for t in range(n):
+            if math.copysign(1.0, av * brow[t]) < 0:
+                neg[t] = True
+            else:
+                pos[t] = True
+    for t in range(n):
+        if emax[t] <= REAL and acc[t] == 0:
+            out[t] = zero_result(neg[t], pos[t], amode, False)
+            emax[t] = ALL_ZERO
+
+
+@jit
 def _finish(
     X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub, zpos, ovf, lo_bits,
-    hi_bits,
+    hi_bits, a_val, b_val, i, k0, k1,
 ):  # fmt: skip
     """Step 3: acc <- round(X / sc), or round(X / sc + c) when c is outside the
     alignment (TwoSum gives that sum exactly as X + tail).  ``zpos``: every zero
-    result is +0 (zero_sign = positive); ``ovf``: every overflow is +-Inf."""
+    result is +0 (zero_sign = positive); ``ovf``: every overflow is +-Inf.  A step
+    whose terms are all zero takes the sign rule of _zero_signs (kept in sc, marked
+    in emax)."""
     for t in range(n):
-        x = X[t] / sc[t]  # exact: X < 2**53, sc a power of 2
-        if not zpos and emax[t] <= REAL and acc[t] == 0:
-            redo[j0 + t] = True  # every term zero: signed-zero rules
+        X[t] = X[t] / sc[t]  # exact: X < 2**53, sc a power of 2
+    if not zpos:
+        for t in range(n):
+            if emax[t] <= REAL and acc[t] == 0:  # some step with every term zero
+                _zero_signs(a_val, b_val, i, j0, n, k0, k1, acc, emax, amode, sc)
+                break
+    for t in range(n):
+        x = X[t]
         if cin:
             X[t] = x
             tail[t] = 0.0
@@ -227,6 +263,9 @@ def _finish(
     _round_vec(X, tail, acc, flag, n, amb, amode, lo_bits, hi_bits)
     for t in range(n):
         if not flag[t] or redo[j0 + t]:  # redone elements: skip their garbage
+            continue
+        if emax[t] == ALL_ZERO:
+            acc[t] = sc[t]
             continue
         if X[t] == 0:  # an exact cancellation (or, with zpos, every term zero)
             v = -0.0 if amode == RD and not zpos else 0.0
@@ -366,6 +405,11 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                             ovf,
                             lo_bits,
                             hi_bits,
+                            a_val,
+                            b_val,
+                            i,
+                            k0,
+                            k1,
                         )
                 for r in range(ROWS):
                     i = blk * ROWS + r
