@@ -367,3 +367,23 @@ def test_all_zero_steps_signs_on_the_fast_kernel(mode, promote):
     assert_bits_equal(
         emu.gemm(a, b, c=c, config=cfg), reference.gemm(a, b, c=c, config=cfg), repr(cfg)
     )
+
+
+@pytest.mark.parametrize("align", [15, 16, 17, 22, 40, 41])
+@pytest.mark.parametrize("rnd", ["rz", "rne"])
+def test_float32_cut_at_its_limits(align, rnd):
+    """The fast kernel cuts narrow data in float32 (emu/kernels/fast.py _cut_sum32),
+    summing in float32 while align_bits + 2 + bit_length(fused + 1) <= 24: the
+    largest products (448 * 448, all one sign, so the sum is largest) and the
+    smallest ones beside them, at the limits of both conditions (and past them: the
+    float64 path), equal the reference."""
+    cfg = emu.preset("h100").replace(align_bits=align, align_round=rnd, acc_format="fp32")
+    a = np.full((3, 96), 0x7E, np.uint8)  # 448
+    b = np.full((96, 4), 0x7E, np.uint8)
+    a[1, ::3] = 0x01  # 2**-9: products far below the quantum
+    b[::5, 2] = 0x81  # -2**-9
+    a[2] = 0x39  # 1.125: ties at the cut for rne
+    c = np.array([[1e30, -0.0, 3.0, 2.0**-126]] * 3, np.float32)
+    assert_bits_equal(
+        emu.gemm(a, b, c=c, config=cfg), reference.gemm(a, b, c=c, config=cfg), repr(cfg)
+    )

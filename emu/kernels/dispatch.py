@@ -162,7 +162,7 @@ def _exact_step_fits(p: Problem):
 
     fa, fb = p.fracs
     if p.fast is not None:  # values and exponents made already (fast.operands)
-        a_val, a_e, b_val, b_e = p.fast
+        a_val, a_e, b_val, b_e, _ = p.fast
         b_val = b_val.astype(np.float64)
         a_lsb, b_lsb = (a_e - fa)[a_val != 0], (b_e.astype(np.int32) - fb)[b_val != 0]
         return (a_val, b_val) if exact_step_fits(a_val, b_val, a_lsb, b_lsb, p.shape[2]) else None
@@ -221,7 +221,7 @@ def _fast_fits(p: Problem):
     K = p.shape[2]
     if p.fast is None:
         return None
-    a_val, a_e, b_val, b_ef = p.fast
+    a_val, a_e, b_val, b_ef, _ = p.fast
     if p.cfg.align_bits != "exact":  # the exponent span matters only then
         return fast_params(p.cfg, p.prm, K, a_e[:0], a_e[:0])
     return fast_params(p.cfg, p.prm, K, a_e[a_val != 0], b_ef[b_val != 0])
@@ -232,7 +232,7 @@ def _run_fast(p: Problem, fprm: Params) -> None:
     from emu.kernels.fast import ROWS, gemm_fast
 
     M, N, K = p.shape
-    a_val, a_e, b_val, b_ef = p.fast
+    a_val, a_e, b_val, b_ef, a32 = p.fast
     redo = np.zeros((M, N), dtype=np.bool_)
     rows_in_parallel(
         gemm_fast,
@@ -242,6 +242,7 @@ def _run_fast(p: Problem, fprm: Params) -> None:
         a_e,
         b_val,
         b_ef,
+        a32,
         p.ops.c,
         p.sa_p,
         p.sb_p,

@@ -10,7 +10,7 @@ log2(fused + 1) <= 52), so float64 adds it exactly.
 Per fused step, for a block of rows and a tile of columns (contiguous in j, so the
 inner loops vectorise and the tile of B stays in cache):
 
-1. e_max[j] in int32 over the step's non-zero products (zero operands carry a very
+1. e_max[j] in int16 over the step's non-zero products (zero operands carry a very
    negative exponent instead of a branch) and, with c_in_alignment, the accumulator;
 2. X[j] = sum of cut(term * 2**(align_bits - e_max[j])), exact in float64;
 3. X[j] * q rounded once into acc_format with integer operations on the float64 bits
@@ -32,18 +32,21 @@ import math
 
 import numpy as np
 
-from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64
+from emu.kernels.core import OVF_INF, RD, RNE, RZ, bitlen, jit, round_f64
 from emu.kernels.general import promote, zero_result
 from emu.kernels.record import NAN_SCALE
 
 ZERO_EXP = -(1 << 14)  # exponent carried by zero operands (never the maximum)
-NO_TERM = -(1 << 20)  # e_max when a step has no term at all
+NO_TERM = -(1 << 15) + 1  # e_max when a step has no term at all (e_max is int16)
 ALL_ZERO = NO_TERM - 1  # marks a step whose terms are all zero (its sign rule is known)
 REAL = -(1 << 13)  # e_max above this: the step has a non-zero term
 ROWS = 16  # rows of A per block (each tile of B is reused by all)
 COLS = 256  # columns of B per tile
 SIGN = np.int64(-0x8000000000000000)
 FP32_MAX = float(np.finfo(np.float32).max)
+NARROW = 40  # operands within 2**+-NARROW: the float32 cut applies (_cut_sum32)
+MAX_ALIGN32 = 40
+NO_F32 = np.zeros((0, 0), np.float32)  # no float32 copy of A
 MAG = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
@@ -72,18 +75,24 @@ def operands(ops, sa_p, sb_p):
     cols = np.empty(N, np.bool_)
     sa = sa_p if on else np.zeros((M, 1), np.int32)
     sb = sb_p if on else np.zeros((1, N), np.int32)
-    f32 = _operands(ops.a, ops.b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e,
-                    b_val, b_ef, rows, cols)  # fmt: skip
+    f32, narrow = _operands(ops.a, ops.b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val,
+                            a_e, b_val, b_ef, rows, cols)  # fmt: skip
+    a32 = NO_F32
     if f32:  # half the memory traffic
         b_val = b_val.astype(np.float32)
-    return (a_val, a_e, b_val, b_ef), rows, cols
+        if narrow:  # the float32 cut (see _cut_sum32)
+            a32 = a_val.astype(np.float32)
+    return (a_val, a_e, b_val, b_ef, a32), rows, cols
 
 
 @jit
 def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val, b_ef, rows, cols):
-    """The loop of :func:`operands`; returns True when every b value is an fp32."""
+    """The loop of :func:`operands`; returns (every b value is an fp32, every
+    non-zero value of A and B lies within [2**-NARROW, 2**NARROW])."""
     M, K = a.shape
     N = b.shape[1]
+    lo, hi = 2.0**-NARROW, 2.0**NARROW
+    narrow = True
     for i in range(M):
         good = True
         for k in range(K):
@@ -93,8 +102,11 @@ def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val,
                 good = False
                 s = 0
             good = good and aok[c]
-            a_val[i, k] = math.ldexp(av[c], s)
+            v = math.ldexp(av[c], s)
+            a_val[i, k] = v
             a_e[i, k] = ae[c] + s
+            if v != 0 and (abs(v) < lo or abs(v) > hi):
+                narrow = False
         rows[i] = good
     for j in range(N):
         cols[j] = True
@@ -113,7 +125,9 @@ def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val,
             b_ef[k, j] = ae_zero(v, be[c] + s)
             if f32 and (abs(v) > FP32_MAX or np.float64(np.float32(v)) != v):
                 f32 = False
-    return f32
+            if v != 0 and (abs(v) < lo or abs(v) > hi):
+                narrow = False
+    return f32, narrow
 
 
 @jit
@@ -125,30 +139,31 @@ def ae_zero(v, e):
 @jit
 def _cut_sum(
     a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc, zon, zexp, acc, emax, sc, X,
-    j0, j1,
+    j0, j1, f64,
 ):  # fmt: skip
     """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays).  ``zon``: zero
-    terms enter e_max at ``zexp`` (zero_exp an integer)."""
+    terms enter e_max at ``zexp`` (zero_exp an integer).  ``f64``: the products here,
+    in float64 (else _cut_sum32 adds them)."""
     n = j1 - j0
     accb = acc.view(np.int64)
     for t in range(n):
         e = NO_TERM
         if cin and acc[t] != 0:
-            e = max(np.int32(((accb[t] >> 52) & 0x7FF) - 1023), emin_acc)
+            e = max(np.int16(((accb[t] >> 52) & 0x7FF) - 1023), emin_acc)
         elif cin and zon:
             e = zexp
         emax[t] = e
     for k in range(k0, k1):
         if a_val[i, k] != 0:
-            ae = np.int32(a_e[i, k])
+            ae = np.int16(a_e[i, k])
             erow = b_e[k, j0:j1]  # 1-D slices: the loops vectorise
             if zon:  # a zero b (exponent ZERO_EXP) enters at zexp
                 for t in range(n):
-                    e = np.int32(ae + erow[t])
+                    e = np.int16(ae + erow[t])
                     emax[t] = max(emax[t], e if e > REAL else zexp)
             else:
                 for t in range(n):
-                    emax[t] = max(emax[t], np.int32(ae + erow[t]))
+                    emax[t] = max(emax[t], np.int16(ae + erow[t]))
         elif zon:  # a zero a: every product of the row is zero
             for t in range(n):
                 emax[t] = max(emax[t], zexp)
@@ -161,6 +176,8 @@ def _cut_sum(
             X[t] = np.rint(acc[t] * sc[t]) if rne else np.trunc(acc[t] * sc[t])
     else:
         X[:n] = 0.0
+    if not f64:
+        return
     for k in range(k0, k1):
         av = a_val[i, k]
         if av != 0:
@@ -171,6 +188,44 @@ def _cut_sum(
             else:
                 for t in range(n):
                     X[t] += np.trunc(av * np.float64(brow[t]) * sc[t])
+
+
+@jit
+def _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, sum32):
+    """Step 2's products in float32, twice the lanes of float64.  Exact when every
+    non-zero value lies within 2**+-NARROW (operands: ``narrow``) and align_bits <=
+    MAX_ALIGN32: a product a*b (at most 8 significant bits, within 2**+-82) is an
+    exact float32; so is p * 2**(align - e_max) unless it is below 2**-141 (then far
+    below a quantum: its cut is 0 either way); its cut (trunc / rint) keeps at most 8
+    significant bits, so it is an exact float32 integer.  The cut terms are summed in
+    float32 when their sum stays below 2**24 (``sum32``), else in float64.  sc32:
+    2**(align - e_max) as float32; a step whose e_max is below align - 126 has no
+    non-zero product (e_max >= -82 - ... whenever it has one), and gets 2**127."""
+    for t in range(n):
+        d = sc[t]
+        sc32[t] = np.float32(d) if d <= 2.0**127 else np.float32(2.0**127)
+    if sum32:
+        Y[:n] = 0.0
+    for k in range(k0, k1):
+        av = a32[i, k]
+        if av != 0:
+            brow = b_val[k, j0:j1]
+            if sum32:
+                if rne:
+                    for t in range(n):
+                        Y[t] += np.rint(av * brow[t] * sc32[t])
+                else:
+                    for t in range(n):
+                        Y[t] += np.trunc(av * brow[t] * sc32[t])
+            elif rne:
+                for t in range(n):
+                    X[t] += np.float64(np.rint(av * brow[t] * sc32[t]))
+            else:
+                for t in range(n):
+                    X[t] += np.float64(np.trunc(av * brow[t] * sc32[t]))
+    if sum32:
+        for t in range(n):
+            X[t] += np.float64(Y[t])
 
 
 @jit
@@ -313,22 +368,25 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bit
 
 
 @jit
-def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, redo):
+def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out, redo):
     """out[i, :] for every i with rows[i], r0 <= i < r1 (r0 a multiple of ROWS);
     redo[i, j] flags elements left undecided.  Each element's arithmetic is
-    independent of the blocking and the thread count."""
+    independent of the blocking and the thread count.  a32: A as float32 when the
+    float32 cut applies (operands: narrow data), else an empty placeholder."""
     M, K = a_val.shape
     N = b_val.shape[1]
     step = prm.fused
+    use32 = a32.shape[0] == M and a32.shape[1] == K and M > 0 and prm.align_bits <= MAX_ALIGN32
+    sum32 = prm.align_bits + 2 + bitlen(np.int64(step) + 1) <= 24
     P = prm.promote_every if prm.promote_every > 0 else max(K, 1)
     promoted = prm.promote_every > 0
     align = prm.align_bits
     cin = prm.c_in_alignment
     rne = prm.align_rne
     aeb, amb, amode, asub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
-    zon, zexp = prm.zero_exp_on, np.int32(prm.zero_exp)
+    zon, zexp = prm.zero_exp_on, np.int16(prm.zero_exp)
     zpos, ovf = prm.zero_positive, prm.overflow_inf
-    emin_acc = np.int32(2 - (1 << (aeb - 1)))
+    emin_acc = np.int16(2 - (1 << (aeb - 1)))
     lo_bits = np.int64(1023 + emin_acc) << 52  # 2**emin
     emax_acc = (1 << (aeb - 1)) - 1
     hi_bits = (np.int64(1023 + emax_acc) << 52) | (
@@ -341,13 +399,15 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
         ((np.int64(1) << pmb) - 1) << (52 - pmb)
     )
     for blk in range(r0 // ROWS, (r1 + ROWS - 1) // ROWS):
-        emax = np.empty(COLS, dtype=np.int32)
+        emax = np.empty(COLS, dtype=np.int16)
         sc = np.empty(COLS, dtype=np.float64)
         X = np.empty(COLS, dtype=np.float64)
         flag = np.empty(COLS, dtype=np.bool_)
         special = np.empty(COLS, dtype=np.bool_)
         accs = np.empty((ROWS, COLS), dtype=np.float64)
         err = np.empty(COLS, dtype=np.float64)
+        sc32 = np.empty(COLS, dtype=np.float32)
+        Y = np.empty(COLS, dtype=np.float32)
         for j0 in range(0, N, COLS):
             j1 = min(j0 + COLS, N)
             n = j1 - j0
@@ -385,7 +445,10 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, c, sa_p, sb_p, prm, rows, out, red
                             X,
                             j0,
                             j1,
+                            not use32,
                         )
+                        if use32:
+                            _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, sum32)
                         _finish(
                             X,
                             sc,
