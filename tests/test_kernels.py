@@ -369,14 +369,15 @@ def test_all_zero_steps_signs_on_the_fast_kernel(mode, promote):
     )
 
 
-@pytest.mark.parametrize("align", [15, 16, 17, 22, 40, 41])
+@pytest.mark.parametrize("align", [13, 25, 28, 29, 40, 41])
 @pytest.mark.parametrize("rnd", ["rz", "rne"])
 def test_float32_cut_at_its_limits(align, rnd):
     """The fast kernel cuts narrow data in float32 (emu/kernels/fast.py _cut_sum32),
-    summing in float32 while align_bits + 2 + bit_length(fused + 1) <= 24: the
-    largest products (448 * 448, all one sign, so the sum is largest) and the
-    smallest ones beside them, at the limits of both conditions (and past them: the
-    float64 path), equal the reference."""
+    summing the cut terms in int32 (flushed to float64 every (2**31 - 1) >>
+    (align_bits + 2) products) while align_bits <= 28: the largest products (448 *
+    448, all one sign, so the int32 sums are largest) and the smallest ones beside
+    them, at the limits (align 28, 40) and past them (29: float64 sums; 41: the
+    float64 cut), equal the reference."""
     cfg = emu.preset("h100").replace(align_bits=align, align_round=rnd, acc_format="fp32")
     a = np.full((3, 96), 0x7E, np.uint8)  # 448
     b = np.full((96, 4), 0x7E, np.uint8)

@@ -32,7 +32,7 @@ import math
 
 import numpy as np
 
-from emu.kernels.core import OVF_INF, RD, RNE, RZ, bitlen, jit, round_f64
+from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64
 from emu.kernels.general import promote, zero_result
 from emu.kernels.record import NAN_SCALE
 
@@ -191,39 +191,47 @@ def _cut_sum(
 
 
 @jit
-def _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, sum32):
+def _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, flush):
     """Step 2's products in float32, twice the lanes of float64.  Exact when every
     non-zero value lies within 2**+-NARROW (operands: ``narrow``) and align_bits <=
     MAX_ALIGN32: a product a*b (at most 8 significant bits, within 2**+-82) is an
     exact float32; so is p * 2**(align - e_max) unless it is below 2**-141 (then far
-    below a quantum: its cut is 0 either way); its cut (trunc / rint) keeps at most 8
-    significant bits, so it is an exact float32 integer.  The cut terms are summed in
-    float32 when their sum stays below 2**24 (``sum32``), else in float64.  sc32:
-    2**(align - e_max) as float32; a step whose e_max is below align - 126 has no
-    non-zero product (e_max >= -82 - ... whenever it has one), and gets 2**127."""
+    below a quantum: its cut is 0 either way); its cut (trunc / rint) is an integer
+    of magnitude at most 2**(align + 2) (p < 4 * 2**e_max).  ``flush`` > 0: that many
+    cut terms fit an int32 sum (align_bits <= 28), which is added to X every
+    ``flush`` products; 0: each term goes to X in float64.  sc32: 2**(align - e_max)
+    as float32; a step whose e_max is below align - 126 has no non-zero product
+    (e_max >= -82 whenever it has one) and gets 2**127."""
     for t in range(n):
         d = sc[t]
         sc32[t] = np.float32(d) if d <= 2.0**127 else np.float32(2.0**127)
-    if sum32:
-        Y[:n] = 0.0
+    if flush:
+        Y[:n] = 0
+    count = 0
     for k in range(k0, k1):
         av = a32[i, k]
         if av != 0:
             brow = b_val[k, j0:j1]
-            if sum32:
+            if flush:
+                if count == flush:
+                    for t in range(n):
+                        X[t] += np.float64(Y[t])
+                        Y[t] = 0
+                    count = 0
+                count += 1
                 if rne:
                     for t in range(n):
-                        Y[t] += np.rint(av * brow[t] * sc32[t])
+                        Y[t] += np.int32(np.rint(av * brow[t] * sc32[t]))
                 else:
                     for t in range(n):
-                        Y[t] += np.trunc(av * brow[t] * sc32[t])
+                        Y[t] += np.int32(av * brow[t] * sc32[t])  # truncates: the rz cut
             elif rne:
                 for t in range(n):
                     X[t] += np.float64(np.rint(av * brow[t] * sc32[t]))
             else:
                 for t in range(n):
                     X[t] += np.float64(np.trunc(av * brow[t] * sc32[t]))
-    if sum32:
+    if flush:
         for t in range(n):
             X[t] += np.float64(Y[t])
 
@@ -377,7 +385,8 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
     N = b_val.shape[1]
     step = prm.fused
     use32 = a32.shape[0] == M and a32.shape[1] == K and M > 0 and prm.align_bits <= MAX_ALIGN32
-    sum32 = prm.align_bits + 2 + bitlen(np.int64(step) + 1) <= 24
+    # int32 sums of cut terms (each at most 2**(align + 2)): how many fit
+    flush = ((1 << 31) - 1) >> (prm.align_bits + 2) if prm.align_bits <= 28 else 0
     P = prm.promote_every if prm.promote_every > 0 else max(K, 1)
     promoted = prm.promote_every > 0
     align = prm.align_bits
@@ -407,7 +416,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
         accs = np.empty((ROWS, COLS), dtype=np.float64)
         err = np.empty(COLS, dtype=np.float64)
         sc32 = np.empty(COLS, dtype=np.float32)
-        Y = np.empty(COLS, dtype=np.float32)
+        Y = np.empty(COLS, dtype=np.int32)
         for j0 in range(0, N, COLS):
             j1 = min(j0 + COLS, N)
             n = j1 - j0
@@ -448,7 +457,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
                             not use32,
                         )
                         if use32:
-                            _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, sum32)
+                            _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, flush)
                         _finish(
                             X,
                             sc,
