@@ -45,7 +45,9 @@ def crafted(rng, f, n):
 
 @pytest.mark.parametrize("fname", FORMATS)
 @pytest.mark.parametrize("mode", ["rz", "rne", "ru", "rd"])
-def test_round_vec_and_round_f64_equal_exact(fname, mode):
+@pytest.mark.parametrize("has_tail", [True, False])
+def test_round_vec_and_round_f64_equal_exact(fname, mode, has_tail):
+    """_round_vec with tails, and its loops for tails that are all 0."""
     f = get_format(fname)
     rng = np.random.default_rng(zlib.crc32(f"{fname} {mode}".encode()))
     x, tail = crafted(rng, f, 3000)
@@ -57,11 +59,13 @@ def test_round_vec_and_round_f64_equal_exact(fname, mode):
         2.0 ** (f.emin - 60),
         -(2.0 ** (f.emin - 60)),
     ]
+    if not has_tail:
+        tail[:] = 0.0
     out = np.empty_like(x)
     flag = np.empty(x.size, dtype=np.bool_)
     lo = np.int64(1023 + f.emin) << 52
     hi = np.float64(f.max_finite).view(np.int64)
-    _round_vec(x, tail, out, flag, x.size, f.mbits, MODE_CODES[mode], lo, hi)
+    _round_vec(x, tail, out, flag, x.size, f.mbits, MODE_CODES[mode], lo, hi, has_tail)
     for xi, ti, oi, fl in zip(x, tail, out, flag):
         want = exact_round(float(xi), float(ti), f, mode)
         got = round_f64(xi, ti, f.ebits, f.mbits, MODE_CODES[mode], True)

@@ -315,14 +315,15 @@ PLAIN_DATAPATH = {
 
 
 def _zero_exp_fast(v, cfg, K):
-    """drop, or an integer together with zero_sign = positive (the fast kernel then
-    needs no signs of zero: every zero result is +0)."""
-    return v == "drop" or (_is_int(v) and cfg.zero_sign == "positive")
+    """drop, or an integer >= -512 together with zero_sign = positive (the fast
+    kernel then needs no signs of zero: every zero result is +0; and 2**(align_bits
+    - e_max) stays a float64 normal)."""
+    return v == "drop" or (_is_int(v) and v >= -512 and cfg.zero_sign == "positive")
 
 
 # What the fast kernel takes beyond PLAIN_DATAPATH: the NVIDIA conventions.
 NVIDIA_CONVENTIONS = {
-    "zero_exp": Rule("'drop', or an integer with zero_sign = positive", _zero_exp_fast),
+    "zero_exp": Rule("'drop', or an integer >= -512 with zero_sign = positive", _zero_exp_fast),
     "overflow": one_of("ieee", "inf"),
     "zero_sign": one_of("ieee", "positive"),
 }

@@ -138,8 +138,8 @@ def ae_zero(v, e):
 
 @jit
 def _cut_sum(
-    a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc, zon, zexp, acc, emax, sc, X,
-    j0, j1, f64,
+    a_val, a_e, b_val, b_e, i, k0, k1, cin, rne, align, emin_acc, zon, zexp, acc, emax, sc,
+    isc, X, j0, j1, f64,
 ):  # fmt: skip
     """Steps 1-2 for row i, columns j0 <= j < j1 (tile-local arrays).  ``zon``: zero
     terms enter e_max at ``zexp`` (zero_exp an integer).  ``f64``: the products here,
@@ -168,9 +168,11 @@ def _cut_sum(
             for t in range(n):
                 emax[t] = max(emax[t], zexp)
     scb = sc.view(np.int64)
-    for t in range(n):  # sc = 2**(align - e_max), from its bits
+    iscb = isc.view(np.int64)
+    for t in range(n):  # sc = 2**(align - e_max) and isc = 1 / sc, from their bits
         d = align - emax[t] if emax[t] > REAL else 0
         scb[t] = np.int64(d + 1023) << 52
+        iscb[t] = np.int64(1023 - d) << 52
     if cin:
         for t in range(n):
             X[t] = np.rint(acc[t] * sc[t]) if rne else np.trunc(acc[t] * sc[t])
@@ -237,19 +239,48 @@ def _cut_sum32(a32, b_val, i, k0, k1, rne, sc, sc32, X, Y, n, j0, j1, flush):
 
 
 @jit
-def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
+def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits, has_tail):
     """out[t] = x[t] + tail[t] rounded to mbits fraction bits by mode, with integer
     operations on the float64 bits (|tail| < ulp(x)/2 carries only its sign, as from
-    TwoSum).  flag[t] marks results this cannot decide: zero, x or the result below
-    2**emin (lo_bits: the format's spacing is coarser there, e.g. x = 2**emin with a
-    negative tail under rz), above max finite (hi_bits); the caller rounds those one
-    by one."""
+    TwoSum; ``has_tail`` False: every tail is 0).  flag[t] marks results this cannot
+    decide: zero, x or the result below 2**emin (lo_bits: the format's spacing is
+    coarser there, e.g. x = 2**emin with a negative tail under rz), above max finite
+    (hi_bits); the caller rounds those one by one.  One loop per mode (the mode is
+    the same for every t), so that each vectorises."""
     xb = x.view(np.int64)
     ob = out.view(np.int64)
     d = 52 - mbits
     low_mask = (np.int64(1) << d) - 1
     keep = ~low_mask
     half = np.int64(1) << (d - 1)
+    unit = low_mask + 1
+    if not has_tail:
+        if mode == RNE:
+            for t in range(n):
+                b = xb[t]
+                mag = b & MAG
+                low = mag & low_mask
+                odd = (mag >> d) & 1
+                up = (low > half) | ((low == half) & (odd == 1))
+                r = (mag & keep) + (unit if up else 0)
+                ob[t] = r | (b & SIGN)
+                flag[t] = (mag < lo_bits) | (r < lo_bits) | (r > hi_bits)
+        elif mode == RZ:
+            for t in range(n):
+                b = xb[t]
+                mag = b & MAG
+                r = mag & keep
+                ob[t] = r | (b & SIGN)
+                flag[t] = (mag < lo_bits) | (r < lo_bits) | (r > hi_bits)
+        else:  # RU, RD: toward zero on one side, away on the other
+            for t in range(n):
+                b = xb[t]
+                mag = b & MAG
+                neg = b < 0
+                r = mag & keep if (mode == RD) != neg else (mag + low_mask) & keep
+                ob[t] = r | (b & SIGN)
+                flag[t] = (mag < lo_bits) | (r < lo_bits) | (r > hi_bits)
+        return
     for t in range(n):
         b = xb[t]
         mag = b & MAG
@@ -259,7 +290,7 @@ def _round_vec(x, tail, out, flag, n, mbits, mode, lo_bits, hi_bits):
         opp = tail[t] != 0 and (tail[t] < 0) != neg  # exact is just below |x|
         if mode == RNE:
             up = low > half or (low == half and (same or (not opp and (mag >> d) & 1 == 1)))
-            r = (mag & keep) + (low_mask + 1 if up else 0)
+            r = (mag & keep) + (unit if up else 0)
         elif mode == RZ or (mode == RD) != neg:  # toward zero
             r = ((mag - 1) if (opp and low == 0) else mag) & keep
         else:  # away from zero
@@ -297,8 +328,8 @@ def _zero_signs(a_val, b_val, i, j0, n, k0, k1, acc, emax, amode, out):
 
 @jit
 def _finish(
-    X, sc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub, zpos, ovf, lo_bits,
-    hi_bits, a_val, b_val, i, k0, k1,
+    X, sc, isc, acc, emax, flag, tail, redo, j0, n, cin, aeb, amb, amode, asub, zpos, ovf,
+    lo_bits, hi_bits, a_val, b_val, i, k0, k1,
 ):  # fmt: skip
     """Step 3: acc <- round(X / sc), or round(X / sc + c) when c is outside the
     alignment (TwoSum gives that sum exactly as X + tail).  ``zpos``: every zero
@@ -306,24 +337,23 @@ def _finish(
     whose terms are all zero takes the sign rule of _zero_signs (kept in sc, marked
     in emax)."""
     for t in range(n):
-        X[t] = X[t] / sc[t]  # exact: X < 2**53, sc a power of 2
+        X[t] = X[t] * isc[t]  # exact: X < 2**53, isc = 1 / sc a power of 2
     if not zpos:
         for t in range(n):
             if emax[t] <= REAL and acc[t] == 0:  # some step with every term zero
                 _zero_signs(a_val, b_val, i, j0, n, k0, k1, acc, emax, amode, sc)
                 break
-    for t in range(n):
-        x = X[t]
-        if cin:
-            X[t] = x
-            tail[t] = 0.0
-        else:
+    if not cin:  # c + X exactly, as X + tail (TwoSum)
+        for t in range(n):
+            x = X[t]
             c = acc[t]
             s = c + x
             bb = s - c
             X[t] = s
             tail[t] = (c - (s - bb)) + (x - bb)
-    _round_vec(X, tail, acc, flag, n, amb, amode, lo_bits, hi_bits)
+    else:
+        tail[:n] = 0.0
+    _round_vec(X, tail, acc, flag, n, amb, amode, lo_bits, hi_bits, not cin)
     for t in range(n):
         if not flag[t] or redo[j0 + t]:  # redone elements: skip their garbage
             continue
@@ -365,7 +395,7 @@ def _fold(o, p, sa_p, sb_p, i, p0, j0, n, prm, sc, x, err, flag, special, lo_bit
         x[t] = s_
         special[t] = err[t] == NAN_SCALE
         err[t] = (a - (s_ - bb)) + (b - bb)
-    _round_vec(x, err, x, flag, n, prm.promote_mbits, prm.promote_mode, lo_bits, hi_bits)
+    _round_vec(x, err, x, flag, n, prm.promote_mbits, prm.promote_mode, lo_bits, hi_bits, True)
     for t in range(n):
         if flag[t] or special[t] or not np.isfinite(o[t]) or not np.isfinite(p[t]):
             s = NAN_SCALE if special[t] else (sa + sbrow[t] if on else 0)
@@ -410,6 +440,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
     for blk in range(r0 // ROWS, (r1 + ROWS - 1) // ROWS):
         emax = np.empty(COLS, dtype=np.int16)
         sc = np.empty(COLS, dtype=np.float64)
+        isc = np.empty(COLS, dtype=np.float64)
         X = np.empty(COLS, dtype=np.float64)
         flag = np.empty(COLS, dtype=np.bool_)
         special = np.empty(COLS, dtype=np.bool_)
@@ -451,6 +482,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
                             acc,
                             emax,
                             sc,
+                            isc,
                             X,
                             j0,
                             j1,
@@ -461,6 +493,7 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
                         _finish(
                             X,
                             sc,
+                            isc,
                             acc,
                             emax,
                             flag,
