@@ -173,9 +173,12 @@ def _cut_sum(
         d = align - emax[t] if emax[t] > REAL else 0
         scb[t] = np.int64(d + 1023) << 52
         iscb[t] = np.int64(1023 - d) << 52
-    if cin:
+    if cin and rne:
         for t in range(n):
-            X[t] = np.rint(acc[t] * sc[t]) if rne else np.trunc(acc[t] * sc[t])
+            X[t] = np.rint(acc[t] * sc[t])
+    elif cin:
+        for t in range(n):
+            X[t] = np.trunc(acc[t] * sc[t])
     else:
         X[:n] = 0.0
     if not f64:
