@@ -22,7 +22,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import emu  # noqa: E402
 from emu.numerics.quant import quantize  # noqa: E402
 
-PRESETS = ["h100", "default", "deepseek-v3", "exact", "fp32-seq"]
+PRESETS = ["h100", "ada", "mxfp8", "b200-tcgen05", "default", "deepseek-v3", "exact", "fp32-seq"]
+# presets whose datapath runs on the general kernel (groups, lanes, UE4M3 scales):
+# measured at 256^3 with their own operand formats
+GENERAL_PRESETS = ["b200-mxf4", "b200-nvfp4", "cdna3"]
+SMALL = [(64, 64, 1024), (128, 128, 128)]  # small calls (the machine's MMAs, sweeps)
 
 
 def best_time(fn, repeat):
@@ -58,13 +62,77 @@ def bench_gemm(n, repeat, rows):
     rows.append((f"{n}^3", "numpy float32 matmul", t_np, n**3 / t_np, 1.0))
     for name in PRESETS:
         cfg, kw = gemm_args(name, sa, sb_col, sb_tile)
-        t = best_time(lambda cfg=cfg, kw=kw: emu.gemm(a, b, config=cfg, **kw), repeat)
+        aa, bb = a, b
+        if cfg.scale_block not in (0, 128):  # its own block size (mxfp8: 32)
+            q = cfg.scale_block
+            aa, kw["sa"] = quantize(x, "e4m3", (1, q), "floor")
+            bb, kw["sb"] = quantize(w, "e4m3", (q, 1), "floor")
+        t = best_time(lambda cfg=cfg, kw=kw, aa=aa, bb=bb: emu.gemm(aa, bb, config=cfg, **kw),
+                      repeat)  # fmt: skip
         rows.append((f"{n}^3", f"emu.gemm {name}", t, n**3 / t, t / t_np))
         print(
             f"  {n}^3 {name:<12} {t:8.3f} s  {n**3 / t / 1e9:6.3f} GMAC/s  {t / t_np:6.1f}x numpy",
             flush=True,
         )
     return t_np
+
+
+def codes_for(fmt, shape, rng):
+    """Random finite codes of an operand format (values of a unit normal)."""
+    from emu.numerics.formats import encode
+
+    return encode(fmt, rng.standard_normal(shape))
+
+
+def bench_general(n, repeat, rows):
+    """The presets that run on the general kernel, on their own formats."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, n)).astype(np.float32)
+    w = rng.standard_normal((n, n)).astype(np.float32)
+    t_np = best_time(lambda: x @ w, repeat)
+    for name in GENERAL_PRESETS:
+        cfg = emu.preset(name)
+        a = codes_for(cfg.a_format, (n, n), rng)
+        b = codes_for(cfg.b_format, (n, n), rng)
+        kw = {}
+        if cfg.scale_block:
+            from emu.numerics.operands import ONE
+
+            nk = -(-n // cfg.scale_block)
+            one = ONE[cfg.scale_format]
+            kw = dict(sa=np.full((n, nk), one, np.uint8), sb=np.full((nk, n), one, np.uint8))
+        t = best_time(lambda cfg=cfg, a=a, b=b, kw=kw: emu.gemm(a, b, config=cfg, **kw), 1)
+        rows.append((f"{n}^3", f"emu.gemm {name} (general kernel)", t, n**3 / t, t / t_np))
+        rate = n**3 / t / 1e9
+        print(
+            f"  {n}^3 {name:<12} {t:8.3f} s  {rate:6.3f} GMAC/s  {t / t_np:6.1f}x numpy", flush=True
+        )
+
+
+def bench_small(repeat, rows):
+    """Small calls: decode, dispatch and thread start count here."""
+    rng = np.random.default_rng(4)
+    for m, n, k in SMALL:
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = rng.standard_normal((k, n)).astype(np.float32)
+        a, sa = quantize(x, "e4m3", (1, 128), "floor")
+        b, sb = quantize(w, "e4m3", (128, 1), "floor")
+        t_np = best_time(lambda x=x, w=w: x @ w, 20)
+        for name in ("h100", "mxfp8", "default"):
+            cfg = emu.preset(name)
+            kw = {}
+            if cfg.scale_block:
+                q = cfg.scale_block
+                sa_, sb_ = (
+                    quantize(x, "e4m3", (1, q), "floor")[1],
+                    quantize(w, "e4m3", (q, 1), "floor")[1],
+                )
+                kw = dict(sa=sa_, sb=sb_)
+            t = best_time(lambda a=a, b=b, cfg=cfg, kw=kw: emu.gemm(a, b, config=cfg, **kw), 20)
+            macs = m * n * k
+            rows.append((f"{m}x{n}x{k}", f"emu.gemm {name}", t, macs / t, t / t_np))
+            print(f"  {m}x{n}x{k} {name:<8} {t * 1e3:7.2f} ms  {macs / t / 1e9:6.3f} GMAC/s",
+                  flush=True)  # fmt: skip
 
 
 def bench_machine(repeat, rows):
@@ -179,6 +247,8 @@ def main():
     rows = []
     for n in sizes:
         bench_gemm(n, args.repeat, rows)
+    bench_general(256, args.repeat, rows)
+    bench_small(args.repeat, rows)
     bench_machine(args.repeat, rows)
     bench_batch(args.repeat, rows)
     cli_start(rows)
