@@ -131,6 +131,116 @@ def load_npy(path, what: str = "input") -> np.ndarray:
     return as_loaded(arr)
 
 
+# ------------------------------------------------------------------ element codes
+# Packed FP4 inputs: ``FILE.npy:e2m1x2`` is a uint8 array holding two e2m1 codes a
+# byte along its last axis, element 2i in the low nibble (bits 3..0) and element
+# 2i + 1 in the high nibble (bits 7..4): a (M, K/2) file is the (M, K) operand.  One
+# spelling per element format of at most 4 bits (name -> format).
+def _packed_formats() -> dict:
+    from emu.numerics.formats import FORMATS
+
+    return {f"{f.name}x2": f.name for f in FORMATS if "element" in f.roles and f.bits <= 4}
+
+
+PACKED = _packed_formats()
+PACKED_HELP = (
+    "FILE.npy:e2m1x2 reads a uint8 array of two e2m1 codes a byte along the last axis "
+    "(element 2i in bits 3..0, 2i+1 in bits 7..4)"
+)
+
+
+def split_packed(spec, where: str | None = None):
+    """``"x.npy:e2m1x2"`` -> ``("x.npy", "e2m1")``; any other spec -> ``(spec, None)``.
+    A suffix of the form ``:NAMEx2`` that is not a packed spelling is an error (unless
+    the whole spec names an existing file; ``where`` starts its message, default the
+    spec)."""
+    spec = os.fspath(spec)
+    path, sep, suffix = spec.rpartition(":")
+    if not sep or "/" in suffix or os.path.exists(spec):
+        return spec, None
+    key = suffix.strip().lower()
+    if key in PACKED:
+        return path, PACKED[key]
+    if key.endswith("x2") and key[:-2].isalnum():
+        raise UsageError(
+            f"{where or spec}: unknown packed format {suffix!r} (packed inputs: "
+            f"{', '.join(':' + k for k in PACKED)}, two 4-bit codes a byte)"
+        )
+    return spec, None
+
+
+def unpack_codes(arr, fmt: str, what: str) -> np.ndarray:
+    """A packed array (uint8, two ``fmt`` codes a byte along the last axis, element
+    2i in the low nibble) -> one code a byte, the last axis twice as long."""
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        raise UsageError(
+            f"{what}: packed {fmt} codes ({fmt}x2) must be uint8, two codes a byte, "
+            f"got dtype {arr.dtype}"
+        )
+    if arr.ndim < 1:
+        raise UsageError(f"{what}: packed {fmt} codes need at least one axis, got shape ()")
+    out = np.empty((*arr.shape[:-1], 2 * arr.shape[-1]), np.uint8)
+    out[..., 0::2] = arr & 0x0F
+    out[..., 1::2] = arr >> 4
+    return out
+
+
+def pack_codes(codes) -> np.ndarray:
+    """The inverse of :func:`unpack_codes`: 4-bit codes (uint8, an even last axis)
+    -> two a byte, element 2i in the low nibble."""
+    codes = np.asarray(codes, np.uint8)
+    if codes.shape[-1] % 2:
+        raise UsageError(f"pack: the last axis must be even, got shape {codes.shape}")
+    return (codes[..., 0::2] & 0x0F) | (codes[..., 1::2] << 4)
+
+
+def code_problem(arr, fmt) -> str | None:
+    """Why a one-code-a-byte uint8 array does not hold codes of ``fmt`` (a bit set
+    above the width of an FP4/FP6 code), or None (also for other dtypes: the operand
+    checks name those)."""
+    from emu.numerics.formats import get_format
+
+    f = get_format(fmt)
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8 or f.bits >= 8 or arr.size == 0:
+        return None
+    top = (1 << f.bits) - 1
+    bad = arr > top
+    if not bad.any():
+        return None
+    at = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f" at {list(at)}" if at else ""
+    return (
+        f"{int(arr[at]):#04x}{where} is not an {f.name} code: {f.name} codes are {f.bits} "
+        f"bits (0..{top:#04x}), one a byte in the low bits"
+        + (f" (two a byte: FILE.npy:{f.name}x2)" if f"{f.name}x2" in PACKED else "")
+    )
+
+
+def load_codes(spec, what: str, fmt=None) -> np.ndarray:
+    """Load an operand input: a .npy file (:func:`load_npy`), or ``FILE.npy:e2m1x2``
+    (packed, unpacked here).  ``fmt``: the operand's format (or several, one per
+    config of a command): a packed input must be of that format, and a uint8 array
+    must hold codes of it (FP4/FP6 codes in the low bits of each byte).  UsageError
+    ``WHAT SPEC: ...``."""
+    formats = (fmt,) if isinstance(fmt, str) else tuple(fmt or ())
+    path, packed = split_packed(spec, f"{what} {spec}")
+    arr = load_npy(path, what)
+    if packed is not None:
+        for f in formats:
+            if f != packed:
+                raise UsageError(
+                    f"{what} {spec}: packed {packed} codes, but the operand format is {f}"
+                )
+        arr = unpack_codes(arr, packed, f"{what} {spec}")
+    for f in dict.fromkeys(formats):
+        why = code_problem(arr, f)
+        if why:
+            raise UsageError(f"{what} {spec}: {why}")
+    return arr
+
+
 class _BadNpy(ValueError):
     """A malformed .npy header (the message is the reason)."""
 

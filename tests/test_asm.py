@@ -299,7 +299,7 @@ def good_bytes():
     "mutate, msg",
     [
         (lambda b: b"XXXX" + b[4:], "byte 0: bad magic b'XXXX'"),
-        (lambda b: b[:4] + b"\x02\x00" + b[6:], "byte 4: unsupported version 2"),
+        (lambda b: b[:4] + b"\x03\x00" + b[6:], "byte 4: unsupported version 3"),
         (lambda b: b[:20], "byte 0: truncated header"),
         (lambda b: b[:44], "byte 40: truncated instruction word (needs 8 bytes, 4 left)"),
         (

@@ -55,7 +55,7 @@ def test_presets_lists_every_preset_and_field():
         assert row[1:] == want, fld
     for name, desc in emu.presets().items():
         assert f"{name}: {desc}" in lines
-    assert set(names) == {
+    assert names[:8] == [  # the first eight keep their cfgp codes; new ones are appended
         "default",
         "exact",
         "fp32-seq",
@@ -64,7 +64,7 @@ def test_presets_lists_every_preset_and_field():
         "b200",
         "mxfp8",
         "deepseek-v3",
-    }
+    ]
 
 
 @pytest.mark.parametrize("name", list(emu.presets()))

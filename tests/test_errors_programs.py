@@ -377,7 +377,7 @@ def test_every_truncation_of_an_object_names_a_byte_inside_it():
     "offset, value, msg",
     [
         (0, b"FP8Y", "byte 0: bad magic b'FP8Y'"),
-        (4, b"\x00\x00", "byte 4: unsupported version 0 (this fp8emu reads version 1)"),
+        (4, b"\x00\x00", "byte 4: unsupported version 0 (this fp8emu reads versions 1, 2)"),
         (4, b"\xff\xff", "byte 4: unsupported version 65535"),
         (6, b"\x40\x00", "byte 6: header size 64, expected 32"),
         (
@@ -565,16 +565,16 @@ def test_run_command_on_mutated_programs(work, data):
             r"{f}: byte 0: not an fp8emu object file \(no FP8X magic; fp8emu asm makes one\)",
         ),
         (
-            "v2.bin",
-            b"FP8X\x02\x00" + bytes(26),
+            "v3.bin",
+            b"FP8X\x03\x00" + bytes(26),
             "disasm",
-            r"{f}: byte 4: unsupported version 2 \(this fp8emu reads version 1\)",
+            r"{f}: byte 4: unsupported version 3 \(this fp8emu reads versions 1, 2\)",
         ),
         (
-            "v2.bin",
-            b"FP8X\x02\x00" + bytes(26),
+            "v3.bin",
+            b"FP8X\x03\x00" + bytes(26),
             "run",
-            r"{f}: byte 4: unsupported version 2 \(this fp8emu reads version 1\)",
+            r"{f}: byte 4: unsupported version 3 \(this fp8emu reads versions 1, 2\)",
         ),
         ("short.bin", b"FP8X\x01\x00", "run", r"{f}: byte 0: truncated header \(6 of 32 bytes\)"),
         ("empty.bin", b"", "disasm", r"{f}: byte 0: not an fp8emu object file .*"),

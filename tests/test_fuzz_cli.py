@@ -68,6 +68,8 @@ FILES = {
     "x.npy": lambda p: np.save(p, np.linspace(-2, 2, 128, dtype=np.float32).reshape(2, 64)),
     "y.npy": lambda p: np.save(p, np.linspace(-1, 3, 128, dtype=np.float32).reshape(64, 2)),
     "c.npy": lambda p: np.save(p, np.ones((2, 2), np.float32)),
+    # packed FP4 (a4.npy:e2m1x2 is a 2 x 64 operand); a.npy holds codes above 0x0f
+    "a4.npy": lambda p: np.save(p, ((np.arange(64) * 37) % 256).astype(np.uint8).reshape(2, 32)),
     "s.npy": lambda p: np.save(p, np.full((2, 1), 127, np.uint8)),
     "cut.npy": lambda p: p.write_bytes(b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortr"),
     "huge.npy": lambda p: p.write_bytes(HUGE),
@@ -87,6 +89,7 @@ FILES = {
 PATHS = sorted(FILES) + ["vec", "vec/a.txt", "vec/d.txt", "vec/config.toml", "sub", "new.npy"]
 PATHS += ["new.json", "new.csv", "new.png", "new.bin", "new2.npy", "newvec", "nodir/x.npy"]
 PATHS += ["missing.npy", "", "/dev/null"]
+PATHS += ["a4.npy:e2m1x2", "a.npy:e2m1x2", "x.npy:e2m1x2", "a.npy:e9m9x2", "missing.npy:e2m1x2"]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +125,10 @@ SETS = st.sampled_from(
         "fused",
         "fused=",
         "a_format=e5m2",
+        "a_format=e2m1",
+        "b_format=e2m1",
+        "b_format=e3m2",
+        "a_format=e4m3fnuz",
     ]
 )
 VARIES = st.sampled_from(

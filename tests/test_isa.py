@@ -60,19 +60,37 @@ def test_opcode_zero_and_all_ones_are_illegal():
     "word, why",
     [
         (BY_MNEMONIC["halt"].opcode | 1 << 40, "reserved bits set"),
-        (BY_MNEMONIC["quant"].opcode | 3 << 8, "fmt = 3 is not a defined elem value"),
-        (BY_MNEMONIC["cfg"].opcode | 15 << 8, "field = 15 is not a defined field value"),
-        (BY_MNEMONIC["cfg"].opcode | 7 << 8 | 2 << 12, "acc_subnormals: value 2 is not 0 or 1"),
+        (BY_MNEMONIC["quant"].opcode | 15 << 8, "fmt = 15 is not a defined elem value"),
+        (BY_MNEMONIC["cfg"].opcode | 63 << 8, "field = 63 is not a defined field value"),
+        (BY_MNEMONIC["cfg"].opcode | 7 << 8 | 2 << 14, "acc_subnormals: value 2 is not 0 or 1"),
         (
-            BY_MNEMONIC["cfg"].opcode | 0 << 8 | 0x0F03 << 12,
+            BY_MNEMONIC["cfg"].opcode | 0 << 8 | 0x0F03 << 14,
             "a_format: value 0xf03 is not a format code",
         ),
-        (BY_MNEMONIC["cfgp"].opcode | 8 << 8, "name = 8 is not a defined preset value"),
+        (
+            BY_MNEMONIC["cfg"].opcode | 0 << 8 | 0x1FFFF << 14,
+            "a_format: value 0x1ffff names no format",
+        ),
+        (BY_MNEMONIC["cfgp"].opcode | 63 << 8, "name = 63 is not a defined preset value"),
     ],
 )
 def test_illegal_words_name_the_reason(word, why):
     with pytest.raises(IllegalInstruction, match=why):
         decode(word)
+
+
+@pytest.mark.parametrize(
+    "word, why",
+    [  # the version-1 layout: elem 2 bits at 8, field and preset 4 bits at 8
+        (BY_MNEMONIC["quant"].opcode | 3 << 8, "fmt = 3 is not a defined elem value"),
+        (BY_MNEMONIC["cfg"].opcode | 15 << 8, "field = 15 is not a defined field value"),
+        (BY_MNEMONIC["cfg"].opcode | 7 << 8 | 2 << 12, "acc_subnormals: value 2 is not 0 or 1"),
+        (BY_MNEMONIC["cfgp"].opcode | 8 << 8, "name = 8 is not a defined preset value"),
+    ],
+)
+def test_illegal_version_1_words_name_the_reason(word, why):
+    with pytest.raises(IllegalInstruction, match=why):
+        decode(word, 1)
 
 
 def _random_instr(draw_int, op):

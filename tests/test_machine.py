@@ -331,7 +331,22 @@ def test_azero_or_ald_restarts_an_ended_accumulation():
 
 
 # --------------------------------------------------------------------- quant / cvt
-@pytest.mark.parametrize("fmt", ["e4m3", "e5m2"])
+ELEMENTS = ["e4m3", "e5m2", "e2m1", "e2m3", "e3m2", "e4m3fnuz", "e5m2fnuz", "e4m3ieee"]
+# ceil's S of an all-zero block: ceil(log2(1e-4 / max_elem)) (spec 2.5), as a code
+CEIL_ZERO = dict(e4m3=127 - 22, e5m2=127 - 29, e2m1=127 - 15, e2m3=127 - 16, e3m2=127 - 18,
+                 e4m3fnuz=127 - 21, e5m2fnuz=127 - 29, e4m3ieee=127 - 21)  # fmt: skip
+# a NaN block's elements: the positive canonical NaN, +0 in FP4/FP6 (no NaN code)
+NAN_BLOCK = dict(e4m3=0x7F, e5m2=0x7E, e2m1=0, e2m3=0, e3m2=0, e4m3fnuz=0x80, e5m2fnuz=0x80,
+                 e4m3ieee=0x7C)  # fmt: skip
+
+
+def test_the_isa_elements_are_the_tables():
+    from emu.machine.table import ELEMENTS as isa_elements
+
+    assert list(isa_elements) == ELEMENTS
+
+
+@pytest.mark.parametrize("fmt", ELEMENTS)
 @pytest.mark.parametrize("mode", ["floor", "ceil", "rceil", "even"])
 def test_quant_equals_emu_quantize(fmt, mode):
     rng = np.random.default_rng(11)
@@ -370,12 +385,12 @@ def test_quant_equals_emu_quantize(fmt, mode):
         wq, ws = emu.quantize(x, fmt, block, mode)
         assert np.array_equal(q, wq) and np.array_equal(s, ws), (block, mode)
     # amax = 0 gives code 0, except ceil: S = ceil(log2(1e-4 / max_elem)) (spec 2.5)
-    zero_block = {"e4m3": 127 - 22, "e5m2": 127 - 29}[fmt] if mode == "ceil" else 0
+    zero_block = CEIL_ZERO[fmt] if mode == "ceil" else 0
     assert out["S"][0, 0] == zero_block and out["S"][1, 0] == 0xFF  # Inf -> NaN scale
-    assert out["S2"][1, 0] == 0xFF and np.all(out["Q"][1, :32] == (0x7F if fmt == "e4m3" else 0x7E))
+    assert out["S2"][1, 0] == 0xFF and np.all(out["Q"][1, :32] == NAN_BLOCK[fmt])
 
 
-@pytest.mark.parametrize("fmt", ["e4m3", "e5m2"])
+@pytest.mark.parametrize("fmt", ELEMENTS)
 @pytest.mark.parametrize("ovf", ["sat", "nonsat"])
 def test_cvt_equals_encode(fmt, ovf):
     x = np.array([[0.0, -0.0, 1.0, 464.0, 1e6, -1e6, np.inf, np.nan, 2.0**-17, 0.3]], np.float32)

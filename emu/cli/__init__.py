@@ -102,12 +102,15 @@ def _nonempty_path(ctx, param, value):
 
 def _input_path(ctx, param, value):
     """Register an input file parameter's value(s) with emu.io (see OUTPUTS)."""
-    from emu.io import add_input
+    from emu.io import PACKED, add_input
 
     what = max(param.opts, key=len) if isinstance(param, click.Option) else ""
     for v in value if isinstance(value, tuple) else (value,):
         if v is not None:
             add_input(v, what)
+            path, sep, suffix = str(v).rpartition(":")
+            if sep and suffix.lower() in PACKED:  # FILE.npy:e2m1x2 reads FILE.npy
+                add_input(path, what)
     return value
 
 

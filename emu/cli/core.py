@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from emu.errors import UsageError
+from emu.io import PACKED_HELP
 from emu.numerics.config import FIELD_NAMES, preset, presets, resolve
 from emu.numerics.formats import formats_with_role
 from emu.numerics.quant import SCALE_MODES
@@ -49,21 +50,24 @@ def config_options(f):
     "a_path",
     required=True,
     metavar="A.npy",
-    help="(M, K) uint8 codes or float8 array of a_format.",
+    help="(M, K) uint8 codes (one a byte; FP4/FP6 in the low bits) or float8 array of "
+    f"a_format; {PACKED_HELP}.",
 )
 @click.option(
     "--b",
     "b_path",
     required=True,
     metavar="B.npy",
-    help="(K, N) uint8 codes or float8 array of b_format.",
+    help="(K, N) uint8 codes or float8 array of b_format, like --a (packed: FILE.npy:e2m1x2).",
 )
-@click.option("--sa", "sa_path", metavar="SA.npy", help="UE8M0 scales of A (M x K/block).")
+@click.option(
+    "--sa", "sa_path", metavar="SA.npy", help="Scale codes of A (scale_format; M x K/block)."
+)
 @click.option(
     "--sb",
     "sb_path",
     metavar="SB.npy",
-    help="UE8M0 scales of B (K/block x N, or K/128 x N/128 tiles).",
+    help="Scale codes of B (scale_format; K/block x N, or K/128 x N/128 tiles).",
 )
 @click.option("--c", "c_path", metavar="C.npy", help="float32 (M, N) accumulator input.")
 @config_options
@@ -82,17 +86,28 @@ def config_options(f):
 def gemm_cmd(a_path, b_path, sa_path, sb_path, c_path, config, out_path, reference):
     """D = C + A.B on the emulated tensor core; writes D as float32 .npy.
 
+    Operands are element codes of a_format / b_format, one a byte (FP4/FP6 codes in
+    the low bits; a set bit above them is an error), or packed FP4: --a A.npy:e2m1x2
+    is a uint8 (M, K/2) array of two e2m1 codes a byte, element 2i in the low nibble
+    (bits 3..0), element 2i+1 in the high nibble (bits 7..4).
+
     \b
     Example:
       fp8emu gemm --a A.npy --b B.npy --sa SA.npy --sb SB.npy --preset default --out D.npy
       fp8emu gemm --a A.npy --b B.npy --preset h100 --set align_bits=16 --out D.npy
+      fp8emu gemm --a A4.npy:e2m1x2 --b B4.npy:e2m1x2 --set a_format=e2m1 \\
+          --set b_format=e2m1 --set scale_block=32 --out D.npy
     """
-    from emu.io import check_writable, load_npy, save_npy
+    from emu.io import check_writable, load_codes, load_npy, save_npy
     from emu.numerics.operands import check
 
     check_writable(out_path, "--out")
     paths = dict(a=a_path, b=b_path, sa=sa_path, sb=sb_path, c=c_path)
-    arrays = {k: load_npy(p, f"--{k}") if p else None for k, p in paths.items()}
+    fmts = dict(a=config.a_format, b=config.b_format)
+    arrays = {
+        k: (load_codes(p, f"--{k}", fmts[k]) if k in fmts else load_npy(p, f"--{k}")) if p else None
+        for k, p in paths.items()
+    }
     for k in ("a", "b", "sa", "sb"):
         arrays[k] = _void_bytes_as_codes(arrays[k])
     try:  # validate first: errors name the option
@@ -167,7 +182,7 @@ def presets_cmd(toml_name):
     type=click.Choice(formats_with_role("element")),
     default="e4m3",
     show_default=True,
-    help="Element format.",
+    help="Element format (any of the formats table's element formats).",
 )
 @click.option(
     "--block",
@@ -188,7 +203,11 @@ def presets_cmd(toml_name):
     "--scales", "scales_path", required=True, metavar="SCALES.npy", help="uint8 UE8M0 scale codes."
 )
 def quantize_cmd(x_path, fmt, block, scale_mode, out_path, scales_path):
-    """Quantise float32 data to FP8 codes plus UE8M0 block scales.
+    """Quantise float32 data to element codes plus UE8M0 block scales.
+
+    Every element format: the scale rule uses its emax and largest value (e2m1: 2
+    and 6, e2m3: 2 and 7.5, e3m2: 4 and 28, e4m3fnuz: 7 and 240, e5m2fnuz: 15 and
+    57344).  Codes are one a byte, FP4/FP6 in the low bits.
 
     \b
     Example:

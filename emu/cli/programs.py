@@ -145,7 +145,10 @@ def disasm_cmd(binary, out_path):
     "inputs",
     multiple=True,
     metavar="NAME=FILE.npy",
-    help="Place an array into the program's buffer NAME (repeatable).",
+    help="Place an array into the program's buffer NAME (repeatable); element and scale "
+    "buffers take one code a byte (FP4/FP6 in the low bits), or packed FP4: "
+    "NAME=FILE.npy:e2m1x2, two e2m1 codes a byte along the last axis, element 2i in "
+    "bits 3..0, 2i+1 in bits 7..4.",
 )
 @click.option(
     "--out",
@@ -220,13 +223,25 @@ def run_cmd(
           --in SB=sb.npy --out D=d.npy
       fp8emu run examples/rounding_probe.s --trace
     """
-    from emu.io import add_input, check_writable, load_npy, same_file, save_all
+    from emu.io import (
+        PACKED,
+        add_input,
+        check_writable,
+        load_npy,
+        same_file,
+        save_all,
+        split_packed,
+        unpack_codes,
+    )
     from emu.machine.asm import parse_defines
     from emu.machine.interp import Machine, load_program
 
     ins, outs = _pairs(inputs, "--in"), _pairs(outputs, "--out")
     for name, path in ins.items():
         add_input(path, f"--in {name}")
+        head, _, suffix = path.rpartition(":")
+        if head and suffix.lower() in PACKED:  # FILE.npy:e2m1x2 reads FILE.npy
+            add_input(head, f"--in {name}")
     for name, path in outs.items():
         check_writable(path, f"--out {name}")
     dup = same_file(outs.values())
@@ -241,7 +256,15 @@ def run_cmd(
     for name in outs:
         m._buffer(name, f"--out {name}")
     for name, path in ins.items():
-        m.write_buffer(name, load_npy(path, f"--in {name}"), f"--in {name}={path}")
+        what = f"--in {name}={path}"
+        src, packed = split_packed(path, what)
+        arr = load_npy(src, f"--in {name}")
+        if packed is not None:  # two codes a byte: into a buffer of that format (or u8)
+            dtype = m._buffer(name, what).dtype
+            if dtype not in (packed, "u8"):
+                raise UsageError(f"{what}: packed {packed} codes, but buffer {name} is {dtype}")
+            arr = unpack_codes(arr, packed, what)
+        m.write_buffer(name, arr, what)
     status = m.run(max_steps, (lambda line: click.echo(line)) if trace else None, max_macs)
     save_all([(path, m.read_buffer(name), f"--out {name}") for name, path in outs.items()])
     if status:

@@ -77,7 +77,9 @@ def _config_label(name, sets):
     "--a",
     "a_path",
     metavar="A.npy",
-    help="(M, K) float32 data (quantised per config) or uint8 FP8 codes.",
+    help="(M, K) float32 data (quantised per config) or uint8 element codes of a_format "
+    "(one a byte; packed FP4: A.npy:e2m1x2, two codes a byte along the last axis, "
+    "element 2i in bits 3..0).",
 )
 @click.option("--b", "b_path", metavar="B.npy", help="(K, N), like --a.")
 @click.option("--c", "c_path", metavar="C.npy", help="float32 (M, N) accumulator input.")
@@ -156,7 +158,7 @@ def compare_cmd(
 
     Exit status: 0, or 1 when a --fail-above limit is exceeded.
     """
-    from emu.io import check_writable, load_npy
+    from emu.io import check_writable, load_codes, load_npy
     from emu.toolkit.compare import compare, format_table, generate, json_safe
 
     checks = _parse_limits(limits)
@@ -185,7 +187,8 @@ def compare_cmd(
             raise UsageError(
                 f"{'/'.join(given)} describe generated inputs; they do not go with --a/--b"
             )
-        a, b = load_npy(a_path, "--a"), load_npy(b_path, "--b")
+        a = load_codes(a_path, "--a", [cfg.a_format for _, cfg in cfgs])
+        b = load_codes(b_path, "--b", [cfg.b_format for _, cfg in cfgs])
         if a.dtype == b.dtype == "uint8":
             codes = (
                 a,
@@ -291,7 +294,7 @@ def _check_c(c, shape, paths):
 
 
 def _check_codes(codes, c, cfgs, paths):
-    """FP8 code inputs against every config (operands.check), naming the option."""
+    """Element code inputs against every config (operands.check), naming the option."""
     from emu.cli.core import _name_option
     from emu.numerics.operands import check
 

@@ -8,7 +8,9 @@ Syntax (one statement per line; ``;`` or ``#`` starts a comment)::
     .text / .data            switch section (the default is .text)
     .org expr / .align expr  set / align the data address (.data)
     .byte/.word/.float e,... 8-bit, 32-bit little-endian ints, fp32 (rne) values
-    .e4m3/.e5m2 v, ...       FP8 codes of exactly representable values
+    .e4m3/.e5m2 v, ...       element codes of exactly representable values, one a
+                             byte (every element and scale format: .e2m1, .e2m3,
+                             .e3m2, .e4m3fnuz, .e5m2fnuz, .e4m3ieee, .ue8m0, .ue4m3)
     .zero n                  reserve n zero bytes
     .buffer NAME, dtype, d0[, d1]   a named input/output array, 64-byte aligned
 
@@ -426,10 +428,10 @@ class Assembler:
         low = name.lower()
         if low.startswith("."):
             handler = getattr(self, "d_" + low[1:], None)
-            if low[1:] in formats_with_role("element"):  # .e4m3 v, ...: one byte a value
+            if low[1:] in _code_formats():  # .e4m3 v, ...: one byte a value
                 handler = partial(self._values, low[1:], 1, 1)
             if handler is None:
-                names = (*DIRECTIVES, *("." + n for n in formats_with_role("element")))
+                names = (*DIRECTIVES, *("." + n for n in _code_formats()))
                 raise loc.error(f"expected a directive ({', '.join(sorted(names))}), got {name!r}")
             handler(ops, loc)
             return
@@ -616,15 +618,17 @@ class Assembler:
                 raise loc.error(f"expected {field}: true or false, got {text!r}")
             value = low in ("true", "1")
         elif rule[0] == "int":
-            if rule[1] is not None and text.strip() == rule[1]:
+            if rule[1] is not None and low == rule[1]:
                 value = rule[1]
             else:
                 special = f" or {rule[1]}" if rule[1] else ""
                 value = self.eval_int(
                     text, loc, -(1 << 31), (1 << 31) - 1, what=f"{field}: an integer{special}"
                 )
-                if rule[1] is not None and value == -1:
-                    raise loc.error(f"expected {field}: an integer other than -1 (write {rule[1]})")
+                if rule[1] is not None and value == rule[2]:
+                    raise loc.error(
+                        f"expected {field}: an integer other than {value} (write {rule[1]})"
+                    )
         else:
             value = low
         try:
@@ -657,9 +661,17 @@ class Assembler:
 
     @staticmethod
     def fp8_code(fmt, v, loc):
-        from emu.numerics.formats import decode_scalar, encode_scalar
+        from emu.numerics.formats import decode_scalar, encode_scalar, get_format
 
         v = float(v)
+        if not get_format(fmt).signed:  # a scale format: the code of that value
+            code = _scale_codes(fmt).get("nan" if math.isnan(v) else v)
+            if code is None or (v == 0 and math.copysign(1, v) < 0):
+                raise loc.error(
+                    f"expected a value exactly representable in {fmt}, got {v!r} "
+                    "(use .byte for raw codes)"
+                )
+            return code
         code = encode_scalar(fmt, v, overflow="nonsat")
         back = decode_scalar(fmt, code)
         if not (back == v or (math.isnan(v) and math.isnan(back))) or math.copysign(
@@ -673,6 +685,23 @@ class Assembler:
 
 
 DIRECTIVES = tuple("." + n[2:] for n in dir(Assembler) if n.startswith("d_"))
+
+
+def _code_formats() -> tuple:
+    """The formats with a data directive (``.e4m3 v, ...``): element and scale."""
+    return formats_with_role("element") + formats_with_role("scale")
+
+
+def _scale_codes(fmt) -> dict:
+    """value -> the lowest code of an unsigned scale format with that value ("nan":
+    the canonical NaN), so that a UE4M3 value gets the code with its ignored bit 0."""
+    from emu.numerics.formats import canonical_nan, decode_table
+
+    out = {"nan": canonical_nan(fmt)}
+    for code, x in enumerate(decode_table(fmt).tolist()):
+        if not math.isnan(x):
+            out.setdefault(x, code)
+    return out
 
 
 def assemble(text: str, filename: str = "<input>", defines: dict | None = None) -> ObjectFile:

@@ -4,7 +4,7 @@ bytes (labels, data segments and buffers included)."""
 from __future__ import annotations
 
 from emu.machine.encoding import Instr, cfg_value_text, decode
-from emu.machine.objfile import BUFFER_ALIGN, ObjectFile
+from emu.machine.objfile import BUFFER_ALIGN, VERSION, ObjectFile
 from emu.machine.table import CONFIG_FIELDS, WORD_BYTES
 
 
@@ -49,6 +49,11 @@ def format_instr(ins: Instr, pc: int = 0, labels: dict | None = None) -> str:
 def disassemble(obj: ObjectFile, source: str = "") -> str:
     """The whole object as assembly source (assembling it gives the same bytes)."""
     out = [f"; disassembly of {source}" if source else "; fp8emu disassembly"]
+    if obj.version != VERSION:
+        out.append(
+            f"; read from a version-{obj.version} object file: this source assembles to "
+            f"version {VERSION}, the same program"
+        )
     code = [s for s in obj.symbols if s.kind == "code"]
     first = {}
     by_addr = {}

@@ -7,18 +7,22 @@ A test fails when docs/isa.md differs from this output.
 
 from __future__ import annotations
 
+from emu.io import PACKED
 from emu.machine.objfile import DTYPES, HEADER, MAGIC, VERSION
 from emu.machine.table import (
     CONFIG_FIELDS,
     CONFIG_VALUE_RULES,
     GROUPS,
     KINDS,
+    NAMED_FORMAT,
     OPCODE_BITS,
     OPS,
     SPELLINGS,
+    V1_KINDS,
     WORD_BITS,
     preset_names,
 )
+from emu.numerics.formats import FORMATS, formats_with_role, get_format
 
 _INTRO = f"""\
 # fp8emu ISA reference
@@ -38,9 +42,9 @@ write and run programs.
 |---|---|---|
 | memory | 64 MiB (`--mem-size`) | byte-addressable, little-endian, starts zeroed |
 | `x0`..`x31` | 32 x 64-bit | two's complement, wrap on overflow; `x0` reads 0 |
-| `t0`..`t7` | FP8 tiles, up to 256 rows x 1024 bytes (`--tile-rows`, `--tile-bytes`) | element codes, read as `a_format` / `b_format` by the MMA |
+| `t0`..`t7` | element tiles, up to 256 rows x 1024 bytes (`--tile-rows`, `--tile-bytes`) | one element code a byte (FP4/FP6 codes in the low bits), read as `a_format` / `b_format` by the MMA |
 | `acc0`..`acc7` | FP32 tiles, up to 256 rows x 256 values (`tile_bytes` / 4) | accumulators; carry the fold over K between MMAs |
-| `s0`..`s7` | UE8M0 tiles, up to 256 rows x 1024 codes | one scale code per row (A) or column (B) per K block |
+| `s0`..`s7` | scale tiles, up to 256 rows x 1024 codes | one scale code (of `scale_format`: UE8M0, or UE4M3) per row (A) or column (B) per K block |
 | config | one register per numerics field | from `--preset` / `--config` / `--set`, then `cfg` / `cfgp` |
 
 A register takes the shape of what is written into it. Registers t8..t15 (and
@@ -57,7 +61,12 @@ as signed word offsets from the branch.
 
 Object file: a {HEADER.size}-byte header (magic `{MAGIC.decode()}`, version {VERSION}, counts, CRC-32),
 the instruction words, the initialised data segments and the symbols (code
-labels, data labels, buffers); see emu/machine/objfile.py.
+labels, data labels, buffers); see emu/machine/objfile.py. Version {VERSION} widened
+`elem` from {V1_KINDS["elem"].width} to {KINDS["elem"].width} bits (the FP4/FP6 and fnuz element formats), `field`
+and `preset` from {V1_KINDS["field"].width} to {KINDS["field"].width} bits. Version-1 objects still load and run the
+same: each word is read in the version-1 layout (`elem`: {", ".join(V1_KINDS["elem"].enum)};
+`field`, `preset`: the first {len(V1_KINDS["field"].enum)} fields and {len(V1_KINDS["preset"].enum)} presets below) and re-encoded; writing
+the object (`fp8emu asm` of its disassembly) gives version {VERSION}.
 """
 
 _MMA = """\
@@ -101,19 +110,50 @@ def _bits(f) -> str:
 
 
 def _cfg_rule(field) -> str:
+    from emu.machine.encoding import cfg_python_to_value
+    from emu.numerics.fields import BY_NAME
+
     rule = CONFIG_VALUE_RULES[field]
     if rule[0] == "format":
-        from emu.numerics.fields import BY_NAME
-
-        names = BY_NAME[field].allowed()
-        return f"format name ({names}) as (ebits << 8) \\| mbits"
+        f = BY_NAME[field]
+        names = formats_named(f)
+        parts = (
+            []
+            if names and len(names) == len(formats_with_role(f.values))
+            else ["eXmY as (X << 8) \\| Y"]
+        )
+        parts += [f"`{n}` = {cfg_python_to_value(field, n):#x}" for n in names]
+        return f"format name ({f.allowed()}): {', '.join(parts)}"
     if rule[0] == "enum":
         return ", ".join(f"`{v}` = {i}" for i, v in enumerate(rule[1]))
     if rule[0] == "bool":
         return "`false` = 0, `true` = 1"
     if rule[1]:
-        return f"integer; `{rule[1]}` = -1"
+        code = f"{rule[2]:#x}" if rule[2] < -1 else str(rule[2])
+        return f"integer; `{rule[1]}` = {code}"
     return "integer"
+
+
+_SCALARS = ("u8", "i32", "u32", "f32")
+
+
+def _values(name) -> str:
+    if name in _SCALARS:
+        return "integers" if name != "f32" else "fp32"
+    f = get_format(name)
+    top = (1 << f.bits) - 1
+    return f"{f.bits}-bit codes 0..{top:#04x}" + (f" (bit {f.bits - 1} ignored)" if f.pad else "")
+
+
+def formats_named(f) -> list:
+    """The allowed formats of format field f that cfg encodes by row
+    (:data:`NAMED_FORMAT` | the FORMATS index: names that are not eXmY)."""
+    from emu.machine.encoding import cfg_python_to_value
+
+    if f.values not in ("element", "scale"):
+        return []
+    names = [x.name for x in FORMATS if f.values in x.roles]
+    return [n for n in names if cfg_python_to_value(f.name, n) & NAMED_FORMAT]
 
 
 def generate() -> str:
@@ -165,11 +205,22 @@ def generate() -> str:
         + ".\n"
     )
     out.append("## Buffer element types (`.buffer NAME, dtype, rows[, cols]`)\n")
-    out.append("| dtype | stored as | `--in` accepts |")
-    out.append("|---|---|---|")
-    for name, (storage, accepted) in DTYPES.items():
-        out.append(f"| `{name}` | `{storage}` | {', '.join(accepted)} |")
+    out.append("| code | dtype | stored as | values | `--in` accepts |")
+    out.append("|---|---|---|---|---|")
+    for i, (name, (storage, accepted)) in enumerate(DTYPES.items()):
+        ok = ", ".join(accepted)
+        packed = [p for p, f in PACKED.items() if f == name]
+        if packed:
+            ok += ", " + ", ".join(f"`FILE.npy:{p}` (two codes a byte)" for p in packed)
+        out.append(f"| {i} | `{name}` | `{storage}` | {_values(name)} | {ok} |")
     out.append("")
+    out.append(
+        "An element or scale buffer holds one code a byte, in its low bits; an FP4/FP6 "
+        "code with a bit set above its width is refused (`--in`) or faults (an MMA). "
+        "Data directives `.e4m3 v, ...` (one for every element and scale format: "
+        + ", ".join(f"`.{n}`" for n in DTYPES if n not in _SCALARS)
+        + ") store the code of each exactly representable value, one a byte.\n"
+    )
     out.append(_MMA)
     out.append(_FAULTS)
     return "\n".join(out).rstrip() + "\n"

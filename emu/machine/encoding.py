@@ -3,6 +3,8 @@
 ``encode`` and ``decode`` are exact inverses on every legal word: decode checks the
 opcode, that every bit outside the fields is zero, and that enum and config-value
 fields hold a defined value; anything else is an :class:`IllegalInstruction`.
+:func:`upgrade` turns a word of an older layout (object-file version 1) into the
+word of the same instruction in the current one.
 """
 
 from __future__ import annotations
@@ -10,7 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from emu.machine.table import BY_OPCODE, CONFIG_FIELDS, CONFIG_VALUE_RULES, OPCODE_BITS, Op
+from emu.machine.table import (
+    BY_MNEMONIC,
+    BY_OPCODE,
+    CONFIG_VALUE_RULES,
+    ISA_VERSION,
+    LAYOUTS,
+    NAMED_FORMAT,
+    OPCODE_BITS,
+    Op,
+)
 
 _WORD_MASK = (1 << 64) - 1
 
@@ -47,11 +58,14 @@ def encode(ins: Instr) -> int:
     return w
 
 
-def decode(word: int) -> Instr:
-    """The instruction of a 64-bit word, or IllegalInstruction naming the reason."""
+def decode(word: int, version: int = ISA_VERSION) -> Instr:
+    """The instruction of a 64-bit word, or IllegalInstruction naming the reason.
+
+    ``version``: the layout to read (an object-file version, :data:`LAYOUTS`); an
+    Instr of an older layout is turned into a current one by :func:`upgrade`."""
     word &= _WORD_MASK
     opcode = word & ((1 << OPCODE_BITS) - 1)
-    op = BY_OPCODE.get(opcode)
+    op = LAYOUTS[version].get(opcode) if version != ISA_VERSION else BY_OPCODE.get(opcode)
     if op is None:
         raise IllegalInstruction(f"unknown opcode {opcode:#04x}")
     stray = word & op.mask & ~((1 << OPCODE_BITS) - 1)
@@ -68,11 +82,34 @@ def decode(word: int) -> Instr:
                 f"{op.mnemonic}: {f.name} = {v} is not a defined {f.kind.name} value"
             )
         if f.kind.name == "field":
-            field_name = CONFIG_FIELDS[v]
+            field_name = f.kind.enum[v]
+            if field_name not in CONFIG_VALUE_RULES:  # a field of an older layout, gone
+                raise IllegalInstruction(f"{op.mnemonic}: field {field_name!r} no longer exists")
         if f.kind.name == "cfgval":
             why = cfg_value_problem(field_name, v)
             if why:
                 raise IllegalInstruction(f"{op.mnemonic} {field_name}: {why}")
+        args.append(v)
+    return Instr(op, tuple(args))
+
+
+def upgrade(ins: Instr) -> Instr:
+    """The instruction of an older layout (:func:`decode` with ``version=1``) in the
+    current one: the same mnemonic and operands, its enum fields (element format,
+    config field, preset) mapped by name.  IllegalInstruction when a name is no longer
+    defined."""
+    op = BY_MNEMONIC[ins.op.mnemonic]
+    if op is ins.op:
+        return ins
+    args = []
+    for old, new, v in zip(ins.op.fields, op.fields, ins.args):
+        if old.kind.enum:
+            name = old.kind.enum[v]
+            if name not in new.kind.enum:
+                raise IllegalInstruction(
+                    f"{op.mnemonic}: {old.name} {name!r} is no longer a {new.kind.name} value"
+                )
+            v = new.kind.enum.index(name)
         args.append(v)
     return Instr(op, tuple(args))
 
@@ -84,13 +121,26 @@ _FMT_NAMES = {v: k for k, v in _CANON_FORMATS.items()}
 _FMT_NAMES.update({"e8m23": (8, 23), "e5m10": (5, 10), "e8m7": (8, 7)})
 
 
+def _format_rows():
+    from emu.numerics.formats import FORMATS
+
+    return FORMATS
+
+
 def cfg_value_problem(field: str, v: int) -> str | None:
     """Why v is not an encodable value of field (None when it is)."""
     rule = CONFIG_VALUE_RULES[field]
     if rule[0] == "format":
+        if v & ~0xFFFF == NAMED_FORMAT:
+            if v - NAMED_FORMAT >= len(_format_rows()):
+                return f"value {v:#x} names no format (row {v - NAMED_FORMAT} of FORMATS)"
+            return None
         e, m = v >> 8, v & 0xFF
         if v < 0 or not (2 <= e <= 11 and m <= 52):
-            return f"value {v:#x} is not a format code ((ebits << 8) | mbits)"
+            return (
+                f"value {v:#x} is not a format code ((ebits << 8) | mbits, or "
+                f"{NAMED_FORMAT:#x} | a FORMATS row)"
+            )
     elif rule[0] == "enum":
         if not 0 <= v < len(rule[1]):
             return f"value {v} is not one of 0..{len(rule[1]) - 1}"
@@ -104,13 +154,15 @@ def cfg_value_to_python(field: str, v: int):
     """The MacConfig value a legal encoded config value stands for."""
     rule = CONFIG_VALUE_RULES[field]
     if rule[0] == "format":
+        if v & ~0xFFFF == NAMED_FORMAT:
+            return _format_rows()[v - NAMED_FORMAT].name
         key = (v >> 8, v & 0xFF)
         return _CANON_FORMATS.get(key, f"e{key[0]}m{key[1]}")
     if rule[0] == "enum":
         return rule[1][v]
     if rule[0] == "bool":
         return bool(v)
-    if rule[1] is not None and v == -1:
+    if rule[1] is not None and v == rule[2]:
         return rule[1]
     return v
 
@@ -120,14 +172,18 @@ def cfg_python_to_value(field: str, value) -> int:
     rule = CONFIG_VALUE_RULES[field]
     if rule[0] == "format":
         name = str(value).strip().lower()
+        for i, f in enumerate(_format_rows()):  # a row by name or alias (e8m0 = ue8m0)
+            if name == f.name or name in f.aliases:
+                if not (f.name in _FMT_NAMES or _FMT_RE.match(f.name)):
+                    return NAMED_FORMAT | i
+                name = f.name
         if name in _FMT_NAMES:
             return _FMT_NAMES[name][0] << 8 | _FMT_NAMES[name][1]
         m = _FMT_RE.match(name)
         if m and 2 <= int(m.group(1)) <= 11 and int(m.group(2)) <= 52:
             return int(m.group(1)) << 8 | int(m.group(2))
-        raise ValueError(
-            f"expected a format name (e4m3, e5m2, fp32, fp16, bf16 or eXmY), got {value!r}"
-        )
+        names = ", ".join(f.name for f in _format_rows())
+        raise ValueError(f"expected a format name ({names} or eXmY), got {value!r}")
     if rule[0] == "enum":
         name = str(value).strip().lower()
         if name not in rule[1]:
@@ -138,10 +194,14 @@ def cfg_python_to_value(field: str, value) -> int:
             return int(value)
         raise ValueError(f"expected true or false, got {value!r}")
     if rule[1] is not None and value == rule[1]:
-        return -1
+        return rule[2]
     if isinstance(value, bool) or not isinstance(value, int):
         special = f" or {rule[1]}" if rule[1] else ""
         raise ValueError(f"expected an integer{special}, got {value!r}")
+    if rule[1] is not None and value == rule[2]:
+        raise ValueError(f"{value} is the encoding of {rule[1]!r}; write {rule[1]}")
+    if not -(1 << 31) <= value < 1 << 31:
+        raise ValueError(f"expected a 32-bit integer, got {value}")
     return value
 
 

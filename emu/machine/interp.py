@@ -5,10 +5,11 @@ State (sizes are constructor parameters; the defaults are the default machine):
 * memory: ``mem_size`` bytes (64 MiB), byte-addressable, little-endian, zeroed,
   then the program's data segments and the ``--in`` arrays are placed;
 * scalar registers x0..x31 (64-bit two's complement; x0 reads as 0);
-* ``n_tiles`` FP8 tile registers (8) of up to ``tile_rows`` x ``tile_bytes``
-  (256 x 1024) codes; ``n_accs`` FP32 accumulator tiles (8) of up to ``tile_rows`` x
-  ``tile_bytes / 4`` values; ``n_scales`` UE8M0 scale registers (8) of up to
-  ``tile_rows`` x ``tile_bytes`` codes.  A register takes the shape of what is put in;
+* ``n_tiles`` element tile registers (8) of up to ``tile_rows`` x ``tile_bytes``
+  (256 x 1024) codes, one a byte (FP4/FP6 codes in the low bits); ``n_accs`` FP32
+  accumulator tiles (8) of up to ``tile_rows`` x ``tile_bytes / 4`` values;
+  ``n_scales`` scale registers (8) of up to ``tile_rows`` x ``tile_bytes`` codes (of
+  ``scale_format``).  A register takes the shape of what is put in;
 * configuration registers: one per MacConfig field (set by ``--preset`` /
   ``--config`` / ``--set``, then by ``cfg`` / ``cfgp``), checked when an MMA uses them.
 
@@ -276,6 +277,12 @@ class Machine:
             )
         a = np.ascontiguousarray(arr)
         a = a.view(np.uint8) if a.dtype.itemsize == 1 else a.astype(storage)
+        if storage == "u1" and sym.dtype != "u8":  # element and scale codes
+            from emu.io import code_problem
+
+            why = code_problem(a, sym.dtype)
+            if why:
+                raise UsageError(f"{what}: buffer {name} ({sym.dtype}): {why}")
         self.mem[sym.addr : sym.addr + sym.nbytes] = a.reshape(-1).view(np.uint8)
 
     def read_buffer(self, name: str, what: str = "output") -> np.ndarray:
@@ -532,6 +539,8 @@ def _mma_core(m, ad, ta, tb, sa, sb):
             f"(rows of t{ta} x columns of t{tb})"
         )
     cfg = m.config()
+    for reg, T, f in ((f"t{ta}", A, cfg.a_format), (f"t{tb}", B, cfg.b_format)):
+        _check_codes(reg, T, f)
     state = m.acc_state[ad]
     if isinstance(state, str):
         raise Fault(
@@ -583,6 +592,19 @@ def _mma_core(m, ad, ta, tb, sa, sb):
         raise Fault(str(e)) from None
     m.acc[ad] = D
     m.acc_state[ad] = new
+
+
+def _check_codes(reg, T, fmt):
+    """Fault when a tile read as an FP4/FP6 format has a bit set above its codes."""
+    from emu.numerics.formats import get_format
+
+    top = (1 << get_format(fmt).bits) - 1
+    if top < 0xFF and T.size and int(T.max()) > top:
+        at = tuple(int(i) for i in np.argwhere(T > top)[0])
+        raise Fault(
+            f"{reg} holds {int(T[at]):#04x} at {list(at)}, not an {fmt} code (0..{top:#04x}, "
+            "the low bits of a byte)"
+        )
 
 
 def _mma(m, ad, ta, tb):

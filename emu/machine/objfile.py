@@ -4,7 +4,7 @@ Layout (all integers little-endian; every record is padded to a multiple of 8 by
 
     header, 32 bytes
       0  magic      b"FP8X"
-      4  u16        version (1)
+      4  u16        version (2; 1 is read too)
       6  u16        header size (32)
       8  u32        number of instruction words
      12  u32        number of data segments
@@ -28,6 +28,14 @@ names the assembler takes (unique, at most 255 characters, not a register name o
 reserved word); code labels first, then data labels and buffers, each group in
 address order; code labels at an instruction of the program or just after its last
 one; data below 2^48; buffers 64-byte aligned with dimensions 1..2^32.
+
+Versions: 2 is the instruction layout of :mod:`emu.machine.table` (``elem`` 4 bits,
+``field`` and ``preset`` 6 bits).  A version-1 object (``elem`` 2 bits: e4m3, e5m2,
+e4m3ieee; ``field``, ``preset`` 4 bits) loads too: each word is checked in the
+version-1 layout, then re-encoded in the current one (the same instructions, so the
+program runs the same); :attr:`ObjectFile.version` says what was read, and writing
+the object gives version 2.  The rest of the format (segments, symbols, the dtype
+codes) is the same in both versions.
 """
 
 from __future__ import annotations
@@ -40,27 +48,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emu.machine.encoding import IllegalInstruction, decode, encode
+from emu.machine.encoding import IllegalInstruction, decode, encode, upgrade
+from emu.machine.table import ISA_VERSION
 from emu.numerics.formats import FORMATS
 
 MAGIC = b"FP8X"
-VERSION = 1
+VERSION = ISA_VERSION
+READS = (1, VERSION)  # the versions the loader takes
 HEADER = struct.Struct("<4sHHIIIIQ")
 SYMBOL_KINDS = ("code", "data", "buffer")
-# Buffer element types: name -> (numpy storage dtype, accepted input dtypes (names)).
-# Buffer element types: name -> (stored dtype, accepted input dtypes).  The index
-# of a name is its code in object files: the four scalar types, then the element
-# and scale formats in FORMATS order (a new format goes at the end).
+# Buffer element types: name -> (stored dtype, accepted input dtypes).  The index of
+# a name is its code in object files: the codes of version 1 (the four scalar types,
+# e4m3, e5m2, ue8m0, e4m3ieee), then every other element and scale format in FORMATS
+# order (a new format goes at the end).  An FP4/FP6 or UE4M3 buffer holds one code
+# a byte, in its low bits.
+_V1_DTYPES = ("u8", "i32", "u32", "f32", "e4m3", "e5m2", "ue8m0", "e4m3ieee")
+_SCALAR_DTYPES = {"u8": ("u1", ("uint8",)), "i32": ("<i4", ("int32",)),
+                  "u32": ("<u4", ("uint32",)), "f32": ("<f4", ("float32",))}  # fmt: skip
+_CODE_DTYPES = {
+    f.name: ("u1", ("uint8", f.ml_name) if f.ml_name else ("uint8",))
+    for f in FORMATS
+    if {"element", "scale"} & set(f.roles)
+}
 DTYPES = {
-    "u8": ("u1", ("uint8",)),
-    "i32": ("<i4", ("int32",)),
-    "u32": ("<u4", ("uint32",)),
-    "f32": ("<f4", ("float32",)),
-    **{
-        f.name: ("u1", ("uint8", f.ml_name) if f.ml_name else ("uint8",))
-        for f in FORMATS
-        if {"element", "scale"} & set(f.roles)
-    },
+    n: (_SCALAR_DTYPES | _CODE_DTYPES)[n]
+    for n in (*_V1_DTYPES, *(n for n in _CODE_DTYPES if n not in _V1_DTYPES))
 }
 DTYPE_NAMES = tuple(DTYPES)
 BUFFER_ALIGN = 64  # buffers start at multiples of this
@@ -107,9 +119,10 @@ class Symbol:
 
 @dataclass
 class ObjectFile:
-    words: list  # u64 instruction words
+    words: list  # u64 instruction words (the current layout)
     segments: list = field(default_factory=list)  # (address, bytes)
     symbols: list = field(default_factory=list)  # Symbol
+    version: int = field(default=VERSION, compare=False)  # read from; to_bytes writes VERSION
 
     def buffers(self) -> dict:
         return {s.name: s for s in self.symbols if s.kind == "buffer"}
@@ -154,8 +167,12 @@ class ObjectFile:
         magic, ver, hsize, nw, nseg, nsym, crc, res = HEADER.unpack_from(data)
         if magic != MAGIC:
             r.fail(0, f"bad magic {magic!r} (not an fp8emu object file; expected {MAGIC!r})")
-        if ver != VERSION:
-            r.fail(4, f"unsupported version {ver} (this fp8emu reads version {VERSION})")
+        if ver not in READS:
+            r.fail(
+                4,
+                f"unsupported version {ver} (this fp8emu reads versions "
+                f"{', '.join(map(str, READS))})",
+            )
         if hsize != HEADER.size:
             r.fail(6, f"header size {hsize}, expected {HEADER.size}")
         if res:
@@ -166,7 +183,7 @@ class ObjectFile:
             at = r.pos
             w = r.u64("instruction word")
             try:
-                ins = decode(w)
+                ins = decode(w, ver)
             except IllegalInstruction as e:
                 r.fail(at, f"illegal instruction word {w:#018x} at pc={at - HEADER.size:#x}: {e}")
             if encode(ins) != w:
@@ -175,6 +192,15 @@ class ObjectFile:
                     f"instruction word {w:#018x} at pc={at - HEADER.size:#x} is not in its "
                     f"encoding ({encode(ins):#018x}; unused bits must be zero)",
                 )
+            if ver != VERSION:
+                try:
+                    w = encode(upgrade(ins))
+                except IllegalInstruction as e:
+                    r.fail(
+                        at,
+                        f"version-{ver} instruction word {w:#018x} at "
+                        f"pc={at - HEADER.size:#x}: {e}",
+                    )
             words.append(w)
         segments, end = [], -1
         for _ in range(nseg):
@@ -258,7 +284,7 @@ class ObjectFile:
             r.fail(20, "CRC-32 mismatch: the file is corrupt")
         if r.bad_padding is not None:  # after the CRC: a corrupt file says so first
             r.fail(*r.bad_padding)
-        return cls(words, segments, symbols)
+        return cls(words, segments, symbols, ver)
 
 
 def is_object(data: bytes) -> bool:

@@ -10,6 +10,12 @@ fields follow from bit 8 upwards in the order they are listed (qualifiers first,
 then operands), each as wide as its kind says.  Every bit not covered by a field
 must be zero, so every word decodes to at most one instruction.
 
+The layout has a version, the object-file version (:data:`ISA_VERSION`).  Version 2
+widened the ``elem`` qualifier (2 -> 4 bits: the formats of contract 5.1), the
+``field`` operand of ``cfg`` and the ``preset`` operand of ``cfgp`` (4 -> 6 bits);
+:data:`V1_BY_OPCODE` is the version-1 layout, in which objects of version 1 are read
+and then re-encoded (:func:`emu.machine.encoding.upgrade`).
+
 A row is ``(mnemonic, opcode, fields, group, summary)``.  ``fields`` is a string of
 ``name:kind`` items; a ``|`` separates the qualifiers (written as ``.value``
 suffixes of the mnemonic, PTX style: ``quant.e4m3.ceil``) from the operands
@@ -29,6 +35,7 @@ from emu.numerics.quant import SCALE_MODES
 WORD_BITS = 64
 WORD_BYTES = WORD_BITS // 8
 OPCODE_BITS = 8
+ISA_VERSION = 2  # the instruction layout of this table (= the object-file version)
 
 # The numerics vocabulary comes from emu.numerics' tables: the fields in FIELDS order
 # (the encoding of `cfg`: new fields go at the end), the presets in PRESETS order
@@ -76,14 +83,22 @@ KINDS = {
     k.name: k
     for k in (
         Kind("x", 5, reg="x", doc="scalar register x0..x31 (x0 reads as 0, writes are dropped)"),
-        Kind("t", 4, reg="t", doc="FP8 tile register t0..t15 (the default machine has t0..t7)"),
+        Kind(
+            "t",
+            4,
+            reg="t",
+            doc="FP8 tile register t0..t15 (element codes, one a byte: FP4/FP6 in the low "
+            "bits; the default machine has t0..t7)",
+        ),
         Kind(
             "acc",
             4,
             reg="acc",
             doc="FP32 accumulator tile acc0..acc15 (default machine: acc0..acc7)",
         ),
-        Kind("s", 4, reg="s", doc="UE8M0 scale register s0..s15 (default machine: s0..s7)"),
+        Kind(
+            "s", 4, reg="s", doc="scale register s0..s15 (one code a byte; default machine: s0..s7)"
+        ),
         Kind("i32", 32, signed=True, doc="signed 32-bit integer expression"),
         Kind("u12", 12, doc="unsigned 12-bit integer expression (0..4095)"),
         Kind("u8", 8, doc="unsigned 8-bit integer expression (0..255)"),
@@ -95,7 +110,7 @@ KINDS = {
             "multiple of 8); encoded as a signed word offset "
             "from this instruction",
         ),
-        Kind("elem", 2, values=ELEMENTS, doc="element format: " + ", ".join(ELEMENTS)),
+        Kind("elem", 4, values=ELEMENTS, doc="element format: " + ", ".join(ELEMENTS)),
         Kind(
             "smode",
             2,
@@ -104,23 +119,51 @@ KINDS = {
         ),
         Kind("ovf", 1, values=OVERFLOWS, doc="overflow policy (spec 1): " + ", ".join(OVERFLOWS)),
         Kind("rmode", 3, values=ROUNDINGS, doc="rounding mode: " + ", ".join(ROUNDINGS)),
-        Kind("field", 4, values=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
+        Kind("field", 6, values=CONFIG_FIELDS, doc="a numerics field name (spec table)"),
         Kind("cfgval", 32, signed=True, doc="a value of that field, spelt as in TOML/--set"),
-        Kind("preset", 4, values=preset_names, doc="preset name (see below)"),
+        Kind("preset", 6, values=preset_names, doc="preset name (see below)"),
     )
 }
 
 
+# The version-1 layout (object files of version 1): elem 2 bits, field and preset 4.
+# Its enums are the names of that version; a word is translated by name.
+V1_ELEMENTS = ("e4m3", "e5m2", "e4m3ieee")
+V1_FIELDS = (
+    "a_format", "b_format", "fused", "align_bits", "align_round", "acc_format", "acc_round",
+    "acc_subnormals", "c_in_alignment", "scale_block", "scale_apply", "scale_b_tile",
+    "promote_every", "promote_format", "promote_round",
+)  # fmt: skip
+V1_PRESETS = ("default", "exact", "fp32-seq", "h100", "ada", "b200", "mxfp8", "deepseek-v3")
+V1_KINDS = {
+    **KINDS,
+    "elem": Kind("elem", 2, values=V1_ELEMENTS),
+    "field": Kind("field", 4, values=V1_FIELDS),
+    "preset": Kind("preset", 4, values=V1_PRESETS),
+}
+
 # How `cfg FIELD, VALUE` encodes VALUE (a signed 32-bit field), by the field's type:
-#   format:  (exponent bits << 8) | fraction bits  (e4m3, e5m2, fp32, bf16, e8m13, ...)
+#   format:  eXmY names (e4m3, e5m2, e2m1, e8m13, ...; fp32, fp16, bf16 as e8m23, e5m10,
+#            e8m7): (exponent bits << 8) | fraction bits; other names (e4m3fnuz,
+#            e4m3ieee, ue8m0, ue4m3, ...): NAMED_FORMAT | the row's index in FORMATS
 #   enum:    index into the field's values
 #   bool:    0 = false, 1 = true
-#   int:     the integer; the field's `special` word is encoded as -1
+#   int:     the integer; the field's `special` word is encoded as -1, or as
+#            INT_SPECIAL_NEG (-2^31) when the field allows negative integers (zero_exp)
+NAMED_FORMAT = 1 << 16
+INT_SPECIAL_NEG = -(1 << 31)
+
+
+def special_code(f) -> int:
+    """The cfg value of int field f's special word (``k``, ``exact``, ``drop``)."""
+    return -1 if f.minimum >= 0 else INT_SPECIAL_NEG
+
+
 def _value_rule(f) -> tuple:
     if f.type == "enum":
         return ("enum", f.values)
     if f.type == "int":
-        return ("int", f.special)
+        return ("int", f.special, special_code(f) if f.special else None)
     return (f.type,)
 
 
@@ -187,7 +230,7 @@ _ROWS = (
         0x20,
         "td:t rs1:x rs2:x rows:u12 cols:u12",
         "memory",
-        "FP8 tile td <- rows x cols bytes from address rs1, row stride rs2 bytes (any "
+        "Tile td <- rows x cols bytes (element codes) from address rs1, row stride rs2 bytes (any "
         "stride >= 0; 0 repeats one row).",
     ),
     (
@@ -202,7 +245,7 @@ _ROWS = (
         0x22,
         "sd:s rs1:x rs2:x rows:u12 cols:u12",
         "memory",
-        "Scale register sd <- rows x cols UE8M0 codes (bytes) from rs1, row stride rs2.",
+        "Scale register sd <- rows x cols scale codes (bytes) from rs1, row stride rs2.",
     ),
     ("sst", 0x23, "ss:s rs1:x rs2:x", "memory", "Store scale register ss at rs1, row stride rs2."),
     (
@@ -258,8 +301,9 @@ _ROWS = (
         0x42,
         "ad:acc ta:t tb:t sa:s sb:s",
         "compute",
-        "ad <- ad + (ta * 2^sa) . (tb * 2^sb) with UE8M0 block scales (spec 2.3), applied "
-        "per product or on promotion as the config says. sa is M x ceil(kt/scale_block); "
+        "ad <- ad + (ta * sa) . (tb * sb) with block scales of scale_format (spec 2.3, "
+        "5.1: UE8M0 2^(code - 127), UE4M3), applied per product or on promotion as the "
+        "config says. sa is M x ceil(kt/scale_block); "
         "sb is ceil(kt/scale_block) x N, or x ceil(N/128) with scale_b_tile = 128.",
     ),
     (
@@ -268,16 +312,18 @@ _ROWS = (
         "fmt:elem mode:smode | td:t sd:s src:acc brows:u12 bcols:u12",
         "compute",
         "Quantise the fp32 tile src per block of brows x bcols values (spec 2.5): td <- "
-        "element codes (rne, sat), sd <- one UE8M0 code per block, shape "
-        "ceil(rows/brows) x ceil(cols/bcols). E.g. `quant.e4m3.ceil t0, s0, acc1, 1, 128`.",
+        "element codes (rne, sat; FP4/FP6 in the low bits of a byte), sd <- one UE8M0 code "
+        "per block, shape ceil(rows/brows) x ceil(cols/bcols). E.g. "
+        "`quant.e4m3.ceil t0, s0, acc1, 1, 128`, `quant.e2m1.floor t0, s0, acc1, 1, 32`.",
     ),
     (
         "cvt",
         0x44,
         "fmt:elem ovf:ovf | td:t src:acc",
         "compute",
-        "td <- the fp32 tile src converted to FP8 codes, rne, sat or nonsat (spec 1), "
-        "e.g. `cvt.e5m2.sat t2, acc0`.",
+        "td <- the fp32 tile src converted to element codes, one a byte (FP4/FP6 in the low "
+        "bits), rne, sat or nonsat (spec 1), e.g. `cvt.e5m2.sat t2, acc0`, "
+        "`cvt.e2m1.sat t2, acc0`.",
     ),
     (
         "cvtr",
@@ -348,7 +394,7 @@ class Op:
         return head + (" " + ", ".join(ops) if ops else "")
 
 
-def _build(row) -> Op:
+def _build(row, kinds=KINDS) -> Op:
     mnemonic, opcode, spec, group, summary = row
     quals, _, ops = spec.rpartition("|")
     fields, lo = [], OPCODE_BITS
@@ -359,7 +405,7 @@ def _build(row) -> Op:
             if "=" in kind:
                 kind, d = kind.split("=")
                 default = int(d, 0)
-            k = KINDS[kind]
+            k = kinds[kind]
             fields.append(Field(name, k, lo, is_q, default))
             lo += k.width
     if lo > WORD_BITS:
@@ -372,6 +418,8 @@ BY_OPCODE = {op.opcode: op for op in OPS}
 BY_MNEMONIC = {op.mnemonic: op for op in OPS}
 if len(BY_OPCODE) != len(OPS) or len(BY_MNEMONIC) != len(OPS):
     raise ValueError("duplicate opcode or mnemonic in the ISA table")
+V1_BY_OPCODE = {op.opcode: op for op in (_build(r, V1_KINDS) for r in _ROWS)}
+LAYOUTS = {1: V1_BY_OPCODE, ISA_VERSION: BY_OPCODE}  # object version -> opcode -> Op
 
 
 def spellings() -> dict:

@@ -136,16 +136,19 @@ FORMATS = [
     Format("fp16", 5, 10, "ieee", ("acc",), "float16", "IEEE 754 binary16", aliases=("e5m10",)),
     Format("bf16", 8, 7, "ieee", ("acc",), "bfloat16", "bfloat16 (binary32 with 7 fraction bits)",
            aliases=("e8m7",)),
-    # Operand and scale formats of contract section 5.1: decoded and encoded exactly;
-    # their element / scale roles (gemm, kernels, ISA) come with the matrix-unit work.
-    Format("e2m1", 2, 1, "fin", (), "float4_e2m1fn", "OCP MX FP4: every code a number, max 6"),
-    Format("e2m3", 2, 3, "fin", (), "float6_e2m3fn", "OCP MX FP6: every code a number, max 7.5"),
-    Format("e3m2", 3, 2, "fin", (), "float6_e3m2fn", "OCP MX FP6: every code a number, max 28"),
-    Format("e4m3fnuz", 4, 3, "fnuz", (), "float8_e4m3fnuz",
+    # Operand and scale formats of contract section 5.1 (OCP MX FP4/FP6, AMD CDNA3
+    # fp8/bf8, the NVFP4 UE4M3 scale): element / scale roles like the rows above.
+    Format("e2m1", 2, 1, "fin", ("element",), "float4_e2m1fn",
+           "OCP MX FP4: every code a number, max 6"),
+    Format("e2m3", 2, 3, "fin", ("element",), "float6_e2m3fn",
+           "OCP MX FP6: every code a number, max 7.5"),
+    Format("e3m2", 3, 2, "fin", ("element",), "float6_e3m2fn",
+           "OCP MX FP6: every code a number, max 28"),
+    Format("e4m3fnuz", 4, 3, "fnuz", ("element",), "float8_e4m3fnuz",
            "AMD CDNA3 fp8: bias 8, NaN = 0x80 only, no -0, no Inf, max 240", exp_bias=8),
-    Format("e5m2fnuz", 5, 2, "fnuz", (), "float8_e5m2fnuz",
+    Format("e5m2fnuz", 5, 2, "fnuz", ("element",), "float8_e5m2fnuz",
            "AMD CDNA3 bf8: bias 16, NaN = 0x80 only, no -0, no Inf, max 57344", exp_bias=16),
-    Format("ue4m3", 4, 3, "fn", (), None,
+    Format("ue4m3", 4, 3, "fn", ("scale",), None,
            "NVFP4 scale: an E4M3 code with its sign bit ignored, NaN 0x7F, max 448",
            signed=False, pad=1),
     Format("e4m3ieee", 4, 3, "ieee", ("element",), None,

@@ -1,4 +1,10 @@
-"""Block quantisation FP32 -> FP8 elements + UE8M0 scales (spec section 2.5).
+"""Block quantisation FP32 -> element codes + UE8M0 scales (spec section 2.5).
+
+Every element format (FORMATS rows with the element role: e4m3, e5m2, the OCP MX
+FP4/FP6 e2m1, e2m3, e3m2, the AMD fnuz formats, e4m3ieee) is quantised by the same
+rules, each with its own emax and max finite (e2m1: emax 2, max 6; e2m3: 2, 7.5;
+e3m2: 4, 28; e4m3fnuz: 7, 240; e5m2fnuz: 15, 57344).  Codes are one a byte (FP4/FP6
+in the low bits).
 
 Blocks are ``(rows, cols)`` tiles of the input: ``(1, 32)``, ``(1, 128)`` (per-row
 K blocks of A), ``(128, 128)`` (DeepSeek weight tiles) and ``(128, 1)`` (per-column
@@ -142,18 +148,35 @@ def expand(s, block, shape):
     return np.repeat(np.repeat(s, br, axis=0), bc, axis=1)[: shape[0], : shape[1]]
 
 
+def _element_format(fmt, who):
+    names = formats_with_role("element")
+    key = fmt.strip().lower() if isinstance(fmt, str) else fmt
+    if key not in names:
+        raise UsageError(f"{who}: element format must be one of {', '.join(names)}, got {fmt!r}")
+    return key
+
+
+def nan_block_code(fmt) -> int:
+    """The element code of a NaN block (amax NaN or Inf): the positive canonical NaN
+    (e4m3 0x7F, e5m2 0x7E, fnuz 0x80); +0 in a format without NaN (FP4/FP6: the
+    block's NaN is its scale, 0xFF; docs/numerics-decisions.md, decision 22)."""
+    f = get_format(fmt)
+    return canonical_nan(f) if f.has_nan else 0
+
+
 def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     """Quantise a 2-D float32 array to (element codes uint8, UE8M0 scale codes uint8).
 
-    Per block: amax, scale exponent S (:func:`scale_exponent`), elements x * 2**-S
-    (exact) encoded rne + sat (ties to even; signed zeros kept).  A block whose amax
-    is NaN or Inf gets scale 0xFF and all its elements the canonical NaN (e4m3 0x7F,
-    e5m2 0x7E).  Scales have shape (ceil(R/rows), ceil(C/cols)); the last block of a
-    row/column may be partial.  Non-float32 input is first rounded to float32 (rne;
-    beyond the fp32 range it becomes +-Inf, so its block is NaN).
+    Per block: amax, scale exponent S (:func:`scale_exponent`, from the element
+    format's emax and max finite), elements x * 2**-S (exact) encoded rne + sat (ties
+    to even; signed zeros kept where the format has -0; FP4/FP6 codes in the low bits
+    of each byte).  A block whose amax is NaN or Inf gets scale 0xFF and all its
+    elements :func:`nan_block_code` (e4m3 0x7F, e5m2 0x7E, fnuz 0x80, FP4/FP6 +0).
+    Scales have shape (ceil(R/rows), ceil(C/cols)); the last block of a row/column may
+    be partial.  Non-float32 input is first rounded to float32 (rne; beyond the fp32
+    range it becomes +-Inf, so its block is NaN).
     """
-    if fmt not in formats_with_role("element"):
-        raise UsageError(f"quantize: element format must be e4m3 or e5m2, got {fmt!r}")
+    fmt = _element_format(fmt, "quantize")
     if scale_mode not in SCALE_MODES:
         raise UsageError(
             f"unknown scale mode {scale_mode!r} (expected one of {', '.join(SCALE_MODES)})"
@@ -172,15 +195,14 @@ def quantize(x, fmt: str = "e4m3", block=(1, 128), scale_mode: str = "floor"):
     bad = full == 128
     y = np.ldexp(x.astype(np.float64), -np.where(bad, 0, full))
     codes = encode(fmt, y, overflow="sat")
-    codes = np.where(bad, canonical_nan(fmt), codes).astype(np.uint8)
+    codes = np.where(bad, nan_block_code(fmt), codes).astype(np.uint8)
     scales = np.where(S == 128, 0xFF, S + 127).astype(np.uint8)
     return codes, scales
 
 
 def dequantize(codes, scales, fmt: str = "e4m3", block=(1, 128)) -> np.ndarray:
     """float64 values codes * 2**(scale - 127) (NaN where the code or scale is NaN)."""
-    if fmt not in formats_with_role("element"):
-        raise UsageError(f"dequantize: element format must be e4m3 or e5m2, got {fmt!r}")
+    fmt = _element_format(fmt, "dequantize")
     codes = np.asarray(codes)
     scales = np.asarray(scales)
     if codes.ndim != 2:

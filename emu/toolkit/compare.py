@@ -43,6 +43,18 @@ MAX_RESULT_VALUES = 1 << 20
 MAX_MACS = 1 << 32
 
 
+def check_scales(config, where: str = "") -> None:
+    """UsageError unless the config's block scales are UE8M0 (or it has none): the
+    references of compare and sweep take the scales as powers of two (a UE4M3 scale
+    format is not measured yet).  Element formats: every one (FP4/FP6, fnuz)."""
+    sf = getattr(config, "scale_format", "ue8m0")
+    if config.scale_block and sf != "ue8m0":
+        raise UsageError(
+            f"{where}scale_format = {sf!r}: compare and sweep measure UE8M0 block scales "
+            "only (use fp8emu gemm or validate for other scale formats)"
+        )
+
+
 def check_size(m: int, n: int, k: int, opt=lambda name: f"--{name}") -> None:
     """UsageError naming the options unless a generated m x k by k x n problem is
     within :data:`MAX_OPERAND_VALUES`, :data:`MAX_RESULT_VALUES` and :data:`MAX_MACS`.
@@ -295,6 +307,8 @@ def compare(
     for r in references:
         if r not in REFERENCES:
             raise UsageError(f"unknown reference {r!r} (expected one of {', '.join(REFERENCES)})")
+    for name, cfg in configs:
+        check_scales(cfg, f"config {name}: ")
     rows, cache = [], {}
     for name, cfg in configs:
         if codes is not None:

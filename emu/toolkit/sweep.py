@@ -23,6 +23,7 @@ from emu.toolkit.compare import (
     DISTS,
     REFERENCES,
     References,
+    check_scales,
     check_size,
     generate,
     quantize_for,
@@ -99,6 +100,10 @@ def _point(base, inputs: dict, assignment):
             changes[knob] = val
     try:
         cfg = base.replace(**{k: coerce(k, v) for k, v in changes.items()})
+    except UsageError as e:
+        raise UsageError(f"sweep point {where}: {e}") from None
+    try:
+        check_scales(cfg)
     except UsageError as e:
         raise UsageError(f"sweep point {where}: {e}") from None
     for knob, lo in (("m", 1), ("n", 1), ("k", 1), ("seed", 0)):

@@ -11,10 +11,10 @@ docs/designer.md):
     the fp32 bit pattern of the FP8 value widened to fp32 (exact; -0 stays -0);
   * ``b.txt``: the column of B, same layout;
   * ``c.txt`` (optional, absent = +0) and ``d.txt``: one word per line (below);
-  * ``sa.txt`` / ``sb.txt`` (optional, absent = 0x7F, i.e. 2**0): the UE8M0 scale
-    codes of the case's row / column, 2 hex digits each, one per K block of
-    scale_block values (for ``scale_b_tile = 128``: the code of the tile holding the
-    column).
+  * ``sa.txt`` / ``sb.txt`` (optional, absent = the code of 1: UE8M0 0x7F, UE4M3
+    0x38): the scale codes (of ``scale_format``) of the case's row / column, 2 hex
+    digits each, one per K block of scale_block values (for ``scale_b_tile = 128``:
+    the code of the tile holding the column).
 
 * **hex** (``$readmemh``): ``a.hex`` / ``b.hex`` one line of 2K hex digits per case,
   code k in bits [8k+7:8k]; ``sa.hex`` / ``sb.hex`` likewise, one code per block;
@@ -32,8 +32,11 @@ eXmY with X + Y = 15), accepted where that format is the result format
 (:func:`word_bits`).  C is a value of the format of the accumulator it initialises,
 which is the result format (promote_format with promotion, else acc_format).
 
+Operand codes are one a byte in every layout (FP4/FP6 codes in the low bits: a hex
+or npz code with a bit set above them is an error naming the case).
+
 An ``.npz`` with arrays ``a``, ``b`` (cases x K: uint32 fp32 words, float32 values or
-uint8 FP8 codes), ``d`` and optional ``c`` (cases: uint32 words, float32, or uint16
+uint8 codes), ``d`` and optional ``c`` (cases: uint32 words, float32, or uint16
 words of a 16-bit result format) and ``sa``, ``sb`` (cases x blocks, uint8) carries
 the same data; with a 2-D ``d`` the archive is a whole GEMM (a: M x K, b: K x N, c,
 d: M x N, scales as emu.gemm takes them).
@@ -301,6 +304,8 @@ def widened_to_codes(words, f, where: str) -> np.ndarray:
         why = (
             f"Inf is not a value of {f.name}"
             if np.isinf(v[i])
+            else f"NaN is not a value of {f.name}"
+            if np.isnan(v[i])
             else f"{v[i]:.9g} is not exactly a value of {f.name}"
         )
         raise UsageError(f"{where}: word {i + 1} 0x{int(w[i]):08X}: {why}")
@@ -308,17 +313,20 @@ def widened_to_codes(words, f, where: str) -> np.ndarray:
 
 
 def _representable(v, f) -> np.ndarray:
-    """Which float64 values are exactly values of f (any NaN counts as NaN)."""
+    """Which float64 values are exactly values of f (any NaN counts as NaN where f has
+    NaN; FP4/FP6 have neither NaN nor Inf)."""
     fin = np.isfinite(v)
     ok = np.where(
         fin, (round_array(v, f, "rne", overflow="ieee") == v) & (np.abs(v) <= f.max_finite), True
     )
-    return ok & ~(np.isinf(v) & (f.kind == "fn"))
+    return ok & ~(np.isinf(v) & (not f.has_inf)) & ~(np.isnan(v) & (not f.has_nan))
 
 
 def _codes(v, f) -> np.ndarray:
     nan = np.isnan(v)
     codes = values_to_codes(f, np.where(nan, 0.0, v))
+    if not f.has_nan:
+        return codes.astype(np.uint8)
     return np.where(nan, canonical_nan(f), codes).astype(np.uint8)
 
 
@@ -453,7 +461,7 @@ def read_hex(
     a.hex must hold (e.g. from manifest.json)."""
     fr = fmt(result_format or "fp32")
     fc = fmt(c_format) if c_format else fr
-    la, A = _read_packed(a_path, "--a", "2 hex digits per FP8 code")
+    la, A = _read_packed(a_path, "--a", "2 hex digits per code")
     n = len(la)
     if n == 0:
         raise UsageError(f"--a: {a_path}: no test cases")
@@ -462,7 +470,7 @@ def read_hex(
         raise UsageError(
             f"{a_path}:{la[0]}: {2 * K} hex digits, expected {2 * k} (K = {k} codes of 8 bits)"
         )
-    lb, B = _read_packed(b_path, "--b", "2 hex digits per FP8 code")
+    lb, B = _read_packed(b_path, "--b", "2 hex digits per code")
     _same_count(lb, n, b_path, a_path)
     if B.shape[1] != K:
         raise UsageError(
@@ -704,6 +712,11 @@ def _operand(x, f, what):
     if x.ndim != 2:
         raise UsageError(f"{what}: expected a 2-D (cases, K) array, got shape {x.shape}")
     if x.dtype == np.uint8:
+        from emu.io import code_problem
+
+        why = code_problem(x, f)
+        if why:
+            raise UsageError(f"{what}: {why}")
         return x
     if x.dtype == np.uint32 or x.dtype == np.float32:
         w = x.astype(np.float32).view(np.uint32) if x.dtype == np.float32 else x
@@ -797,12 +810,12 @@ def emulate(cases: Cases, config) -> np.ndarray:
                 sa = (
                     np.stack([cases.sa[i] for i in sel])
                     if cases.sa is not None
-                    else np.full((m, nkb), 127, np.uint8)
+                    else np.full((m, nkb), unit_scale(config), np.uint8)
                 )
                 sb = (
                     np.stack([cases.sb[i] for i in sel], axis=1)
                     if cases.sb is not None
-                    else np.full((nkb, m), 127, np.uint8)
+                    else np.full((nkb, m), unit_scale(config), np.uint8)
                 )
             with np.errstate(over="ignore"):  # the kernels' float32 casts
                 D = gemm(A.reshape(m, K), B.reshape(K, m), c=C, sa=sa, sb=sb, config=cfg)
@@ -868,6 +881,7 @@ def check(cases, config, any_nan: bool = False) -> Report:
         )
     if cases.d is None:
         raise UsageError("no results (d) to validate")
+    _check_case_codes(cases, config)
     return _compare(
         emulate(cases, config),
         np.asarray(cases.d, np.float32),
@@ -877,6 +891,26 @@ def check(cases, config, any_nan: bool = False) -> Report:
         config,
         any_nan,
     )
+
+
+def _check_case_codes(cases, config) -> None:
+    """UsageError naming the case when a code of A or B does not fit its format (an
+    FP4/FP6 code with a bit set above its width)."""
+    from emu.io import code_problem
+
+    for rows, f, name in ((cases.a, config.a_format, "a"), (cases.b, config.b_format, "b")):
+        for i, row in enumerate(rows):
+            why = code_problem(np.asarray(row), f)
+            if why:
+                where = cases.where[i] if cases.where else f"case {i}"
+                raise UsageError(f"{where}: {name}: {why}")
+
+
+def unit_scale(config) -> int:
+    """The scale code of 1 in the config's scale format (UE8M0 0x7F, UE4M3 0x38): what
+    an absent sa / sb stands for."""
+    f = getattr(config, "scale_format", "ue8m0")
+    return int(np.flatnonzero(decode_table(fmt(f).name) == 1.0)[0])
 
 
 def _compare(exp, got, got_words, bits, where, config, any_nan) -> Report:

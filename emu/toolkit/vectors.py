@@ -175,12 +175,14 @@ class Builder:
     def _code(f, v):
         if isinstance(v, str):  # "nan", "inf", "-inf"
             if v == "nan":
-                return canonical_nan(f)
+                return canonical_nan(f) if f.has_nan else None  # FP4/FP6: no NaN
             if f.kind != "ieee":
                 return None
             return values_to_codes(f, np.array([float(v)]))[0]
         if v != v:
-            return canonical_nan(f)
+            return canonical_nan(f) if f.has_nan else None
+        if v == 0 and math.copysign(1.0, v) < 0 and not f.has_negzero:
+            return None  # fnuz: no -0
         r = float(round_array(np.array([v]), f, "rne")[0])
         if r != v or abs(v) > f.max_finite:
             return None
@@ -316,9 +318,9 @@ def directed(bld: Builder) -> None:
     # ties at the accumulator rounding point (c anchor, then a product anchor)
     E = t + M + 1
     for sg, sname in ((1.0, "pos"), (-1.0, "neg")):
-        bld.add(f"tie_acc_even_{sname}", [pp(0, t, sg)], c=sg * 2.0**E)
-        bld.add(f"tie_acc_odd_{sname}", [pp(0, t, sg)], c=sg * 2.0**E * (1 + 2.0**-M))
-        bld.add(f"tie_acc_odd_down_{sname}", [pp(0, t, -sg)], c=sg * 2.0**E * (1 + 2.0**-M))
+        _add(bld, f"tie_acc_even_{sname}", [pp(0, t, sg)], c=sg * 2.0**E)
+        _add(bld, f"tie_acc_odd_{sname}", [pp(0, t, sg)], c=sg * 2.0**E * (1 + 2.0**-M))
+        _add(bld, f"tie_acc_odd_down_{sname}", [pp(0, t, -sg)], c=sg * 2.0**E * (1 + 2.0**-M))
     _add(bld, "near_tie_acc_above", [pp(0, t), pp(1, t - 2)], c=2.0**E)
     _add(bld, "near_tie_acc_below", [pp(0, t), pp(1, t - 2, -1.0)], c=2.0**E)
     _add(bld, "tie_acc_in_step_even", [pp(0, pa), pp(1, pa - M - 1)])
@@ -558,8 +560,8 @@ class RandomCases:
                 c = np.float32(g * 2.0 ** min(int(rng.integers(-10, 20)), self.c_emax))
             if kind == "specials":
                 pos = rng.integers(0, K, 2)
-                a[pos[0]] = rng.integers(0, 256)
-                b[pos[1]] = rng.integers(0, 256)
+                a[pos[0]] = rng.integers(0, 1 << bld.fa.bits)  # any code (FP4: 0..15)
+                b[pos[1]] = rng.integers(0, 1 << bld.fb.bits)
                 if bs and rng.random() < 0.3:
                     sa[rng.integers(0, nkb)] = 0xFF
         return f"random_{kind}_{i}", a, b, self.c_value(c), sa, sb
@@ -654,6 +656,12 @@ def generate(
             f"fused steps) is over {MAX_K}; give --k"
         )
     check_size(K, n_random)
+    sf = getattr(config, "scale_format", "ue8m0")
+    if config.scale_block and sf != "ue8m0":
+        raise UsageError(
+            f"scale_format = {sf!r}: vectors writes UE8M0 block scales only (their "
+            "directed and random scale codes are UE8M0's)"
+        )
     bld = Builder(config, K, c_zero=c_zero, no_specials=no_specials)
     if directed_cases:
         directed(bld)
@@ -739,7 +747,7 @@ def render(
     layout = {
         "a.hex": dict(
             hexfile,
-            holds="the row of A of each case: K FP8 codes",
+            holds=f"the row of A of each case: K {config.a_format} codes, one a byte",
             format=config.a_format,
             width_bits=8 * K,
             hex_digits=2 * K,
@@ -749,7 +757,7 @@ def render(
         ),
         "b.hex": dict(
             hexfile,
-            holds="the column of B of each case: K FP8 codes",
+            holds=f"the column of B of each case: K {config.b_format} codes, one a byte",
             format=config.b_format,
             width_bits=8 * K,
             hex_digits=2 * K,
@@ -789,7 +797,7 @@ def render(
     for s, who in (("a", "the row of A"), ("b", "the column of B")):
         layout[f"{s}.txt"] = dict(
             text,
-            holds=f"{who} of each case: K FP8 values, each widened to an fp32 word",
+            holds=f"{who} of each case: K element values, each widened to an fp32 word",
             format="fp32",
             width_bits=32,
             words_per_line=K,
