@@ -294,7 +294,7 @@ def test_the_record_has_one_numba_type_for_every_config():
         types.add(numba.typeof(p.record()))
         assert tuple(p.record().tolist()) == tuple(p)
         exp = cfg.replace(align_bits="exact") if cfg.promote_every == 0 else cfg
-        q = kernels.fast_params(exp, Params.from_config(exp, K), K, np.array([-3]), np.array([4]))
+        q = kernels.fast_params(exp, Params.from_config(exp, K), K, (-3, -3), (4, 4))
         if q is not None:
             types.add(numba.typeof(q.record()))
     assert len(types) == 1, types

@@ -297,7 +297,7 @@ def test_exact_alignment_on_the_fast_kernel(fused, acc):
     rng = np.random.default_rng(fused)
     a, b = random_codes(rng, (4, 96), "finite"), random_codes(rng, (96, 6), "finite")
     c = random_c(rng, (4, 6), "finite")
-    assert fast_params(cfg, params(cfg, 96), 96, np.array([-6, 8]), np.array([-6, 8])) is not None
+    assert fast_params(cfg, params(cfg, 96), 96, (-6, 8), (-6, 8)) is not None
     assert_bits_equal(
         emu.gemm(a, b, c=c, config=cfg), reference.gemm(a, b, c=c, config=cfg), repr(cfg)
     )

@@ -8,6 +8,7 @@ declarations can be read cheaply (docs, ``select``, ``describe_support``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -148,10 +149,13 @@ def _run_fma_chain(p: Problem, _prepared) -> None:
     from emu.kernels.floatpath import fma_chain_fp32
 
     M, N, K = p.shape
-    fa, fb = p.formats
     ops = p.ops
-    a_f = np.where(p.a_c == CLS_NUM, decode(fa, ops.a), 0.0)
-    b_f = np.where(p.b_c == CLS_NUM, decode(fb, ops.b), 0.0).astype(np.float32)  # exact
+    if p.fast is not None:  # the values (NaN/Inf codes as 0), made already
+        a_f, b_f = p.fast.a_val, p.fast.b64.astype(np.float32)  # FP8 values: exact
+    else:
+        fa, fb = p.formats
+        a_f = np.where(p.a_c == CLS_NUM, decode(fa, ops.a), 0.0)
+        b_f = np.where(p.b_c == CLS_NUM, decode(fb, ops.b), 0.0).astype(np.float32)
     rows_in_parallel(fma_chain_fp32, M, M * N * K, a_f, b_f, ops.c, p.rows, p.out, block=ROWS)
 
 
@@ -161,11 +165,14 @@ def _exact_step_fits(p: Problem):
     from emu.kernels.floatpath import exact_step_fits
 
     fa, fb = p.fracs
-    if p.fast is not None:  # values and exponents made already (fast.operands)
-        a_val, a_e, b_val, b_e, _ = p.fast
-        b_val = b_val.astype(np.float64)
-        a_lsb, b_lsb = (a_e - fa)[a_val != 0], (b_e.astype(np.int32) - fb)[b_val != 0]
-        return (a_val, b_val) if exact_step_fits(a_val, b_val, a_lsb, b_lsb, p.shape[2]) else None
+    if p.fast is not None:  # values, exponents and their ranges made already
+        f = p.fast
+        K = p.shape[2]
+        if K == 0 or f.a_lo > f.a_hi or f.b_lo > f.b_hi:
+            return f.a_val, f.b64
+        bound = math.log2(K) + math.log2(f.a_max) + math.log2(f.b_max)
+        ok = bound <= 53 + (f.a_lo - fa) + (f.b_lo - fb) - 1e-9
+        return (f.a_val, f.b64) if ok else None
     a_val, b_val = values(p.a_m, p.a_s, p.a_e, fa), values(p.b_m, p.b_s, p.b_e, fb)
     a_lsb, b_lsb = (p.a_e - fa)[p.a_m != 0], (p.b_e - fb)[p.b_m != 0]
     return (a_val, b_val) if exact_step_fits(a_val, b_val, a_lsb, b_lsb, p.shape[2]) else None
@@ -189,7 +196,7 @@ def params(cfg, K: int) -> Params:
     return Params.from_config(cfg, K)
 
 
-def fast_params(cfg, prm: Params, K: int, a_e_nz, b_e_nz) -> Params | None:
+def fast_params(cfg, prm: Params, K: int, a_range, b_range) -> Params | None:
     """The parameter record for the fast kernel, or None when it does not apply.
 
     Its step sums are exact in float64 when every cut term is below
@@ -198,21 +205,17 @@ def fast_params(cfg, prm: Params, K: int, a_e_nz, b_e_nz) -> Params | None:
     too when the data allow: with a window A as wide as the products' whole span
     (largest e_a + e_b minus smallest last place), nothing is ever cut, and with c
     outside the alignment (exactly the same sum when nothing is cut) the step is
-    the exact sum rounded once.  a_e_nz/b_e_nz: exponents of the non-zero operands.
+    the exact sum rounded once.  a_range/b_range: (smallest, largest) exponent of
+    the non-zero operands (smallest > largest: none).
     """
     steps = (K if cfg.fused == "k" else cfg.fused) + 1
     p = prm
     if cfg.align_bits == "exact":
-        if a_e_nz.size == 0 or b_e_nz.size == 0:
+        (a_lo, a_hi), (b_lo, b_hi) = a_range, b_range
+        if a_lo > a_hi or b_lo > b_hi:
             span = 0
         else:
-            span = (
-                int(a_e_nz.max())
-                + int(b_e_nz.max())
-                + prm.frac_bits
-                - int(a_e_nz.min())
-                - int(b_e_nz.min())
-            )
+            span = int(a_hi) + int(b_hi) + prm.frac_bits - int(a_lo) - int(b_lo)
         p = prm._replace(align_bits=int(span), c_in_alignment=False, align_rne=False)
     return p if p.align_bits + 2 + int(steps).bit_length() <= 52 else None
 
@@ -221,10 +224,8 @@ def _fast_fits(p: Problem):
     K = p.shape[2]
     if p.fast is None:
         return None
-    a_val, a_e, b_val, b_ef, _ = p.fast
-    if p.cfg.align_bits != "exact":  # the exponent span matters only then
-        return fast_params(p.cfg, p.prm, K, a_e[:0], a_e[:0])
-    return fast_params(p.cfg, p.prm, K, a_e[a_val != 0], b_ef[b_val != 0])
+    f = p.fast
+    return fast_params(p.cfg, p.prm, K, (f.a_lo, f.a_hi), (f.b_lo, f.b_hi))
 
 
 def _run_fast(p: Problem, fprm: Params) -> None:
@@ -232,7 +233,7 @@ def _run_fast(p: Problem, fprm: Params) -> None:
     from emu.kernels.fast import ROWS, gemm_fast
 
     M, N, K = p.shape
-    a_val, a_e, b_val, b_ef, a32 = p.fast
+    a_val, a_e, b_val, b_ef, a32 = p.fast[:5]
     redo = np.zeros((M, N), dtype=np.bool_)
     rows_in_parallel(
         gemm_fast,

@@ -29,6 +29,7 @@ gemm_fast reads its fields into locals once, outside the loops.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -75,24 +76,48 @@ def operands(ops, sa_p, sb_p):
     cols = np.empty(N, np.bool_)
     sa = sa_p if on else np.zeros((M, 1), np.int32)
     sb = sb_p if on else np.zeros((1, N), np.int32)
+    stats = np.zeros(6, np.float64)
     f32, narrow = _operands(ops.a, ops.b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val,
-                            a_e, b_val, b_ef, rows, cols)  # fmt: skip
+                            a_e, b_val, b_ef, rows, cols, stats)  # fmt: skip
     a32 = NO_F32
+    b64 = b_val
     if f32:  # half the memory traffic
         b_val = b_val.astype(np.float32)
         if narrow:  # the float32 cut (see _cut_sum32)
             a32 = a_val.astype(np.float32)
-    return (a_val, a_e, b_val, b_ef, a32), rows, cols
+    return FastOperands(a_val, a_e, b_val, b_ef, a32, b64, *stats), rows, cols
+
+
+class FastOperands(NamedTuple):
+    """What :func:`operands` makes.  The exponent ranges and largest magnitudes are
+    those of the non-zero numbers (scales included; lo > hi when there is none)."""
+
+    a_val: np.ndarray
+    a_e: np.ndarray
+    b_val: np.ndarray  # float32 when exact, else float64
+    b_ef: np.ndarray
+    a32: np.ndarray  # A as float32 for the float32 cut, or NO_F32
+    b64: np.ndarray  # B as float64
+    a_lo: float  # smallest exponent e of a non-zero a
+    a_hi: float
+    b_lo: float
+    b_hi: float
+    a_max: float  # largest |a|
+    b_max: float
 
 
 @jit
-def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val, b_ef, rows, cols):
+def _operands(
+    a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val, b_ef, rows, cols, stats
+):
     """The loop of :func:`operands`; returns (every b value is an fp32, every
-    non-zero value of A and B lies within [2**-NARROW, 2**NARROW])."""
+    non-zero value of A and B lies within [2**-NARROW, 2**NARROW]) and fills stats
+    (FastOperands.a_lo ... b_max)."""
     M, K = a.shape
     N = b.shape[1]
     lo, hi = 2.0**-NARROW, 2.0**NARROW
     narrow = True
+    a_lo, a_hi, b_lo, b_hi, a_max, b_max = 1 << 30, -(1 << 30), 1 << 30, -(1 << 30), 0.0, 0.0
     for i in range(M):
         good = True
         for k in range(K):
@@ -104,9 +129,12 @@ def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val,
             good = good and aok[c]
             v = math.ldexp(av[c], s)
             a_val[i, k] = v
-            a_e[i, k] = ae[c] + s
-            if v != 0 and (abs(v) < lo or abs(v) > hi):
-                narrow = False
+            e = ae[c] + s
+            a_e[i, k] = e
+            if v != 0:
+                a_lo, a_hi, a_max = min(a_lo, e), max(a_hi, e), max(a_max, abs(v))
+                if abs(v) < lo or abs(v) > hi:
+                    narrow = False
         rows[i] = good
     for j in range(N):
         cols[j] = True
@@ -125,8 +153,19 @@ def _operands(a, b, av, ae, aok, bv, be, bok, sa, sb, on, bs, a_val, a_e, b_val,
             b_ef[k, j] = ae_zero(v, be[c] + s)
             if f32 and (abs(v) > FP32_MAX or np.float64(np.float32(v)) != v):
                 f32 = False
-            if v != 0 and (abs(v) < lo or abs(v) > hi):
-                narrow = False
+            if v != 0:
+                e = be[c] + s
+                b_lo, b_hi, b_max = min(b_lo, e), max(b_hi, e), max(b_max, abs(v))
+                if abs(v) < lo or abs(v) > hi:
+                    narrow = False
+    stats[0], stats[1], stats[2], stats[3], stats[4], stats[5] = (
+        a_lo,
+        a_hi,
+        b_lo,
+        b_hi,
+        a_max,
+        b_max,
+    )
     return f32, narrow
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from emu.kernels.core import RD, add_exact_round, jit, round_f64
-from emu.kernels.fast import COLS, ROWS
+from emu.kernels.fast import COLS, ROWS, _round_vec
 
 
 def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
@@ -47,24 +47,45 @@ def exact_step_fits(a_f, b_f, a_lsb, b_lsb, K: int) -> bool:
 @jit
 def finish_exact(r0, r1, S, c, prm, out, redo):
     """out = round(S + C) once into acc_format by acc_round (prm: the parameter record),
-    rows r0 <= i < r1; all-zero cases -> redo."""
+    rows r0 <= i < r1; all-zero cases -> redo.  Per row: TwoSum gives S + C exactly as
+    x + tail, fast._round_vec rounds every element on the float64 bits, and the
+    elements it cannot decide (zero, subnormal, overflowing) are rounded one by one."""
     ebits, mbits, mode, sub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
     N = S.shape[1]
+    emin = 2 - (1 << (ebits - 1))
+    lo_bits = np.int64(1023 + emin) << 52
+    hi_bits = (np.int64(1023 + (1 << (ebits - 1)) - 1) << 52) | (
+        ((np.int64(1) << mbits) - 1) << (52 - mbits)
+    )
+    X = np.empty(N, np.float64)
+    T = np.empty(N, np.float64)
+    flag = np.empty(N, np.bool_)
     for i in range(r0, r1):
         for j in range(N):
+            s = S[i, j]
+            cv = np.float64(c[i, j])
+            x = s + cv
+            bb = x - s
+            X[j] = x
+            T[j] = (s - (x - bb)) + (cv - bb)
+        row = out[i]
+        _round_vec(X, T, row, flag, N, mbits, mode, lo_bits, hi_bits, True)
+        for j in range(N):
+            if not flag[j]:
+                continue
             s = S[i, j]
             cv = np.float64(c[i, j])
             if s == 0:
                 if cv == 0:
                     redo[i, j] = True  # signed-zero rules need the products
                 else:
-                    out[i, j] = round_f64(cv, 0.0, ebits, mbits, mode, sub)
+                    row[j] = round_f64(cv, 0.0, ebits, mbits, mode, sub)
             elif cv == -s:
-                out[i, j] = -0.0 if mode == RD else 0.0
+                row[j] = -0.0 if mode == RD else 0.0
             elif cv == 0:
-                out[i, j] = round_f64(s, 0.0, ebits, mbits, mode, sub)
+                row[j] = round_f64(s, 0.0, ebits, mbits, mode, sub)
             else:
-                out[i, j] = add_exact_round(s, cv, ebits, mbits, mode, sub)
+                row[j] = add_exact_round(s, cv, ebits, mbits, mode, sub)
 
 
 @jit
