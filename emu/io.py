@@ -199,17 +199,16 @@ def code_problem(arr, fmt) -> str | None:
     """Why a one-code-a-byte uint8 array does not hold codes of ``fmt`` (a bit set
     above the width of an FP4/FP6 code), or None (also for other dtypes: the operand
     checks name those)."""
-    from emu.numerics.formats import get_format
+    from emu.numerics.formats import first_bad_code, get_format
 
     f = get_format(fmt)
     arr = np.asarray(arr)
-    if arr.dtype != np.uint8 or f.bits >= 8 or arr.size == 0:
+    if arr.dtype != np.uint8:
+        return None
+    at = first_bad_code(arr, f)
+    if at is None:
         return None
     top = (1 << f.bits) - 1
-    bad = arr > top
-    if not bad.any():
-        return None
-    at = tuple(int(i) for i in np.argwhere(bad)[0])
     where = f" at {list(at)}" if at else ""
     return (
         f"{int(arr[at]):#04x}{where} is not an {f.name} code: {f.name} codes are {f.bits} "

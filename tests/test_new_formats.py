@@ -791,3 +791,18 @@ def test_validate_refuses_bits_above_fp4_codes(tmp_path):
     code, _, err = cli("validate", "--config", "v/config.toml", "--dir", "v", "--layout", "hex",
                        cwd=tmp_path)  # fmt: skip
     one_error_line(code, err, r"a\.hex:1: a: 0x1f at \[7\] is not an e2m1 code: .*")
+
+
+def test_python_api_refuses_bits_above_a_narrow_code():
+    """emu.gemm and emu.reference.gemm refuse an FP4/FP6 operand byte with a bit above
+    the code (one UsageError naming the argument, the value and its place)."""
+    cfg = emu.preset("b200-tcgen05").replace(a_format="e2m1", b_format="e3m2")
+    a = np.zeros((2, 4), np.uint8)
+    b = np.zeros((4, 2), np.uint8)
+    b[3, 1] = 0x40
+    for g in (emu.gemm, emu.reference.gemm):
+        with pytest.raises(emu.UsageError, match=r"b: 0x40 at \[3, 1\] is not an e3m2 code"):
+            g(a, b, config=cfg)
+    a[0, 1] = 0x10
+    with pytest.raises(emu.UsageError, match=r"a: 0x10 at \[0, 1\] is not an e2m1 code"):
+        emu.gemm(a, b, config=cfg)

@@ -531,11 +531,31 @@ def values_to_codes(f, v) -> np.ndarray:
     return code.astype(np.uint8)
 
 
+def first_bad_code(codes, f):
+    """The index of the first uint8 code with a bit set above the width of format f
+    (FP4/FP6 codes sit in the low bits of a byte), or None."""
+    f = fmt(f)
+    codes = np.asarray(codes)
+    if f.bits >= 8 or codes.size == 0:
+        return None
+    bad = codes > (1 << f.bits) - 1
+    if not bad.any():
+        return None
+    return tuple(int(i) for i in np.argwhere(bad)[0])
+
+
 def as_codes(x, f, what: str = "array") -> np.ndarray:
-    """Accept uint8 codes or an ml_dtypes array of format f; return uint8 codes."""
+    """Accept uint8 codes or an ml_dtypes array of format f; return uint8 codes.  A
+    code with a bit above an FP4/FP6 format's width is refused."""
     f = fmt(f)
     x = np.asarray(x)
     if x.dtype == np.uint8:
+        at = first_bad_code(x, f)
+        if at is not None:
+            raise UsageError(
+                f"{what}: {int(x[at]):#04x} at {list(at)} is not an {f.name} code "
+                f"({f.name} codes are {f.bits} bits, one a byte in the low bits)"
+            )
         return np.ascontiguousarray(x)
     if f.ml_name is not None and x.dtype.name == f.ml_name and x.dtype.itemsize == 1:
         return np.ascontiguousarray(x).view(np.uint8)
