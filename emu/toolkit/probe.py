@@ -153,18 +153,21 @@ class Builder:
         return True
 
     def _codes(self, f, vals):
-        """Codes of a row of operand values (NaN: the canonical NaN; +-Inf only for
-        formats with Inf), or None when one is not a value of f."""
+        """Codes of a row of operand values (NaN: the canonical NaN, only for formats
+        with NaN; +-Inf only for formats with Inf), or None when one is not a value
+        of f."""
         from emu.numerics.formats import canonical_nan
 
         v = np.asarray(vals, np.float64)
         nan, inf = np.isnan(v), np.isinf(v)
-        if inf.any() and not f.has_inf:
-            return None
+        if (inf.any() and not f.has_inf) or (nan.any() and not f.has_nan):
+            return None  # FP4/FP6 have neither
         fin = np.where(nan | inf, 0.0, v)
         if not ((np.abs(fin) <= f.max_finite).all() and (round_array(fin, f, "rne") == fin).all()):
             return None
         codes = values_to_codes(f, np.where(nan, 0.0, v))
+        if not nan.any():
+            return codes.astype(np.uint8)
         return np.where(nan, canonical_nan(f), codes).astype(np.uint8)
 
     def _skip(self, name, why):
