@@ -45,8 +45,11 @@ def test_macconfig_pickles():
 
 def _operands(rng, cfg, m, n, k, batch=()):
     """Random codes of every kind (NaN, inf, subnormals), scales, C."""
-    a = rng.integers(0, 256, (*batch, m, k), dtype=np.uint8)
-    b = rng.integers(0, 256, (*batch, k, n), dtype=np.uint8)
+    from emu.numerics.formats import get_format
+
+    wa, wb = ((1 << get_format(f).bits) - 1 for f in (cfg.a_format, cfg.b_format))
+    a = rng.integers(0, 256, (*batch, m, k), dtype=np.uint8) & np.uint8(wa)
+    b = rng.integers(0, 256, (*batch, k, n), dtype=np.uint8) & np.uint8(wb)
     kw = dict(c=rng.standard_normal((*batch, m, n)).astype(np.float32), config=cfg)
     if cfg.scale_block:
         nkb = -(-k // cfg.scale_block)

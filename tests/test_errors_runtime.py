@@ -97,7 +97,7 @@ FAULTS = [
         "mma acc0, t0, t1\nhalt",
         [],
         "pc=0x0020: mma acc0, t0, t1: illegal config: scale_block (128) must be a multiple of "
-        "fused (3)",
+        "fused (3) or divide it",
     ),
     (
         "cfgp h100\ncfg acc_format, e11m52\nazero acc0, 1, 1\ntld t0, x0, x0, 1, 4\n"

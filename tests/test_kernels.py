@@ -279,7 +279,8 @@ def test_general_kernel_alone_equals_reference(name):
 
     cfg = emu.preset(name)
     rng = np.random.default_rng(11)
-    a, b = random_codes(rng, (3, 200), "any"), random_codes(rng, (200, 4), "narrow")
+    a = fit_codes(random_codes(rng, (3, 200), "any"), cfg.a_format)
+    b = fit_codes(random_codes(rng, (200, 4), "narrow"), cfg.b_format)
     c = random_c(rng, (3, 4), "any")
     sa, sb = random_scales(rng, cfg, 3, 4, 200, nan_rate=0.05)
     got = run(check(a, b, c, sa, sb, cfg), general_only=True)
