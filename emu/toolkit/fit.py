@@ -66,7 +66,14 @@ fields differing; ties: the member with fewer of the words ``fused = "k"``,
 ``align_bits = "exact"`` -- a finite width where the cases cannot tell --, then the
 preset first in the table, then the first member),
 with the fields the data cannot see (``promote_format`` / ``promote_round``
-without promotion, ``scale_b_tile``) taken from that preset.
+without promotion, ``scale_b_tile``, ``zero_exp`` when not searched) taken from that
+preset.
+
+**zero_exp** is searched ("drop" and the presets' d) only where the data can see it:
+zero terms at emin(acc_format) + d above the lowest non-zero term of the cases
+(e5m2 products with fp16; not with scales, whose space times 4 is too large: there
+``--space zero_exp=...`` searches it).  Keys whose d lies at or below every term are
+computed once as their "drop" twin (the same bits) and listed in the classes.
 """
 
 from __future__ import annotations
@@ -91,7 +98,13 @@ ACC_FORMATS = ("fp32",) + tuple(f"e8m{y}" for y in range(22, 7, -1)) + ("bf16", 
 PROMOTE_FORMATS = ("fp32", "e8m13", "bf16", "fp16")
 MAX_ALIGN = 40  # align_bits searched 0 .. MAX_ALIGN and "exact"
 VARIANT_FIELDS = ("promote_format", "promote_round")  # evaluated per key, cheaply
+# fields no data of this kind can tell (held out: the chosen takes the nearest preset's)
 UNOBSERVABLE = {"scale_b_tile": "per-tile and per-column B scales are the same per case"}
+# zero_exp values searched (besides "drop") where the data can see them: the presets'
+ZERO_EXPS = tuple(
+    sorted({p.zero_exp for n in presets() if isinstance((p := preset(n)).zero_exp, int)},
+           reverse=True)
+)  # fmt: skip
 FAR_KEYS = 64  # keys counted in full to bound the best count when nothing fits
 PASS_BUDGET = 10_000_000  # (key, case) evaluations the exhaustive second pass may cost
 MAX_CLASS_MEMBERS = 4096  # members of the best class listed (results computed)
@@ -113,6 +126,14 @@ class Context:
     blocks: tuple | None  # distinct (K, codes per case) pairs, or None
     max_align: int = MAX_ALIGN
     promotion: bool = False
+    zero_floor: int | None = None  # lowest exponent a non-zero term can have (None: no term)
+
+    def zero_seen(self, acc, d) -> bool:
+        """Can zero terms at emin(acc) + d ever set e_max in these cases?  Only when
+        that lies above some non-zero term; else zero_exp d is "drop" here."""
+        if d == "drop" or self.zero_floor is None:
+            return False
+        return get_format(acc).emin + d > self.zero_floor
 
 
 def _divisors(n: int) -> list:
@@ -149,6 +170,14 @@ def _promote_every(ctx):
     return [0] + sorted(v for v in vals if v <= top)
 
 
+def _zero_exp(ctx):
+    """ "drop" and the presets' d that the data can see (some acc_format); none with
+    scales: a scaled space times 4 is too large (--space zero_exp=... searches it)."""
+    if ctx.blocks is not None:
+        return ["drop"]
+    return ["drop"] + [d for d in ZERO_EXPS if any(ctx.zero_seen(a, d) for a in ACC_FORMATS)]
+
+
 # field -> the values searched, given the data.  A field of FIELDS without an entry
 # is held at its default (a new field: one entry here, and a probe family).
 SEARCH = {
@@ -169,6 +198,9 @@ SEARCH = {
     "promote_every": _promote_every,
     "promote_format": lambda ctx: list(PROMOTE_FORMATS),
     "promote_round": lambda ctx: list(ROUND_MODES),
+    "overflow": lambda ctx: list(BY_NAME["overflow"].values),
+    "zero_sign": lambda ctx: list(BY_NAME["zero_sign"].values),
+    "zero_exp": _zero_exp,
 }
 
 
@@ -534,8 +566,13 @@ def prepare(cases, a_format, b_format, groups, any_nan=False) -> Prepared:
                 SA[i, : len(cases.sa[i])] = cases.sa[i]
             if bs and cases.sb is not None:
                 SB[i, : len(cases.sb[i])] = cases.sb[i]
-        cfg = types.SimpleNamespace(
-            a_format=a_format, b_format=b_format, scale_block=bs, scale_apply=apply
+        cfg = types.SimpleNamespace(  # the fields decoding reads (the others searched)
+            a_format=a_format,
+            b_format=b_format,
+            scale_block=bs,
+            scale_apply=apply,
+            scale_format=BY_NAME["scale_format"].default,
+            group=BY_NAME["group"].default,
         )
         ops = types.SimpleNamespace(
             config=cfg, a=A, b=np.ascontiguousarray(B.T), sa=SA, sb=np.ascontiguousarray(SB.T)
@@ -774,6 +811,7 @@ class FitClass:
     nearest: str = ""
     differs: tuple = ()  # fields where chosen differs from the nearest preset
     confirmed: bool = False
+    hidden: tuple = tuple(UNOBSERVABLE)  # fields held out of the search (FitResult)
 
     @cached_property
     def values(self) -> dict:
@@ -793,11 +831,11 @@ class FitClass:
         d = config.to_dict()
         if not d["promote_every"]:
             d.update(dict.fromkeys(VARIANT_FIELDS, ANY))
-        for f in UNOBSERVABLE:
+        for f in self.hidden:
             d.pop(f, None)
         d = _norm(d)
         for m in self.members:
-            mm = {k: v for k, v in m.items() if k not in UNOBSERVABLE}
+            mm = {k: v for k, v in m.items() if k not in self.hidden}
             if _norm(mm) == d:
                 return True
         return False
@@ -898,6 +936,8 @@ class FitResult:
     evaluations: int  # (candidate key, case) pairs computed
     where: list = field(default_factory=list)
     d: np.ndarray | None = None
+    unobservable: dict = field(default_factory=lambda: dict(UNOBSERVABLE))  # {field: why}
+    twins: int = 0  # candidates computed as their zero_exp = "drop" twin (same results)
 
     @property
     def best(self) -> FitClass | None:
@@ -919,7 +959,7 @@ def _choose(cls: FitClass, b_tile=None) -> None:
             dist = sum(
                 1
                 for f in FIELDS
-                if f.name not in UNOBSERVABLE
+                if f.name not in cls.hidden
                 and m[f.name] != ANY
                 and _norm({f.name: m[f.name]}) != _norm({f.name: pd[f.name]})
             )
@@ -930,14 +970,14 @@ def _choose(cls: FitClass, b_tile=None) -> None:
     (_, pname, m) = best
     pd = preset(pname).to_dict()
     d = {k: (pd[k] if v == ANY else v) for k, v in m.items()}
-    for f in UNOBSERVABLE:
+    for f in cls.hidden:
         d[f] = pd[f]
     if b_tile is not None:
         d["scale_b_tile"] = b_tile
     try:
         cfg = MacConfig(**d)
     except UsageError:  # the preset's unobservable value does not fit this member
-        for f in UNOBSERVABLE:
+        for f in cls.hidden:
             d[f] = BY_NAME[f].default
         cfg = MacConfig(**d)
     cls.chosen = cfg
@@ -955,7 +995,131 @@ def context_of(cases, a_format, b_format, max_align=MAX_ALIGN, promotion=False) 
     if cases.sa is not None or cases.sb is not None:
         src = cases.sa if cases.sa is not None else cases.sb
         blocks = tuple(sorted({(len(a), len(s)) for a, s in zip(cases.a, src)}))
-    return Context(a_format, b_format, ks, blocks, max_align, promotion)
+    floor = _zero_floor(cases, a_format, b_format)
+    return Context(a_format, b_format, ks, blocks, max_align, promotion, floor)
+
+
+def _exp_table(name) -> np.ndarray:
+    """Hardware exponent of each code of an operand format (a large sentinel for
+    zero, NaN and Inf: codes that make no non-zero finite term)."""
+    from emu.numerics.formats import classify
+
+    t = np.full(256, 1 << 20, np.int64)
+    for code in range(256):
+        c = classify(name, code)
+        if c[0] == "num" and c[2]:
+            t[code] = c[3]
+    return t
+
+
+def _zero_floor(cases, a_format, b_format):
+    """The lowest exponent a non-zero term of these cases can have (2.1 step 1): the
+    least e_a + e_b of a non-zero product, lowered by the least scale exponents of a
+    case (scale codes 0xFF excepted; also the exponent of a group term); None
+    without a non-zero product.  Zero terms at or below it never set e_max."""
+    ta, tb = _exp_table(a_format), _exp_table(b_format)
+    low = None
+    by_k = {}
+    for i, r in enumerate(cases.a):
+        by_k.setdefault(len(r), []).append(i)
+    for k, idx in by_k.items():
+        if not k:
+            continue
+        A = ta[np.stack([cases.a[i] for i in idx])]
+        B = tb[np.stack([cases.b[i] for i in idx])]
+        e = A + B
+        e = e[(A < (1 << 20)) & (B < (1 << 20))]
+        if e.size:
+            low = int(e.min()) if low is None else min(low, int(e.min()))
+    if low is None:
+        return None
+    if cases.sa is not None or cases.sb is not None:
+        s_lo = 0
+        for sa_i, sb_i in zip(
+            cases.sa if cases.sa is not None else [None] * len(cases.a),
+            cases.sb if cases.sb is not None else [None] * len(cases.a),
+        ):
+            lo = 0
+            for s in (sa_i, sb_i):
+                if s is not None:
+                    s = np.asarray(s, np.int64)
+                    s = s[s != 0xFF]
+                    lo += int(s.min()) - 127 if s.size else 0
+            s_lo = min(s_lo, lo)
+        low = min(low + s_lo, s_lo)  # a scaled product, or a group term (exponent s)
+    return low
+
+
+def _unobservable(ctx: Context, sp: dict, overrides: dict, n_keys: int) -> dict:
+    """{field: why} of the fields held out of this fit (the chosen takes the nearest
+    preset's value): UNOBSERVABLE, and zero_exp unless it is searched."""
+    out = dict(UNOBSERVABLE)
+    if "zero_exp" in overrides or len(sp["zero_exp"]) > 1:
+        return out
+    seen = any(ctx.zero_seen(a, d) for a in sp["acc_format"] for d in ZERO_EXPS)
+    if seen and ctx.blocks is not None:
+        out["zero_exp"] = (
+            "not searched: the scales of these cases put products below emin(acc_format) "
+            f"{ZERO_EXPS[0]}, so zero_exp can matter, but searching "
+            f"{', '.join(map(str, ZERO_EXPS))} would multiply the {n_keys:,} keys; "
+            "--space zero_exp=drop," + ",".join(map(str, ZERO_EXPS)) + " searches it"
+        )
+    else:
+        out["zero_exp"] = (
+            "not observable: zero terms at emin(acc_format) + d (d <= 0) lie at or below "
+            "every non-zero term of these cases"
+            + (
+                f" (lowest product exponent {ctx.zero_floor})" if ctx.zero_floor is not None else ""
+            )  # fmt: skip
+            + ", so they never set e_max"
+        )
+    return out
+
+
+def _zero_twins(cands: Candidates, ctx: Context):
+    """Keys with an integer zero_exp that these cases cannot tell from "drop" (zero
+    terms at or below every non-zero term, for that key's acc_format), when the
+    space also has "drop": (mask of those keys, {acc_format: [their d]})."""
+    sp = cands.space
+    vals = sp["zero_exp"]
+    mask = np.zeros(cands.n_keys, bool)
+    twins = {}
+    if "drop" not in vals or len(vals) < 2:
+        return mask, twins
+    jz, ja = cands.key_fields.index("zero_exp"), cands.key_fields.index("acc_format")
+    for ia, acc in enumerate(sp["acc_format"]):
+        for iz, d in enumerate(vals):
+            if d != "drop" and not ctx.zero_seen(acc, d):
+                mask |= (cands.index[:, ja] == ia) & (cands.index[:, jz] == iz)
+                twins.setdefault(acc, []).append(d)
+    return mask, twins
+
+
+def _subset(cands: Candidates, keep: np.ndarray) -> Candidates:
+    return Candidates(
+        space=cands.space,
+        key_fields=cands.key_fields,
+        index=cands.index[keep],
+        records=cands.records[keep],
+        variants=cands.variants,
+        var_records=cands.var_records,
+        promote=cands.promote[keep],
+        nvar=cands.nvar[keep],
+        group=cands.group[keep],
+        groups=cands.groups,
+    )
+
+
+def _with_twins(members: list, twins: dict) -> list:
+    """members and, after each with zero_exp "drop", its twins (same results)."""
+    if not twins:
+        return members
+    out = []
+    for m in members:
+        out.append(m)
+        if m["zero_exp"] == "drop":
+            out += [{**m, "zero_exp": d} for d in twins.get(m["acc_format"], ())]
+    return out
 
 
 def fit(
@@ -993,6 +1157,11 @@ def fit(
                              "fit the scale codes")  # fmt: skip
         sp["scale_block"] = [128]
     cands = enumerate_space(sp)
+    unobservable = _unobservable(ctx, sp, space or {}, cands.n_keys)
+    total = len(cands)
+    twin_mask, twins = _zero_twins(cands, ctx)
+    if twin_mask.any():  # searched once, as their "drop" twin; listed in the classes
+        cands = _subset(cands, ~twin_mask)
     prep = prepare(cases, ctx.a_format, ctx.b_format, cands.groups, any_nan)
     perm = np.random.default_rng(0).permutation(cands.n_keys)
     order = np.arange(prep.n)
@@ -1004,7 +1173,8 @@ def fit(
     heuristic = False
     classes = []
     if exact:
-        members = [cands.config(int(q), int(v)) for q, v in zip(*np.nonzero(valid & (counts == 0)))]
+        hits = zip(*np.nonzero(valid & (counts == 0)))
+        members = _with_twins([cands.config(int(q), int(v)) for q, v in hits], twins)
         classes.append(FitClass(members, np.zeros(0, np.int64), None))
     else:
         # the keys that went furthest before their first miss, counted in full, bound
@@ -1033,11 +1203,12 @@ def fit(
             groups.setdefault(res[s_].tobytes(), []).append((s_, q, v))
         for items in groups.values():
             r = res[items[0][0]]
-            members = [cands.config(q, v) for _, q, v in items]
+            members = _with_twins([cands.config(q, v) for _, q, v in items], twins)
             classes.append(FitClass(members, _missed(r, d, any_nan), r))
         classes.sort(key=lambda c: (len(c.missed), -len(c.members)))
         classes = classes[:max_classes]
     for c in classes:
+        c.hidden = tuple(unobservable)
         _choose(c, 128 if b_tiles else None)
         if confirm:
             _confirm(c, cases, any_nan)
@@ -1046,7 +1217,7 @@ def fit(
         ks=ctx.ks,
         formats=(ctx.a_format, ctx.b_format),
         space=cands.space,
-        candidates=len(cands),
+        candidates=total,
         exact=exact,
         classes=classes,
         heuristic=heuristic,
@@ -1054,6 +1225,8 @@ def fit(
         evaluations=evaluations,
         where=list(cases.where) if cases.where else [],
         d=np.asarray(cases.d, np.float32),
+        unobservable=unobservable,
+        twins=total - len(cands),
     )
 
 
@@ -1253,6 +1426,12 @@ def format_report(res: FitResult, show: int = 5, out_path: str | None = None) ->
     lines = [
         f"fit: {res.n} cases ({_k_text(res.ks)}, {res.formats[0]} x {res.formats[1]}); "
         f"{res.candidates:,} configurations searched in {res.seconds:.1f} s"
+        + (
+            f" ({res.twins:,} as their zero_exp = drop twin: zero terms below every product "
+            "give the same bits)"
+            if res.twins
+            else ""
+        )
     ]
     best = res.best
     if res.exact:
@@ -1295,8 +1474,9 @@ def format_report(res: FitResult, show: int = 5, out_path: str | None = None) ->
         note = ""
         if f.name in undet:
             note = "not determined by these cases"
-        elif f.name in UNOBSERVABLE:
-            note = "not observable: " + UNOBSERVABLE[f.name]
+        elif f.name in res.unobservable:
+            why = res.unobservable[f.name]
+            note = why if why.startswith("not ") else "not observable: " + why
         rows.append((f.name, show_values(f.name, vals[f.name]), note))
     lines += _table(rows)
     boxes = best.boxes()
@@ -1374,6 +1554,8 @@ def to_json(res: FitResult, show: int = 10) -> dict:
             fields={k: [_jsonable(x) for x in v] for k, v in res.space.items()},
             seconds=round(res.seconds, 3),
             evaluations=res.evaluations,
+            zero_exp_twins=res.twins,
+            held_out={k: v for k, v in res.unobservable.items()},
         ),
         chosen=res.chosen.to_dict(),
         classes=[cls_doc(c) for c in res.classes],
