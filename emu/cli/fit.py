@@ -288,7 +288,10 @@ def fit_cmd(
     probe`); the space: every field of the configuration with the values that can
     matter for the data (fused: the divisors of K and k; align_bits: 0..40 and
     exact; acc_format: fp32, e8m22..e8m8, bf16, fp16; all roundings; subnormals,
-    c_in_alignment; scales and promotion with --sa/--sb).  Prints a table; --out
+    c_in_alignment; overflow and zero_sign; zero_exp (drop, -6, -7, -13) where
+    the unscaled data can see it, else held out (--space zero_exp=... searches it);
+    scales and promotion with --sa/--sb; group, lanes, join_bits, norm_bits and
+    scale_format held at their defaults unless --space names them).  Prints a table; --out
     writes the chosen member (the one nearest a preset) as TOML, --json everything.
     Exit status 0 when some configuration explains every case, 1 when none does,
     2 for bad input.
