@@ -252,6 +252,10 @@ def test_cli_bad_input_is_one_line(tmp_path):
     )
     one_error_line(*cli("fit", "--dir", out, "--space", "fused=0")[::2], r"--space .*fused.*")
     one_error_line(
+        *cli("fit", "--dir", out, "--space", "group=1,16")[::2],
+        r"--space 'group=1,16': group cannot be searched yet .*decoded.*",
+    )
+    one_error_line(
         *cli("fit", "--dir", out, "--space", "a_format=e5m2")[::2], r"--space a_format: .*--format"
     )
     one_error_line(*cli("fit", "--a", out / "a.txt")[::2], r"missing --b, --d .*")

@@ -290,8 +290,9 @@ def fit_cmd(
     exact; acc_format: fp32, e8m22..e8m8, bf16, fp16; all roundings; subnormals,
     c_in_alignment; overflow and zero_sign; zero_exp (drop, -6, -7, -13) where
     the unscaled data can see it, else held out (--space zero_exp=... searches it);
-    scales and promotion with --sa/--sb; group, lanes, join_bits, norm_bits and
-    scale_format held at their defaults unless --space names them).  Prints a table; --out
+    scales and promotion with --sa/--sb; lanes, join_bits, norm_bits at their
+    defaults unless --space names them; group and scale_format at their defaults).
+    Prints a table; --out
     writes the chosen member (the one nearest a preset) as TOML, --json everything.
     Exit status 0 when some configuration explains every case, 1 when none does,
     2 for bad input.

@@ -98,6 +98,11 @@ ACC_FORMATS = ("fp32",) + tuple(f"e8m{y}" for y in range(22, 7, -1)) + ("bf16", 
 PROMOTE_FORMATS = ("fp32", "e8m13", "bf16", "fp16")
 MAX_ALIGN = 40  # align_bits searched 0 .. MAX_ALIGN and "exact"
 VARIANT_FIELDS = ("promote_format", "promote_round")  # evaluated per key, cheaply
+# fields that change how the cases' operands are decoded (prepare decodes once)
+NOT_SEARCHABLE = {
+    "group": "it changes how the operands are decoded",
+    "scale_format": "it changes how the scales are decoded",
+}
 # fields no data of this kind can tell (held out: the chosen takes the nearest preset's)
 UNOBSERVABLE = {"scale_b_tile": "per-tile and per-column B scales are the same per case"}
 # zero_exp values searched (besides "drop") where the data can see them: the presets'
@@ -213,6 +218,10 @@ def parse_space(specs) -> dict:
         if not sep:
             raise UsageError(f"--space {spec!r}: expected field=v1,v2,... or field=lo:hi[:step]")
         name = name.lower()
+        if name in NOT_SEARCHABLE:
+            raise UsageError(
+                f"--space {spec!r}: {name} cannot be searched yet ({NOT_SEARCHABLE[name]})"
+            )
         if name not in BY_NAME:
             raise UsageError(
                 f"--space {spec!r}: unknown field {name!r} (fields: {', '.join(FIELD_NAMES)})"
