@@ -60,10 +60,28 @@ def warm(verbose: bool = True) -> float:
             np.array_equal(got_nan.view(np.uint32), want.view(np.uint32)) and got.shape == (m, n)
         ):
             raise SystemExit(f"emu.warmup: {label}: kernels differ from the reference")
+    _warm_fit()
     dt = time.perf_counter() - t0
     if verbose:
         print(f"fp8emu: numba kernels compiled and cached ({dt:.1f} s)")
     return dt
+
+
+def _warm_fit() -> None:
+    """Compile `fp8emu fit`'s search loops (emu.toolkit.fit): a fit of 20 probe cases
+    of h100 in a space of one configuration, which must fit exactly."""
+    import emu
+    from emu.toolkit import fit, probe
+    from emu.toolkit.validate import Cases, emulate
+
+    cases, _ = probe.generate("e4m3")
+    n = 20
+    cases = Cases(cases.a[:n], cases.b[:n], cases.c[:n], None, None, None, cases.where[:n])
+    d = emulate(cases, emu.preset("h100"))
+    cases = Cases(cases.a, cases.b, cases.c, d, None, None, cases.where)
+    one = {"align_bits": [13], "fused": [32], "acc_format": ["e8m13"]}
+    if not fit.fit(cases, space=one, max_align=13).exact:
+        raise SystemExit("emu.warmup: fit: the h100 probe cases do not fit h100")
 
 
 if __name__ == "__main__":
