@@ -94,6 +94,30 @@ def bitlen(n):
 
 
 @jit
+def shift_round(a, sh, neg, mode):
+    """The magnitude a >= 0 of a value of sign ``neg`` divided by 2**sh (0 < sh <= 62)
+    and rounded to an integer by mode: RZ truncates; RNE nearest, ties to even; RNA
+    nearest, ties away from zero; RU / RD toward +Inf / -Inf (on the signed value).
+    The rounding step of every integer rounding here."""
+    q = a >> sh
+    rem = a & ((np.int64(1) << sh) - 1)
+    half = np.int64(1) << (sh - 1)
+    if mode == RNE:
+        if rem > half or (rem == half and (q & 1) == 1):
+            q += 1
+    elif mode == RNA:
+        if rem >= half:
+            q += 1
+    elif mode == RU:
+        if rem != 0 and not neg:
+            q += 1
+    elif mode == RD:
+        if rem != 0 and neg:
+            q += 1
+    return q
+
+
+@jit
 def round_int(n, e, neg, ebits, mbits, mode, subnormals):
     """(-1)**neg * n * 2**e (0 < n < 2**62) rounded once into (ebits, mbits); float64.
 
@@ -117,21 +141,7 @@ def round_int(n, e, neg, ebits, mbits, mode, subnormals):
         if mode == RU and not neg or mode == RD and neg:
             m = 1
     else:
-        m = n >> drop
-        rem = n & ((np.int64(1) << drop) - 1)
-        half = np.int64(1) << (drop - 1)
-        if mode == RNE:
-            if rem > half or (rem == half and (m & 1) == 1):
-                m += 1
-        elif mode == RNA:
-            if rem >= half:
-                m += 1
-        elif mode == RU:
-            if rem != 0 and not neg:
-                m += 1
-        elif mode == RD:
-            if rem != 0 and neg:
-                m += 1
+        m = shift_round(n, drop, neg, mode)
     emax = (1 << (ebits - 1)) - 1
     lsb_max = emax - mbits
     max_sig = (np.int64(2) << mbits) - 1

@@ -17,14 +17,13 @@ from emu.kernels.core import (
     KLIMBS,
     OVF_INF,
     RD,
-    RNA,
-    RNE,
     RU,
     add_exact_round,
     jit,
     kulisch_add,
     kulisch_round,
     round_f64,
+    shift_round,
 )
 from emu.kernels.record import CLS_INF, CLS_NAN, CLS_NUM, NAN_SCALE
 
@@ -48,21 +47,7 @@ def requant(n, lsb, qe, mode):
         if (mode == RD and neg) or (mode == RU and not neg):
             q = np.int64(1)
     else:
-        q = a >> sh
-        rem = a & ((np.int64(1) << sh) - 1)
-        half = np.int64(1) << (sh - 1)
-        if mode == RNE:
-            if rem > half or (rem == half and (q & 1) == 1):
-                q += 1
-        elif mode == RNA:
-            if rem >= half:
-                q += 1
-        elif mode == RD:
-            if neg and rem != 0:
-                q += 1
-        elif mode == RU:
-            if not neg and rem != 0:
-                q += 1
+        q = shift_round(a, sh, neg, mode)
     return (-q if neg else q), qe
 
 
