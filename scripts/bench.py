@@ -135,6 +135,16 @@ def bench_small(repeat, rows):
                   flush=True)  # fmt: skip
 
 
+def bench_fit(rows):
+    """fp8emu fit: 5,000 random 32-long e4m3 cases made by h100 with a 20-bit window,
+    fitted over the whole space (emu.toolkit.fit.bench)."""
+    from emu.toolkit import fit
+
+    t = fit.bench(5000, 32)
+    rows.append(("5000 cases, K = 32", "fp8emu fit (whole space)", t, float("nan"), float("nan")))
+    print(f"  fit 5000 cases: {t:.2f} s", flush=True)
+
+
 def bench_machine(repeat, rows):
     """The tiled GEMM example program (256 x 256 x 1024) through the machine."""
     from emu.machine.asm import assemble
@@ -250,6 +260,7 @@ def main():
     bench_general(256, args.repeat, rows)
     bench_small(args.repeat, rows)
     bench_machine(args.repeat, rows)
+    bench_fit(rows)
     bench_batch(args.repeat, rows)
     cli_start(rows)
     print("\n| problem | what | seconds | GMAC/s | x numpy f32 (start: x python) |")
