@@ -294,7 +294,9 @@ def secret_configs(n, seed=2025):
     return out
 
 
-SECRETS = secret_configs(32)
+# 12 secrets: the space is 1,693,440 configurations at K = 32 since overflow,
+# zero_sign and align_round = rd joined it, and each fit takes about 20 s here
+SECRETS = secret_configs(12)
 
 
 @pytest.mark.slow
