@@ -589,7 +589,13 @@ def test_ctrl_c_before_the_command_runs_is_one_line():
     rc, out, err = python("-c", code)
     assert rc == 130 and err == PREFIX + "interrupted\n" and out == ""
     # a program importing emu.cli keeps Python's own Ctrl-C
-    rc, out, err = python("-c", "import signal, emu.cli; print(signal.getsignal(signal.SIGINT))")
+    # (Python's handler set first: a parent that ignores SIGINT, as a shell does for
+    # background jobs, passes SIG_IGN on)
+    rc, out, err = python(
+        "-c",
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "import emu.cli; print(signal.getsignal(signal.SIGINT))",
+    )
     assert rc == 0 and "default_int_handler" in out
 
 
