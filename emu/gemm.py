@@ -8,7 +8,18 @@ import numpy as np
 from emu.numerics.operands import batched, check
 
 
-@batched
+def _parallel(calls, macs):
+    """The matrices of a stack, each with its own B: small ones (below the size at
+    which one GEMM uses threads) on the kernels' threads, a share each; each result
+    is computed by one call on its own operands, so nothing depends on the split."""
+    from emu.kernels.core import SERIAL_WORK, n_threads, run_calls
+
+    if macs >= SERIAL_WORK or n_threads() == 1 or len(calls) < 2:
+        return [f() for f in calls]
+    return run_calls(calls)
+
+
+@batched(parallel=_parallel)
 def gemm(a, b, *, c=None, sa=None, sb=None, config=None) -> np.ndarray:
     """D = C + A.B on the emulated tensor core, bit-identical to emu.numerics.reference.gemm.
 

@@ -287,3 +287,18 @@ def rows_in_parallel(kernel, M: int, work: int, *args, block: int = 1) -> None:
     bounds = [(r0, min(r0 + chunk, M)) for r0 in range(0, M, chunk)]
     for f in [_POOL[n].submit(kernel, r0, r1, *args) for r0, r1 in bounds]:
         f.result()
+
+
+_BATCH_POOL = {}
+
+
+def run_calls(calls) -> list:
+    """Run argument-less calls on n_threads() threads (a pool of its own: the calls
+    may use rows_in_parallel's), in contiguous shares; results in order."""
+    n = n_threads()
+    if n not in _BATCH_POOL:
+        _BATCH_POOL[n] = ThreadPoolExecutor(n, thread_name_prefix="fp8emu-batch")
+    share = -(-len(calls) // n)
+    parts = [calls[i : i + share] for i in range(0, len(calls), share)]
+    futures = [_BATCH_POOL[n].submit(lambda p=p: [f() for f in p]) for p in parts]
+    return [r for fut in futures for r in fut.result()]

@@ -107,7 +107,7 @@ def check(a, b, c=None, sa=None, sb=None, config=None) -> Operands:
     return Operands(a, b, c, sa, sb, config)
 
 
-def batched(gemm2d):
+def batched(gemm2d=None, *, parallel=None):
     """Extend a 2-D gemm to stacked operands: ``a`` (..., M, K), ``b`` (..., K, N),
     and ``c`` (..., M, N), ``sa`` (..., M, nkb), ``sb`` (..., nkb, N|tiles) stacked
     the same way (any of them may be 2-D, shared by every matrix of the stack; the
@@ -115,7 +115,12 @@ def batched(gemm2d):
     bit-identical to a call on it alone (every element depends only on its own row
     of A, column of B, C, and scales).  When B and its scales are shared, the stack
     is one call on the rows of all the A's (as fast per MAC as one large GEMM);
-    otherwise one call per matrix."""
+    otherwise one call per matrix, through ``parallel(calls, macs)`` when given (it
+    runs the list of argument-less calls, each of ``macs`` multiply-adds, and returns
+    their results in order; emu.gemm runs small ones on threads).  Use as
+    ``@batched`` or ``@batched(parallel=...)``."""
+    if gemm2d is None:
+        return lambda f: batched(f, parallel=parallel)
 
     def gemm(a, b, *, c=None, sa=None, sb=None, config=None):
         if np.ndim(a) == 2 and np.ndim(b) == 2:
@@ -144,11 +149,18 @@ def batched(gemm2d):
                        config=config)  # fmt: skip
             return d.reshape(*batch, -1, d.shape[-1])
         out = None
-        for idx in np.ndindex(*batch):
+        idxs = list(np.ndindex(*batch))
+
+        def call(idx):
             item = {}
             for k, x in arrs.items():
                 item[k] = np.broadcast_to(x, (*batch, *x.shape[-2:]))[idx] if x.ndim > 2 else x
-            d = gemm2d(item.pop("a"), item.pop("b"), config=config, **item)
+            return lambda: gemm2d(item.pop("a"), item.pop("b"), config=config, **item)
+
+        calls = [call(idx) for idx in idxs]
+        macs = arrs["a"].shape[-2] * arrs["a"].shape[-1] * arrs["b"].shape[-1]
+        results = parallel(calls, macs) if parallel else [f() for f in calls]
+        for idx, d in zip(idxs, results, strict=True):
             if out is None:
                 out = np.empty((*batch, *d.shape), d.dtype)
             out[idx] = d
