@@ -32,6 +32,7 @@ def _cases():
         ("exact step", exact, "e4m3"),
         ("fma chain", emu.preset("fp32-seq"), "e4m3"),
         ("general", exact.replace(align_bits=100, fused=4), "e5m2"),
+        ("grouped", emu.preset("b200-mxf4"), "e2m1"),
     ]
 
 
@@ -39,21 +40,26 @@ def warm(verbose: bool = True) -> float:
     """Run every path once; returns the seconds it took."""
     import emu
     import emu.numerics.reference
+    from emu.numerics.formats import get_format
 
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     for label, cfg, fmt in _cases():
         cfg = cfg.replace(a_format=fmt, b_format=fmt)
         m, n, k = (2, 3, 256) if not cfg.scale_b_tile else (2, 3, 256)
-        a = rng.integers(0, 0x78, (m, k), dtype=np.uint8)
-        b = rng.integers(0, 0x78, (k, n), dtype=np.uint8)
+        width = np.uint8((1 << get_format(fmt).bits) - 1)
+        a = rng.integers(0, 0x78, (m, k), dtype=np.uint8) & width
+        b = rng.integers(0, 0x78, (k, n), dtype=np.uint8) & width
         kw = {}
         if cfg.scale_block:
             nkb = -(-k // cfg.scale_block)
             kw["sa"] = rng.integers(120, 135, (m, nkb), dtype=np.uint8)
             kw["sb"] = rng.integers(120, 135, (nkb, 1 if cfg.scale_b_tile else n), dtype=np.uint8)
         got = emu.gemm(a, b, config=cfg, **kw)
-        a[0, 0] = 0x7F  # a NaN: general kernel
+        if get_format(fmt).has_nan:
+            a[0, 0] = 0x7F  # a NaN: general kernel
+        else:  # FP4/FP6 have none: a NaN scale
+            kw["sa"][0, 0] = 0xFF
         got_nan = emu.gemm(a, b, config=cfg, **kw)
         want = emu.numerics.reference.gemm(a, b, config=cfg, **kw)
         if not (

@@ -140,7 +140,38 @@ def test_random_configs_go_where_they_went():
             got = select(cfg, K).name
             assert got == _old_route(cfg, K), (cfg, K, [k.refusal(cfg, K) for k in KERNELS])
             seen.add(got)
-    assert seen == {k.name for k in KERNELS}
+    assert seen == {k.name for k in KERNELS} - {"grouped"}  # no groups drawn here
+
+
+# The presets of contract 5.3: where they go (the grouped kernel is new with them).
+NEW_PRESETS = {
+    "b200-tcgen05": "fast",
+    "b200-mxf4": "grouped",
+    "b200-nvfp4": "grouped",
+    "cdna3": "general",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_PRESETS))
+def test_new_presets_go_to_their_kernels(name):
+    assert select(emu.preset(name), 64).name == NEW_PRESETS[name]
+
+
+def test_every_preset_has_a_route():
+    assert set(emu.presets()) == set(TODAY) | set(NEW_PRESETS)
+
+
+def test_group_configs_go_to_the_grouped_kernel_when_its_sums_are_exact():
+    """grouped.fits: group sums within 53 bits and the step's sum below 2**53."""
+    cfg = emu.preset("b200-mxf4")
+    assert select(cfg, 64).name == "grouped"
+    # 4 * 16 * 6 * 6 = 2**11.2 per term, 4 groups + C: align_bits + 11.2 + 3 <= 52
+    assert select(cfg.replace(align_bits=37), 64).name == "grouped"
+    assert select(cfg.replace(align_bits=38), 64).name == "general"  # window too wide
+    e4 = cfg.replace(a_format="e4m3", b_format="e4m3")  # 16 * 448**2 over 2**-18: 40 bits
+    assert select(e4, 64).name == "general"  # 35 + 21.6 + 2 + 3 > 52
+    assert select(e4.replace(align_bits=20), 64).name == "grouped"
+    assert select(cfg.replace(promote_every=64), 64).name == "general"
 
 
 # ---------------------------------------------------------------- undeclared values and fields

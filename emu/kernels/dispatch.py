@@ -411,6 +411,71 @@ FAST = Kernel(
     run=_run_fast,
 )
 
+
+def _run_grouped(p: Problem, _prepared) -> None:
+    from emu.kernels.core import rows_in_parallel
+    from emu.kernels.decode import value_tables
+    from emu.kernels.grouped import gemm_grouped, scale_values
+
+    M, N, K = p.shape
+    cfg, ops = p.cfg, p.ops
+    a_val = value_tables(cfg.a_format)[0][ops.a]
+    b_val = value_tables(cfg.b_format)[0][ops.b]
+    if cfg.scale_block:
+        sam, sae = scale_values(ops.sa, cfg.scale_format)
+        sbm, sbe = scale_values(ops.sb, cfg.scale_format)
+    else:  # one block of 1.0
+        sam, sae = np.ones((M, 1)), np.zeros((M, 1), np.int32)
+        sbm, sbe = np.ones((1, N)), np.zeros((1, N), np.int32)
+    redo = np.zeros((M, N), dtype=np.bool_)
+    rows_in_parallel(gemm_grouped, M, M * N * K, a_val, b_val, sam, sae, sbm, sbe, ops.c,
+                     p.prm.record(), p.rows, p.out, redo)  # fmt: skip
+    p.mask |= redo
+
+
+def _group_window(v, cfg, K):
+    """An integer window for which the grouped kernel's sums are exact (grouped.fits)."""
+    from emu.kernels.grouped import fits
+
+    return _is_int(v) and fits(cfg, K)
+
+
+def _element(v, cfg, K) -> bool:
+    return get_format(v).bits <= 8
+
+
+GROUPED = Kernel(
+    name="grouped",
+    summary="group > 1: group sums in float64, one term each at its scale's exponent, "
+    "vectorised over column tiles (emu/kernels/grouped.py)",
+    supports={
+        "a_format": Rule("any operand format", _element),
+        "b_format": Rule("any operand format", _element),
+        "fused": Rule("an integer", lambda v, cfg, K: _is_int(v)),
+        "align_bits": Rule(
+            "an integer keeping the group sums and the step's sum exact (grouped.fits)",
+            _group_window,
+        ),
+        "align_round": one_of("rz", "rne"),
+        "acc_format": FITS_FP32,
+        "acc_round": ROUNDINGS,
+        "acc_subnormals": BOOLS,
+        "c_in_alignment": BOOLS,
+        "scale_block": ANY_INT,
+        "scale_apply": one_of("product").unless(
+            "scale_block = 0", lambda cfg, K: cfg.scale_block == 0
+        ),
+        "promote_every": one_of(0),
+        "promote_format": unused(NO_PROMOTION),
+        "promote_round": unused(NO_PROMOTION),
+        **PLAIN_DATAPATH,
+        **NVIDIA_CONVENTIONS,
+        "scale_format": Rule("any scale format", lambda v, cfg, K: True),
+        "group": Rule("an integer > 1", lambda v, cfg, K: _is_int(v) and v > 1),
+    },
+    run=_run_grouped,
+)
+
 GENERAL = Kernel(
     name="general",
     summary="one element at a time, every knob and special value, exact sums in a "
@@ -420,7 +485,7 @@ GENERAL = Kernel(
 )
 
 # In order of precedence; the general kernel last (it accepts every configuration).
-KERNELS = (FMA_CHAIN, EXACT_STEP, FAST, GENERAL)
+KERNELS = (FMA_CHAIN, EXACT_STEP, FAST, GROUPED, GENERAL)
 
 
 def select(cfg, K: int) -> Kernel:
