@@ -23,8 +23,8 @@ import emu  # noqa: E402
 from emu.numerics.quant import quantize  # noqa: E402
 
 PRESETS = ["h100", "ada", "mxfp8", "b200-tcgen05", "default", "deepseek-v3", "exact", "fp32-seq"]
-# presets whose datapath runs on the general kernel (groups, lanes, UE4M3 scales):
-# measured at 256^3 with their own operand formats
+# presets on FP4 or FNUZ operands (the grouped and general kernels): measured at
+# 256^3 with their own operand formats
 GENERAL_PRESETS = ["b200-mxf4", "b200-nvfp4", "cdna3"]
 SMALL = [(64, 64, 1024), (128, 128, 128)]  # small calls (the machine's MMAs, sweeps)
 
@@ -85,7 +85,7 @@ def codes_for(fmt, shape, rng):
 
 
 def bench_general(n, repeat, rows):
-    """The presets that run on the general kernel, on their own formats."""
+    """The presets of other operand formats, on their own formats."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((n, n)).astype(np.float32)
     w = rng.standard_normal((n, n)).astype(np.float32)
@@ -102,7 +102,10 @@ def bench_general(n, repeat, rows):
             one = ONE[cfg.scale_format]
             kw = dict(sa=np.full((n, nk), one, np.uint8), sb=np.full((nk, n), one, np.uint8))
         t = best_time(lambda cfg=cfg, a=a, b=b, kw=kw: emu.gemm(a, b, config=cfg, **kw), 1)
-        rows.append((f"{n}^3", f"emu.gemm {name} (general kernel)", t, n**3 / t, t / t_np))
+        from emu.kernels.dispatch import select
+
+        what = f"emu.gemm {name} ({select(cfg, n).name} kernel)"
+        rows.append((f"{n}^3", what, t, n**3 / t, t / t_np))
         rate = n**3 / t / 1e9
         print(
             f"  {n}^3 {name:<12} {t:8.3f} s  {rate:6.3f} GMAC/s  {t / t_np:6.1f}x numpy", flush=True
