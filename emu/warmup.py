@@ -33,6 +33,7 @@ def _cases():
         ("fma chain", emu.preset("fp32-seq"), "e4m3"),
         ("general", exact.replace(align_bits=100, fused=4), "e5m2"),
         ("grouped", emu.preset("b200-mxf4"), "e2m1"),
+        ("lanes", emu.preset("cdna3"), "e4m3fnuz"),
     ]
 
 

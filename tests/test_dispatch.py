@@ -140,7 +140,7 @@ def test_random_configs_go_where_they_went():
             got = select(cfg, K).name
             assert got == _old_route(cfg, K), (cfg, K, [k.refusal(cfg, K) for k in KERNELS])
             seen.add(got)
-    assert seen == {k.name for k in KERNELS} - {"grouped"}  # no groups drawn here
+    assert seen == {k.name for k in KERNELS} - {"grouped", "lanes"}  # none drawn here
 
 
 # The presets of contract 5.3: where they go (the grouped kernel is new with them).
@@ -148,7 +148,7 @@ NEW_PRESETS = {
     "b200-tcgen05": "fast",
     "b200-mxf4": "grouped",
     "b200-nvfp4": "grouped",
-    "cdna3": "general",
+    "cdna3": "lanes",
 }
 
 

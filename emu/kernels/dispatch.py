@@ -476,6 +476,62 @@ GROUPED = Kernel(
     run=_run_grouped,
 )
 
+
+def _run_lanes(p: Problem, _prepared) -> None:
+    from emu.kernels.core import rows_in_parallel
+    from emu.kernels.lanes import gemm_lanes
+
+    M, N, K = p.shape
+    f = p.fast
+    redo = np.zeros((M, N), dtype=np.bool_)
+    rows_in_parallel(gemm_lanes, M, M * N * K, f.a_val, f.a_e, f.b64, f.b_ef, p.ops.c,
+                     p.prm.record(), p.rows, p.out, redo)  # fmt: skip
+    p.mask |= redo
+
+
+def _lanes_fit(v, cfg, K):
+    from emu.kernels.lanes import fits
+
+    return _is_int(v) and fits(cfg, K)
+
+
+CUTS = one_of("rz", "rne", "rd", "ru")
+LANES_FIT = "an integer within the lanes kernel's exact sums (lanes.fits)"
+
+LANES = Kernel(
+    name="lanes",
+    summary="lanes > 1 with C joined at join_bits and a norm_bits intermediate (CDNA3): "
+    "float64 lane sums vectorised over column tiles (emu/kernels/lanes.py)",
+    supports={
+        "a_format": FP8,
+        "b_format": FP8,
+        "fused": Rule("an integer", lambda v, cfg, K: _is_int(v)),
+        "align_bits": Rule("an integer", lambda v, cfg, K: _is_int(v)),
+        "align_round": one_of("rz", "rne", "rd"),
+        "acc_format": FITS_FP32,
+        "acc_round": ROUNDINGS,
+        "acc_subnormals": BOOLS,
+        "c_in_alignment": one_of(False),
+        "scale_block": one_of(0),
+        "scale_apply": unused("scale_block = 0"),
+        "promote_every": one_of(0),
+        "promote_format": unused(NO_PROMOTION),
+        "promote_round": unused(NO_PROMOTION),
+        **PLAIN_DATAPATH,
+        "scale_format": unused("scale_block = 0"),
+        "overflow": one_of("ieee", "inf"),
+        "zero_sign": one_of("positive"),
+        "lanes": Rule(LANES_FIT, lambda v, cfg, K: _is_int(v) and v > 1 and _lanes_fit(v, cfg, K)),
+        "lane_round": CUTS,
+        "join_bits": Rule(LANES_FIT, _lanes_fit),
+        "join_round": CUTS,
+        "norm_bits": Rule(LANES_FIT, _lanes_fit),
+        "norm_round": CUTS,
+    },
+    fits=lambda p: () if p.fast is not None else None,
+    run=_run_lanes,
+)
+
 GENERAL = Kernel(
     name="general",
     summary="one element at a time, every knob and special value, exact sums in a "
@@ -485,7 +541,7 @@ GENERAL = Kernel(
 )
 
 # In order of precedence; the general kernel last (it accepts every configuration).
-KERNELS = (FMA_CHAIN, EXACT_STEP, FAST, GROUPED, GENERAL)
+KERNELS = (FMA_CHAIN, EXACT_STEP, FAST, GROUPED, LANES, GENERAL)
 
 
 def select(cfg, K: int) -> Kernel:
