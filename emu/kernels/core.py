@@ -94,6 +94,17 @@ def bitlen(n):
 
 
 @jit
+def float_bounds(ebits, mbits):
+    """(2**emin, max finite) of the format (ebits, mbits) as float64 bit patterns
+    (int64): the limits the vectorised roundings compare magnitudes with."""
+    lo = np.int64(1023 + 2 - (1 << (ebits - 1))) << 52
+    hi = (np.int64(1023 + (1 << (ebits - 1)) - 1) << 52) | (
+        ((np.int64(1) << mbits) - 1) << (52 - mbits)
+    )
+    return lo, hi
+
+
+@jit
 def shift_round(a, sh, neg, mode):
     """The magnitude a >= 0 of a value of sign ``neg`` divided by 2**sh (0 < sh <= 62)
     and rounded to an integer by mode: RZ truncates; RNE nearest, ties to even; RNA

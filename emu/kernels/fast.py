@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64
+from emu.kernels.core import OVF_INF, RD, RNE, RZ, float_bounds, jit, round_f64
 from emu.kernels.general import promote, zero_result
 from emu.kernels.record import NAN_SCALE
 
@@ -468,17 +468,8 @@ def gemm_fast(r0, r1, a_val, a_e, b_val, b_e, a32, c, sa_p, sb_p, prm, rows, out
     zon, zexp = prm.zero_exp_on, np.int16(prm.zero_exp)
     zpos, ovf = prm.zero_positive, prm.overflow_inf
     emin_acc = np.int16(2 - (1 << (aeb - 1)))
-    lo_bits = np.int64(1023 + emin_acc) << 52  # 2**emin
-    emax_acc = (1 << (aeb - 1)) - 1
-    hi_bits = (np.int64(1023 + emax_acc) << 52) | (
-        ((np.int64(1) << amb) - 1) << (52 - amb)
-    )  # max finite
-    peb, pmb = prm.promote_ebits, prm.promote_mbits
-    pemin = 2 - (1 << (peb - 1))
-    p_lo = np.int64(1023 + pemin) << 52
-    p_hi = (np.int64(1023 + (1 << (peb - 1)) - 1) << 52) | (
-        ((np.int64(1) << pmb) - 1) << (52 - pmb)
-    )
+    lo_bits, hi_bits = float_bounds(aeb, amb)  # 2**emin, max finite
+    p_lo, p_hi = float_bounds(prm.promote_ebits, prm.promote_mbits)
     for blk in range(r0 // ROWS, (r1 + ROWS - 1) // ROWS):
         emax = np.empty(COLS, dtype=np.int16)
         sc = np.empty(COLS, dtype=np.float64)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emu.kernels.core import RD, add_exact_round, jit, round_f64
+from emu.kernels.core import RD, add_exact_round, float_bounds, jit, round_f64
 from emu.kernels.fast import COLS, ROWS, _round_vec
 
 
@@ -52,11 +52,7 @@ def finish_exact(r0, r1, S, c, prm, out, redo):
     elements it cannot decide (zero, subnormal, overflowing) are rounded one by one."""
     ebits, mbits, mode, sub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
     N = S.shape[1]
-    emin = 2 - (1 << (ebits - 1))
-    lo_bits = np.int64(1023 + emin) << 52
-    hi_bits = (np.int64(1023 + (1 << (ebits - 1)) - 1) << 52) | (
-        ((np.int64(1) << mbits) - 1) << (52 - mbits)
-    )
+    lo_bits, hi_bits = float_bounds(ebits, mbits)
     X = np.empty(N, np.float64)
     T = np.empty(N, np.float64)
     flag = np.empty(N, np.bool_)

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from emu.kernels.core import jit
+from emu.kernels.core import float_bounds, jit
 from emu.kernels.fast import COLS, NO_TERM, REAL, _finish
 
 MAX_GROUPS = 64  # groups per fused step the kernel keeps (fused / group)
@@ -77,10 +77,7 @@ def gemm_grouped(r0, r1, a_val, b_val, sam, sae, sbm, sbe, c, prm, rows, out, re
     zon, zexp = prm.zero_exp_on, np.int16(prm.zero_exp)
     zpos, ovf = prm.zero_positive, prm.overflow_inf
     emin_acc = np.int16(2 - (1 << (aeb - 1)))
-    lo_bits = np.int64(1023 + emin_acc) << 52
-    hi_bits = (np.int64(1023 + (1 << (aeb - 1)) - 1) << 52) | (
-        ((np.int64(1) << amb) - 1) << (52 - amb)
-    )
+    lo_bits, hi_bits = float_bounds(aeb, amb)
     V = np.empty((MAX_GROUPS, COLS), np.float64)
     live = np.empty((MAX_GROUPS, COLS), np.bool_)
     emax = np.empty(COLS, np.int16)

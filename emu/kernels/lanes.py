@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from emu.kernels.core import OVF_INF, RD, RNE, RZ, jit, round_f64, round_int
+from emu.kernels.core import OVF_INF, RD, RNE, RZ, float_bounds, jit, round_f64, round_int
 from emu.kernels.fast import COLS, _round_vec
 
 LANE_TERMS = 64  # products per lane the kernel sums (fused / lanes)
@@ -67,13 +67,8 @@ def gemm_lanes(r0, r1, a_val, a_e, b_val, b_e, c, prm, rows, out, redo):
     aeb, amb, acc_mode, asub = prm.acc_ebits, prm.acc_mbits, prm.acc_mode, prm.acc_subnormals
     ovf = prm.overflow_inf
     emin = 2 - (1 << (aeb - 1))
-    lo_acc = np.int64(1023 + emin) << 52
-    hi_acc = (np.int64(1023 + (1 << (aeb - 1)) - 1) << 52) | (
-        ((np.int64(1) << amb) - 1) << (52 - amb)
-    )
-    hi_norm = (np.int64(1023 + (1 << (aeb - 1)) - 1) << 52) | (
-        ((np.int64(1) << NB) - 1) << (52 - NB)
-    )
+    lo_acc, hi_acc = float_bounds(aeb, amb)
+    hi_norm = float_bounds(aeb, NB)[1]
     el = np.empty((L, COLS), np.int64)
     nl = np.empty((L, COLS), np.float64)
     S = np.empty(COLS, np.float64)
